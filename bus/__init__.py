@@ -1,0 +1,20 @@
+"""hotbus's delivery: the `Bus`, built on one blinker namespace.
+
+Imports only ``schemas``.
+"""
+
+from bus._bus import DEFAULT_MAX_DEPTH, Bus, TopicLike
+from bus._recorder import Recorder
+from bus._subscription import RUNTIME, AsyncHandler, Handler, Subscription, SyncHandler
+
+__all__ = [
+    "DEFAULT_MAX_DEPTH",
+    "RUNTIME",
+    "AsyncHandler",
+    "Bus",
+    "Handler",
+    "Recorder",
+    "Subscription",
+    "SyncHandler",
+    "TopicLike",
+]

@@ -1,0 +1,138 @@
+"""Recording events for tests and tools: what was published, and waiting for what comes next."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable, Iterator
+from typing import Any, TypeVar, final, overload
+
+from schemas import Event, topic_matches
+
+__all__ = ["Recorder"]
+
+E = TypeVar("E", bound=Event)
+Matcher = Callable[[Event], bool]
+
+
+def _matcher(topic: str | type[Event], where: Callable[[Any], bool] | None) -> Matcher:
+    pattern = topic if isinstance(topic, str) else topic.topic
+
+    def match(event: Event) -> bool:
+        if event.topic != pattern and not topic_matches(pattern, event.topic):
+            return False
+        return where is None or bool(where(event))
+
+    return match
+
+
+@final
+class Recorder:
+    """The events recorded by `Bus.record`, in publish order.
+
+    `wait_for` consumes: each call returns the first matching event after the one the previous
+    call returned, so a test can wait for a sequence of events one by one.
+    """
+
+    __slots__ = ("_closed", "_cursor", "_waiters", "events", "pattern")
+
+    def __init__(self, pattern: str) -> None:
+        self.pattern = pattern
+        self.events: list[Event] = []
+        self._cursor = 0
+        self._waiters: list[tuple[Matcher, asyncio.Future[int]]] = []
+        self._closed = False
+
+    def append(self, event: Event) -> None:
+        """Record ``event`` (the bus calls this) and wake whoever waits for it."""
+        if self._closed:
+            return
+        self.events.append(event)
+        index = len(self.events) - 1
+        for entry in list(self._waiters):
+            match, future = entry
+            if not future.done() and match(event):
+                future.set_result(index)
+                self._waiters.remove(entry)
+
+    def close(self) -> None:
+        """Stop recording (the bus calls this when the block ends)."""
+        self._closed = True
+
+    def topics(self) -> list[str]:
+        """The topics recorded, in order."""
+        return [event.topic for event in self.events]
+
+    @overload
+    def of(self, topic: type[E]) -> list[E]: ...
+    @overload
+    def of(self, topic: str) -> list[Event]: ...
+    def of(self, topic: str | type[Event]) -> list[Any]:
+        """The recorded events matching a topic, pattern or event class."""
+        match = _matcher(topic, None)
+        return [event for event in self.events if match(event)]
+
+    def clear(self) -> None:
+        """Forget what was recorded so far."""
+        self.events.clear()
+        self._cursor = 0
+
+    @overload
+    async def wait_for(
+        self,
+        topic: type[E],
+        where: Callable[[E], bool] | None = ...,
+        *,
+        timeout: float = ...,
+    ) -> E: ...
+    @overload
+    async def wait_for(
+        self,
+        topic: str,
+        where: Callable[[Any], bool] | None = ...,
+        *,
+        timeout: float = ...,
+    ) -> Event: ...
+    async def wait_for(
+        self,
+        topic: str | type[Event],
+        where: Callable[[Any], bool] | None = None,
+        *,
+        timeout: float = 10.0,
+    ) -> Any:
+        """Return the next matching event, waiting up to ``timeout`` seconds for it.
+
+        Raises:
+            TimeoutError: naming the topic and listing what was recorded instead.
+        """
+        match = _matcher(topic, where)
+        for index in range(self._cursor, len(self.events)):
+            if match(self.events[index]):
+                self._cursor = index + 1
+                return self.events[index]
+        future: asyncio.Future[int] = asyncio.get_running_loop().create_future()
+        entry = (match, future)
+        self._waiters.append(entry)
+        try:
+            async with asyncio.timeout(timeout):
+                index = await future
+        except TimeoutError:
+            seen = ", ".join(self.topics()[self._cursor :][-12:]) or "nothing"
+            name = topic if isinstance(topic, str) else topic.topic
+            raise TimeoutError(
+                f"no {name!r} event{' matching the condition' if where else ''} within "
+                f"{timeout:g} s; recorded since the last match: {seen}"
+            ) from None
+        finally:
+            if entry in self._waiters:
+                self._waiters.remove(entry)
+        self._cursor = index + 1
+        return self.events[index]
+
+    def __iter__(self) -> Iterator[Event]:
+        return iter(self.events)
+
+    def __len__(self) -> int:
+        return len(self.events)
+
+    def __repr__(self) -> str:
+        return f"<hotbus Recorder {self.pattern!r} events={len(self.events)}>"

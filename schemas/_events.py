@@ -1,0 +1,322 @@
+"""hotbus's own vocabulary: one event class per topic of the runtime.
+
+Topics are public contract: they are never renamed once released.
+"""
+
+from __future__ import annotations
+
+import traceback
+from pathlib import Path
+from typing import Annotated, Self
+from uuid import UUID
+
+from pydantic import BaseModel, ConfigDict, Field, NonNegativeFloat, NonNegativeInt
+
+from schemas._enums import (
+    FileChangeKind,
+    Phase,
+    PluginState,
+    ReloadAction,
+    ReloadReason,
+    SettleOutcome,
+    SourceKind,
+)
+from schemas._event import Event
+
+__all__ = [
+    "ConfigChanged",
+    "ErrorInfo",
+    "FileChanged",
+    "FileSettled",
+    "HandlerFailed",
+    "PhaseDurations",
+    "PluginDiscovered",
+    "PluginFailed",
+    "PluginLeaked",
+    "PluginStateChanged",
+    "ReloadCommitted",
+    "ReloadPlanned",
+    "ReloadRejected",
+    "ReloadRequested",
+    "ReloadRolledBack",
+    "RuntimeStarted",
+    "RuntimeStopped",
+    "RuntimeStopping",
+    "VersionChange",
+]
+
+PluginName = Annotated[str, Field(min_length=1, description="A plugin's name.")]
+Milliseconds = Annotated[NonNegativeFloat, Field(description="A duration in milliseconds.")]
+
+
+class _Part(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class ErrorInfo(_Part):
+    """An exception, reduced to what a person needs to find and fix it."""
+
+    type: str = Field(description="Qualified name of the exception class.")
+    message: str = Field(description="The exception's message.")
+    file: Path | None = Field(default=None, description="The file where it was raised.")
+    line: int | None = Field(default=None, description="The line where it was raised.")
+    traceback: str = Field(default="", description="The formatted traceback, innermost last.")
+
+    @classmethod
+    def from_exception(cls, error: BaseException, *, file: Path | None = None) -> Self:
+        """Describe ``error``; ``file`` picks the innermost frame in that file for file and line.
+
+        A `SyntaxError` reports its own file and line; errors carrying ``path`` and ``line``
+        attributes (hotbus's plugin errors) report those.
+        """
+        kind = type(error)
+        name = (
+            kind.__qualname__
+            if kind.__module__ == "builtins"
+            else f"{kind.__module__}.{kind.__qualname__}"
+        )
+        where_file: Path | None = None
+        where_line: int | None = None
+        if isinstance(error, SyntaxError) and error.filename:
+            where_file, where_line = Path(error.filename), error.lineno
+            message = error.msg
+        else:
+            message = str(error)
+            path = getattr(error, "path", None)
+            if isinstance(path, Path):
+                where_file, where_line = path, getattr(error, "line", None)
+        frames = traceback.extract_tb(error.__traceback__)
+        if where_file is None and frames:
+            chosen = frames[-1]
+            if file is not None:
+                wanted = str(file)
+                for frame in reversed(frames):
+                    if frame.filename == wanted:
+                        chosen = frame
+                        break
+            where_file, where_line = Path(chosen.filename), chosen.lineno
+        text = "".join(traceback.format_exception(error)).rstrip()
+        return cls(type=name, message=message, file=where_file, line=where_line, traceback=text)
+
+    def location(self) -> str:
+        """``file:line`` (or just the file, or ``""``) for messages."""
+        if self.file is None:
+            return ""
+        return f"{self.file.name}:{self.line}" if self.line else self.file.name
+
+
+class VersionChange(_Part):
+    """One plugin's version before and after a reload."""
+
+    plugin: PluginName
+    old_version: str | None = Field(description="The version that was serving; none if new.")
+    new_version: str | None = Field(description="The version now serving; none if unloaded.")
+
+
+class PhaseDurations(_Part):
+    """How long each step of a reload transaction took, in milliseconds."""
+
+    stage: Milliseconds = 0.0
+    quiesce: Milliseconds = 0.0
+    swap: Milliseconds = 0.0
+    total: Milliseconds = 0.0
+
+
+# -- host lifecycle ---------------------------------------------------------------------------
+
+
+class RuntimeStarted(Event):
+    """The runtime has loaded and started its plugins."""
+
+    topic = "hotbus.runtime.started"
+
+    plugin_dirs: list[Path] = Field(default_factory=list, description="Watched plugin directories.")
+    plugins: list[PluginName] = Field(default_factory=list, description="Plugins now active.")
+    watching: bool = Field(default=False, description="Whether file watching is on.")
+    duration_ms: Milliseconds = 0.0
+
+
+class RuntimeStopping(Event):
+    """The runtime is about to stop its plugins."""
+
+    topic = "hotbus.runtime.stopping"
+
+    reason: str = Field(default="", description="Why it stops (exit, signal, error).")
+
+
+class RuntimeStopped(Event):
+    """Every plugin is stopped and the runtime is done."""
+
+    topic = "hotbus.runtime.stopped"
+
+    duration_ms: Milliseconds = Field(default=0.0, description="How long stopping took.")
+
+
+# -- files ------------------------------------------------------------------------------------
+
+
+class FileChanged(Event):
+    """One raw file-system event, as the watcher saw it."""
+
+    topic = "hotbus.file.changed"
+
+    kind: FileChangeKind
+    path: Path = Field(description="The path the event is about (the source of a move).")
+    dest_path: Path | None = Field(default=None, description="Where a move went.")
+    is_directory: bool = False
+
+
+class FileSettled(Event):
+    """The debounced outcome for one path."""
+
+    topic = "hotbus.file.settled"
+
+    path: Path
+    outcome: SettleOutcome
+    content_hash: str | None = Field(
+        default=None, description="Hash of the content now on disk; none when deleted."
+    )
+    absorbed: NonNegativeInt = Field(description="How many raw events this outcome absorbed.")
+    waited_ms: Milliseconds = Field(
+        default=0.0, description="From the first raw event to settling."
+    )
+
+
+# -- plugins ----------------------------------------------------------------------------------
+
+
+class PluginDiscovered(Event):
+    """A plugin source was found."""
+
+    topic = "hotbus.plugin.discovered"
+
+    plugin: PluginName = Field(
+        description="The source's name: module stem, package or entry point."
+    )
+    kind: SourceKind
+    path: Path | None = Field(default=None, description="The module file or package directory.")
+    entry_point: str | None = Field(default=None, description="'module:attr' of an entry point.")
+
+
+class PluginStateChanged(Event):
+    """A plugin moved from one lifecycle state to another."""
+
+    topic = "hotbus.plugin.state"
+
+    plugin: PluginName
+    previous: PluginState | None = Field(description="The state it left; none when just seen.")
+    state: PluginState = Field(description="The state it entered.")
+    version: str | None = Field(default=None, description="The version concerned, when known.")
+    reason: str = Field(default="", description="Why, in a few words.")
+
+
+class PluginFailed(Event):
+    """A plugin failed at a phase; the runtime went on."""
+
+    topic = "hotbus.plugin.failed"
+
+    plugin: PluginName
+    phase: Phase
+    version: str | None = None
+    error: ErrorInfo
+
+
+class PluginLeaked(Event):
+    """An unloaded plugin version is still alive after a garbage collection."""
+
+    topic = "hotbus.plugin.leaked"
+
+    plugin: PluginName
+    version: str
+    referrers: list[str] = Field(
+        default_factory=list, description="Descriptions of what still refers to it."
+    )
+
+
+# -- reload ------------------------------------------------------------------------------------
+
+
+class ReloadRequested(Event):
+    """Someone (a file change, a person, a cascade) asked for a plugin source to be (re)loaded."""
+
+    topic = "hotbus.reload.requested"
+
+    plugin: PluginName
+    action: ReloadAction = ReloadAction.RELOAD
+    reason: ReloadReason
+    paths: list[Path] = Field(default_factory=list, description="Files that triggered it.")
+
+
+class ReloadPlanned(Event):
+    """The plan of one reload transaction: triggers and the ordered closure."""
+
+    topic = "hotbus.reload.planned"
+
+    plan_id: str
+    triggers: list[PluginName] = Field(description="Plugins whose reload was requested.")
+    members: list[PluginName] = Field(
+        description="Every plugin in the transaction, in dependency (setup) order."
+    )
+    joining: list[PluginName] = Field(
+        default_factory=list, description="Blocked plugins that start with this plan."
+    )
+
+
+class ReloadRejected(Event):
+    """A new version failed staging; nothing running was touched."""
+
+    topic = "hotbus.reload.rejected"
+
+    plan_id: str
+    plugin: PluginName = Field(description="The member that failed staging.")
+    phase: Phase
+    error: ErrorInfo
+    members: list[PluginName] = Field(default_factory=list)
+
+
+class ReloadCommitted(Event):
+    """A reload transaction succeeded."""
+
+    topic = "hotbus.reload.committed"
+
+    plan_id: str
+    changes: list[VersionChange] = Field(description="Each member, in setup order.")
+    durations: PhaseDurations
+
+
+class ReloadRolledBack(Event):
+    """The swap failed; every member is back on its old version and state."""
+
+    topic = "hotbus.reload.rolled_back"
+
+    plan_id: str
+    plugin: PluginName = Field(description="The member whose step failed.")
+    phase: Phase
+    error: ErrorInfo
+    members: list[PluginName] = Field(default_factory=list, description="Members restored.")
+
+
+class ConfigChanged(Event):
+    """A plugin's config section changed on disk."""
+
+    topic = "hotbus.config.changed"
+
+    plugin: PluginName
+    path: Path | None = None
+    fields: list[str] = Field(default_factory=list, description="Top-level keys that changed.")
+
+
+# -- bus ---------------------------------------------------------------------------------------
+
+
+class HandlerFailed(Event):
+    """A subscriber raised or timed out; delivery went on."""
+
+    topic = "hotbus.handler.failed"
+
+    handler: str = Field(description="Qualified name of the handler.")
+    owner: str = Field(description="Who subscribed it: a plugin name or the runtime.")
+    event_topic: str = Field(description="The topic being delivered.")
+    failed_event_id: UUID = Field(description="The event_id of the event being delivered.")
+    error: ErrorInfo
+    timed_out: bool = False
