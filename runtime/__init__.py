@@ -1,5 +1,40 @@
-"""The hotbus runtime: loading, lifecycle, watching, reloading, and the ``hotbus`` command."""
+"""The hotbus runtime: plugins, their lifecycle, and the ``hotbus`` command.
+
+Plugin authors use `Plugin`, `State`, `subscribe` and `Context`; hosts use `Runtime`.
+"""
 
 from runtime._cli import cli, main
+from runtime._context import Context, Disposer
+from runtime._graph import dependents_closure, find_cycles, topological_order
+from runtime._lifecycle import TRANSITIONS, check_transition
+from runtime._loader import ENTRY_POINT_GROUP, NAMESPACE, PluginSource, discover
+from runtime._logging import EventLogger
+from runtime._paths import is_ignored
+from runtime._plugin import Plugin, State, subscribe
+from runtime._runtime import Runtime
+from runtime._settings import ENV_PREFIX, load_settings, validate_plugin_config
 
-__all__ = ["cli", "main"]
+__all__ = [
+    "ENTRY_POINT_GROUP",
+    "ENV_PREFIX",
+    "NAMESPACE",
+    "TRANSITIONS",
+    "Context",
+    "Disposer",
+    "EventLogger",
+    "Plugin",
+    "PluginSource",
+    "Runtime",
+    "State",
+    "check_transition",
+    "cli",
+    "dependents_closure",
+    "discover",
+    "find_cycles",
+    "is_ignored",
+    "load_settings",
+    "main",
+    "subscribe",
+    "topological_order",
+    "validate_plugin_config",
+]

@@ -48,6 +48,7 @@ from schemas._events import (
     PluginFailed,
     PluginLeaked,
     PluginStateChanged,
+    PluginStatus,
     ReloadCommitted,
     ReloadPlanned,
     ReloadRejected,
@@ -58,9 +59,12 @@ from schemas._events import (
     RuntimeStopping,
     VersionChange,
 )
+from schemas._manifest import PLUGIN_NAME_PATTERN, PluginManifest, Requirement, SemVer
+from schemas._settings import Settings
 from schemas._topic import is_pattern, topic_matches, validate_pattern, validate_topic
 
 __all__ = [
+    "PLUGIN_NAME_PATTERN",
     "RESERVED_PREFIX",
     "BusError",
     "ConfigChanged",
@@ -83,8 +87,10 @@ __all__ = [
     "PluginFailed",
     "PluginLeaked",
     "PluginLoadError",
+    "PluginManifest",
     "PluginState",
     "PluginStateChanged",
+    "PluginStatus",
     "PublishDepthError",
     "ReloadAction",
     "ReloadCommitted",
@@ -93,9 +99,12 @@ __all__ = [
     "ReloadRejected",
     "ReloadRequested",
     "ReloadRolledBack",
+    "Requirement",
     "RuntimeStarted",
     "RuntimeStopped",
     "RuntimeStopping",
+    "SemVer",
+    "Settings",
     "SettingsError",
     "SettleOutcome",
     "SourceKind",

@@ -34,6 +34,7 @@ __all__ = [
     "PluginFailed",
     "PluginLeaked",
     "PluginStateChanged",
+    "PluginStatus",
     "ReloadCommitted",
     "ReloadPlanned",
     "ReloadRejected",
@@ -320,3 +321,18 @@ class HandlerFailed(Event):
     failed_event_id: UUID = Field(description="The event_id of the event being delivered.")
     error: ErrorInfo
     timed_out: bool = False
+
+
+class PluginStatus(_Part):
+    """One row of `Runtime.status()`: where a plugin is and why."""
+
+    name: PluginName
+    state: PluginState
+    version: str | None = None
+    source: str = Field(description="The module, package or entry point it comes from.")
+    kind: SourceKind
+    enabled: bool = True
+    reason: str = Field(default="", description="Why it is in this state (blocked, failed).")
+    error: ErrorInfo | None = None
+    requires: list[str] = Field(default_factory=list)
+    files: list[Path] = Field(default_factory=list, description="Files it owns.")

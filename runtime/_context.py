@@ -1,0 +1,202 @@
+"""The `Context` handed to each plugin instance: its door to the bus and to the runtime."""
+
+from __future__ import annotations
+
+import asyncio
+import inspect
+import logging
+from collections.abc import Awaitable, Callable, Coroutine
+from typing import TYPE_CHECKING, Any, TypeVar, final
+
+from bus import Bus, Handler, Subscription, TopicLike
+from schemas import ErrorInfo, Event, PluginError
+
+if TYPE_CHECKING:
+    from runtime._plugin import Plugin
+
+__all__ = ["Context", "Disposer"]
+
+T = TypeVar("T")
+#: A cleanup callback registered with `Context.on_unload`: sync or async, no arguments.
+Disposer = Callable[[], Awaitable[None] | None]
+
+
+@final
+class Context:
+    """What a plugin instance gets from the runtime.
+
+    Everything a plugin acquires through its context (subscriptions, tasks, disposers) is
+    released by the runtime when the plugin stops, whether or not the plugin's own ``teardown``
+    remembers to.
+    """
+
+    __slots__ = (
+        "_bus",
+        "_closed",
+        "_disposers",
+        "_lookup",
+        "_subscriptions",
+        "_tasks",
+        "config",
+        "logger",
+        "plugin",
+    )
+
+    def __init__(
+        self,
+        plugin: str,
+        bus: Bus,
+        config: Any,
+        lookup: Callable[[str], Plugin],
+    ) -> None:
+        #: The plugin's name.
+        self.plugin = plugin
+        #: The plugin's validated config (an instance of its ``config_model``, or None).
+        self.config = config
+        #: A logger named ``hotbus.plugins.<name>``.
+        self.logger = logging.getLogger(f"hotbus.plugins.{plugin}")
+        self._bus = bus
+        self._lookup = lookup
+        self._subscriptions: list[Subscription] = []
+        self._tasks: set[asyncio.Task[Any]] = set()
+        self._disposers: list[Disposer] = []
+        self._closed = False
+
+    def __repr__(self) -> str:
+        return (
+            f"<hotbus Context {self.plugin!r} subscriptions={len(self._subscriptions)} "
+            f"tasks={len(self._tasks)} disposers={len(self._disposers)}>"
+        )
+
+    @property
+    def closed(self) -> bool:
+        """Whether the plugin has stopped (the context refuses new work)."""
+        return self._closed
+
+    def _check_open(self, action: str) -> None:
+        if self._closed:
+            raise PluginError(
+                self.plugin,
+                f"cannot {action}: this plugin instance has stopped (a reload or unload replaced "
+                "it); keep no references to it in tasks or callbacks that outlive it",
+            )
+
+    async def publish(self, event: Event) -> None:
+        """Publish ``event`` on the bus and wait until every handler is done."""
+        self._check_open("publish")
+        await self._bus.publish(event)
+
+    def publish_nowait(self, event: Event) -> None:
+        """Queue ``event`` for delivery and return at once (for sync code)."""
+        self._check_open("publish")
+        self._bus.publish_nowait(event)
+
+    def subscribe(
+        self,
+        topic: TopicLike,
+        handler: Handler,
+        *,
+        priority: int = 0,
+        timeout: float | None = None,
+    ) -> Subscription:
+        """Subscribe ``handler`` while the plugin runs (the runtime cancels it on stop)."""
+        self._check_open("subscribe")
+        sub = self._bus.subscribe(
+            topic, handler, owner=self.plugin, priority=priority, timeout=timeout
+        )
+        self._subscriptions.append(sub)
+        return sub
+
+    def start_task(
+        self, coro: Coroutine[Any, Any, T], *, name: str | None = None
+    ) -> asyncio.Task[T]:
+        """Run ``coro`` in the background while the plugin runs (cancelled on stop).
+
+        A task that fails is logged on the plugin's logger; it does not stop the plugin.
+        """
+        if self._closed:
+            coro.close()
+            self._check_open("start a task")
+        task = asyncio.get_running_loop().create_task(
+            coro, name=name or f"hotbus:{self.plugin}:{getattr(coro, '__qualname__', 'task')}"
+        )
+        self._tasks.add(task)
+        task.add_done_callback(self._task_done)
+        return task
+
+    def _task_done(self, task: asyncio.Task[Any]) -> None:
+        self._tasks.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            error = task.exception()
+            self.logger.error(
+                "background task %s of %s failed: %s",
+                task.get_name(),
+                self.plugin,
+                error,
+                exc_info=error,
+            )
+
+    def on_unload(self, disposer: Disposer) -> Disposer:
+        """Register ``disposer`` to run when the plugin stops (last registered runs first)."""
+        self._check_open("register a disposer")
+        self._disposers.append(disposer)
+        return disposer
+
+    def get_plugin(self, name: str) -> Plugin:
+        """The running instance of plugin ``name`` (look it up again after each reload).
+
+        Raises:
+            UnknownPluginError: when no such plugin is active.
+        """
+        return self._lookup(name)
+
+    def _subscribe_markers(self, instance: Plugin) -> None:
+        """Subscribe every method of ``instance`` marked with `subscribe`."""
+        from runtime._plugin import MARKER
+
+        seen: set[str] = set()
+        for klass in type(instance).__mro__:
+            for attr, value in vars(klass).items():
+                if attr in seen:
+                    continue
+                seen.add(attr)
+                markers = getattr(value, MARKER, None)
+                if not markers:
+                    continue
+                method = getattr(instance, attr)
+                for marker in markers:
+                    self.subscribe(
+                        marker.pattern, method, priority=marker.priority, timeout=marker.timeout
+                    )
+
+    async def _close(self, timeout: float) -> list[ErrorInfo]:
+        """Release everything: subscriptions, tasks, disposers. Returns the errors met."""
+        self._closed = True
+        errors: list[ErrorInfo] = []
+        for sub in self._subscriptions:
+            sub.cancel()
+        self._subscriptions.clear()
+        tasks = [task for task in self._tasks if not task.done()]
+        for task in tasks:
+            task.cancel()
+        if tasks:
+            _, pending = await asyncio.wait(tasks, timeout=timeout)
+            for task in pending:
+                errors.append(
+                    ErrorInfo(
+                        type="TimeoutError",
+                        message=f"background task {task.get_name()} ignored cancellation for "
+                        f"{timeout:g} s and was abandoned",
+                    )
+                )
+        self._tasks.clear()
+        while self._disposers:
+            disposer = self._disposers.pop()
+            try:
+                result = disposer()
+                if inspect.isawaitable(result):
+                    async with asyncio.timeout(timeout):
+                        await result
+            except Exception as error:
+                errors.append(ErrorInfo.from_exception(error))
+        return errors

@@ -1,0 +1,125 @@
+"""Dependency graphs: topological order, cycles, and dependents."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+
+__all__ = ["dependents_closure", "find_cycles", "topological_order"]
+
+
+def topological_order(graph: Mapping[str, Iterable[str]]) -> list[str]:
+    """Order ``graph``'s nodes so that each comes after the nodes it depends on.
+
+    ``graph`` maps a node to its dependencies; dependencies outside the graph are ignored.
+    Nodes on a cycle come after every node that is not, in name order. Ties break by name, so
+    the order is deterministic.
+    """
+    deps = {node: sorted({d for d in graph[node] if d in graph}) for node in graph}
+    dependents: dict[str, list[str]] = {node: [] for node in deps}
+    for node, wanted in deps.items():
+        for dep in wanted:
+            dependents[dep].append(node)
+    missing = {node: len(wanted) for node, wanted in deps.items()}
+    ready = sorted(node for node, count in missing.items() if count == 0)
+    order: list[str] = []
+    while ready:
+        node = ready.pop(0)
+        order.append(node)
+        for dependent in sorted(dependents[node]):
+            missing[dependent] -= 1
+            if missing[dependent] == 0:
+                ready.append(dependent)
+        ready.sort()
+    placed = set(order)
+    order.extend(sorted(node for node in deps if node not in placed))
+    return order
+
+
+def find_cycles(graph: Mapping[str, Iterable[str]]) -> list[list[str]]:
+    """Every dependency cycle of ``graph`` (strongly connected parts), each as a closed path.
+
+    A cycle ``a -> b -> a`` is returned as ``["a", "b", "a"]``, starting at its smallest name.
+    """
+    deps = {node: sorted({d for d in graph[node] if d in graph}) for node in graph}
+    index: dict[str, int] = {}
+    low: dict[str, int] = {}
+    stack: list[str] = []
+    on_stack: set[str] = set()
+    components: list[list[str]] = []
+    counter = 0
+
+    def visit(root: str) -> None:
+        nonlocal counter
+        work: list[tuple[str, int]] = [(root, 0)]
+        index[root] = low[root] = counter
+        counter += 1
+        stack.append(root)
+        on_stack.add(root)
+        while work:
+            node, child = work[-1]
+            if child < len(deps[node]):
+                work[-1] = (node, child + 1)
+                nxt = deps[node][child]
+                if nxt not in index:
+                    index[nxt] = low[nxt] = counter
+                    counter += 1
+                    stack.append(nxt)
+                    on_stack.add(nxt)
+                    work.append((nxt, 0))
+                elif nxt in on_stack:
+                    low[node] = min(low[node], index[nxt])
+                continue
+            work.pop()
+            if work:
+                parent = work[-1][0]
+                low[parent] = min(low[parent], low[node])
+            if low[node] == index[node]:
+                component: list[str] = []
+                while True:
+                    member = stack.pop()
+                    on_stack.discard(member)
+                    component.append(member)
+                    if member == node:
+                        break
+                if len(component) > 1 or node in deps[node]:
+                    components.append(component)
+
+    for node in sorted(deps):
+        if node not in index:
+            visit(node)
+    return [_as_path(component, deps) for component in sorted(components, key=min)]
+
+
+def _as_path(component: list[str], deps: Mapping[str, list[str]]) -> list[str]:
+    members = set(component)
+    start = min(component)
+    path = [start]
+    node = start
+    seen = {start}
+    while True:
+        following = [d for d in deps[node] if d in members]
+        nxt = next((d for d in following if d not in seen), None)
+        if nxt is None:
+            back = start if start in following else following[0]
+            path.append(back)
+            return path
+        path.append(nxt)
+        seen.add(nxt)
+        node = nxt
+
+
+def dependents_closure(graph: Mapping[str, Iterable[str]], roots: Iterable[str]) -> set[str]:
+    """Every node that depends on one of ``roots``, directly or transitively (roots excluded)."""
+    dependents: dict[str, set[str]] = {}
+    for node, wanted in graph.items():
+        for dep in wanted:
+            dependents.setdefault(dep, set()).add(node)
+    roots = set(roots)
+    found: set[str] = set()
+    todo = list(roots)
+    while todo:
+        for dependent in dependents.get(todo.pop(), ()):
+            if dependent not in found and dependent not in roots:
+                found.add(dependent)
+                todo.append(dependent)
+    return found

@@ -1,0 +1,434 @@
+"""Finding plugin sources and executing them from their source bytes, in private namespaces.
+
+Every load of a plugin runs in a fresh *generation*: a package ``_hotbus_plugins.g<N>`` whose
+``__path__`` is the plugin's directory. The plugin module is ``_hotbus_plugins.g<N>.<stem>``, and
+the helper modules it imports (``from . import helper``) load in the same generation, from their
+source bytes, never from a cached ``.pyc``. So
+
+- a plugin file named ``json.py`` never replaces the standard library's ``json``;
+- an edit that keeps the file's size within the same second still runs the new code;
+- the files a plugin owns are exactly those its generation loaded, and unloading purges the
+  whole generation from ``sys.modules``.
+"""
+
+from __future__ import annotations
+
+import ast
+import hashlib
+import importlib
+import importlib.abc
+import importlib.machinery
+import importlib.metadata
+import importlib.util
+import inspect
+import itertools
+import sys
+import threading
+import types
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Final
+
+from runtime._paths import is_ignored
+from runtime._plugin import Plugin
+from schemas import ManifestError, Phase, PluginLoadError, SourceKind
+
+__all__ = [
+    "ENTRY_POINT_GROUP",
+    "NAMESPACE",
+    "Generation",
+    "LoadError",
+    "PluginSource",
+    "discover",
+    "load",
+    "purge",
+]
+
+#: The package under which every plugin module runs.
+NAMESPACE: Final = "_hotbus_plugins"
+#: The entry-point group installed distributions declare plugins in.
+ENTRY_POINT_GROUP: Final = "hotbus.plugins"
+
+_counter = itertools.count(1)
+_lock = threading.Lock()
+_generations: dict[str, Generation] = {}
+
+
+@dataclass(frozen=True, slots=True)
+class PluginSource:
+    """Where a plugin's code is: a module file, a package directory, or an entry point."""
+
+    name: str
+    kind: SourceKind
+    path: Path | None = None
+    entry_point: importlib.metadata.EntryPoint | None = None
+
+    @property
+    def key(self) -> str:
+        """A stable identity: the resolved path, or ``entry-point:<value>``."""
+        if self.path is not None:
+            return str(self.path)
+        assert self.entry_point is not None
+        return f"entry-point:{self.entry_point.value}"
+
+    @property
+    def main_file(self) -> Path | None:
+        """The file whose execution defines the plugin."""
+        if self.path is None:
+            return None
+        return self.path / "__init__.py" if self.kind is SourceKind.PACKAGE else self.path
+
+    def describe(self) -> str:
+        """``path`` or ``entry point 'x = pkg:Plugin'`` for messages."""
+        if self.path is not None:
+            return str(self.path)
+        assert self.entry_point is not None
+        return f"entry point {self.entry_point.name} = {self.entry_point.value}"
+
+
+@dataclass(eq=False, slots=True)
+class Generation:
+    """One load of one plugin source: its private package and every file it executed."""
+
+    package: str
+    directory: Path | None
+    files: dict[Path, str] = field(default_factory=dict)
+    compiled: dict[Path, types.CodeType] = field(default_factory=dict)
+
+    def modules(self) -> list[str]:
+        """Names of this generation's modules currently in ``sys.modules``."""
+        prefix = self.package + "."
+        return [n for n in list(sys.modules) if n == self.package or n.startswith(prefix)]
+
+    def content_hash(self) -> str:
+        """A short hash over every file this generation executed (path order)."""
+        digest = hashlib.sha256()
+        for path in sorted(self.files):
+            digest.update(self.files[path].encode())
+        return digest.hexdigest()[:6]
+
+
+class LoadError(Exception):
+    """A plugin source failed to load, with the phase and the original error."""
+
+    def __init__(self, phase: Phase, error: BaseException) -> None:
+        super().__init__(str(error))
+        self.phase = phase
+        self.error = error
+
+
+# -- discovery ---------------------------------------------------------------------------------
+
+
+def _defines_plugin_class(source: bytes) -> bool | None:
+    """Whether the module source defines a class deriving from a ``...Plugin`` base.
+
+    Returns None when the source does not parse: it may be a plugin with a syntax error.
+    """
+    try:
+        tree = ast.parse(source)
+    except (SyntaxError, ValueError):
+        return None
+    for node in tree.body:
+        if isinstance(node, ast.ClassDef):
+            for base in node.bases:
+                name = base.attr if isinstance(base, ast.Attribute) else getattr(base, "id", "")
+                if name == "Plugin":
+                    return True
+    return False
+
+
+def discover(plugin_dirs: Sequence[Path], *, entry_points: bool = True) -> list[PluginSource]:
+    """Every plugin source in ``plugin_dirs`` (and installed entry points), in a stable order.
+
+    A module that defines no ``Plugin`` subclass is a helper, not a plugin; a module that does
+    not parse is listed (it may be a plugin with a syntax error: loading it reports where).
+    """
+    importlib.invalidate_caches()
+    found: list[PluginSource] = []
+    for directory in plugin_dirs:
+        root = Path(directory).resolve()
+        if not root.is_dir():
+            continue
+        for entry in sorted(root.iterdir()):
+            if is_ignored(entry) or entry.name.startswith("_"):
+                continue
+            source = source_for(entry)
+            if source is not None:
+                found.append(source)
+    if entry_points:
+        for ep in sorted(importlib.metadata.entry_points(group=ENTRY_POINT_GROUP), key=str):
+            found.append(PluginSource(name=ep.name, kind=SourceKind.ENTRY_POINT, entry_point=ep))
+    return found
+
+
+def source_for(path: Path) -> PluginSource | None:
+    """The plugin source at ``path`` (a module or package), or None if it is not one."""
+    path = path.resolve()
+    if path.is_dir():
+        if (path / "__init__.py").is_file() and path.name.isidentifier():
+            return PluginSource(name=path.name, kind=SourceKind.PACKAGE, path=path)
+        return None
+    if path.suffix != ".py" or not path.stem.isidentifier() or not path.is_file():
+        return None
+    try:
+        data = path.read_bytes()
+    except OSError:
+        return None
+    if _defines_plugin_class(data) is False:
+        return None
+    return PluginSource(name=path.stem, kind=SourceKind.MODULE, path=path)
+
+
+# -- the import machinery for generations -------------------------------------------------------
+
+
+class _SourceLoader(importlib.abc.Loader):
+    """Executes a module of a generation from its source bytes (never from bytecode caches)."""
+
+    def __init__(self, generation: Generation, path: Path) -> None:
+        self._generation = generation
+        self._path = path
+
+    def create_module(self, spec: importlib.machinery.ModuleSpec) -> types.ModuleType | None:
+        return None
+
+    def exec_module(self, module: types.ModuleType) -> None:
+        code = self._generation.compiled.pop(self._path, None)
+        if code is None:
+            data = self._path.read_bytes()
+            self._generation.files[self._path] = hashlib.sha256(data).hexdigest()
+            code = compile(data, str(self._path), "exec", dont_inherit=True)
+        exec(code, module.__dict__)
+
+
+class _GenerationFinder(importlib.abc.MetaPathFinder):
+    """Finds ``_hotbus_plugins.g<N>.<name>`` modules in the generation's directories."""
+
+    def find_spec(
+        self,
+        fullname: str,
+        path: Sequence[str] | None,
+        target: types.ModuleType | None = None,
+    ) -> importlib.machinery.ModuleSpec | None:
+        if not fullname.startswith(NAMESPACE + "."):
+            return None
+        parts = fullname.split(".")
+        if len(parts) < 3:
+            return None
+        generation = _generations.get(".".join(parts[:2]))
+        if generation is None or path is None:
+            return None
+        name = parts[-1]
+        for directory in path:
+            package = Path(directory) / name / "__init__.py"
+            if package.is_file():
+                return importlib.util.spec_from_file_location(
+                    fullname,
+                    package,
+                    loader=_SourceLoader(generation, package),
+                    submodule_search_locations=[str(package.parent)],
+                )
+            module = Path(directory) / f"{name}.py"
+            if module.is_file():
+                return importlib.util.spec_from_file_location(
+                    fullname, module, loader=_SourceLoader(generation, module)
+                )
+        return None
+
+
+_finder = _GenerationFinder()
+
+
+def _install() -> None:
+    if _finder not in sys.meta_path:
+        sys.meta_path.insert(0, _finder)
+    if NAMESPACE not in sys.modules:
+        root = types.ModuleType(NAMESPACE, "Private namespace of hotbus plugin modules.")
+        root.__path__ = []
+        root.__spec__ = importlib.machinery.ModuleSpec(NAMESPACE, None, is_package=True)
+        sys.modules[NAMESPACE] = root
+
+
+def _new_generation(directory: Path | None) -> Generation:
+    _install()
+    with _lock:
+        package = f"{NAMESPACE}.g{next(_counter)}"
+    generation = Generation(package=package, directory=directory)
+    module = types.ModuleType(package)
+    module.__path__ = [str(directory)] if directory is not None else []
+    module.__package__ = package
+    spec = importlib.machinery.ModuleSpec(package, None, is_package=True)
+    spec.submodule_search_locations = list(module.__path__)
+    module.__spec__ = spec
+    sys.modules[package] = module
+    _generations[package] = generation
+    return generation
+
+
+def purge(generation: Generation) -> int:
+    """Remove every module of ``generation`` from ``sys.modules``; returns how many."""
+    names = generation.modules()
+    for name in names:
+        sys.modules.pop(name, None)
+    _generations.pop(generation.package, None)
+    generation.compiled.clear()
+    return len(names)
+
+
+def owner_generations() -> dict[str, Generation]:
+    """The live generations, by package name (for diagnostics)."""
+    return dict(_generations)
+
+
+# -- loading -----------------------------------------------------------------------------------
+
+
+@dataclass(eq=False, slots=True)
+class Loaded:
+    """A plugin class, freshly executed, with the generation that holds its modules."""
+
+    source: PluginSource
+    plugin_class: type[Plugin]
+    module: types.ModuleType
+    generation: Generation | None
+
+    @property
+    def files(self) -> frozenset[Path]:
+        """Every file this load executed (the plugin's own and the helpers it imported)."""
+        return frozenset(self.generation.files) if self.generation is not None else frozenset()
+
+    @property
+    def version(self) -> str:
+        """Declared version plus a short hash of the source: same bytes, same version."""
+        declared = str(self.plugin_class.version)
+        if self.generation is None:
+            return declared
+        return f"{declared}+{self.generation.content_hash()}"
+
+
+def load(source: PluginSource) -> Loaded | None:
+    """Execute ``source`` in a fresh generation and find its plugin class.
+
+    Returns None when the source defines no plugin (a helper). On failure raises `LoadError`
+    with the phase (compile or import) and an error naming the file, line and plugin; the
+    generation is purged.
+    """
+    if source.kind is SourceKind.ENTRY_POINT:
+        return _load_entry_point(source)
+    main = source.main_file
+    assert main is not None and source.path is not None
+    directory = source.path.parent
+    generation = _new_generation(directory)
+    name = f"{generation.package}.{source.name}"
+    try:
+        data = main.read_bytes()
+        generation.files[main] = hashlib.sha256(data).hexdigest()
+        try:
+            generation.compiled[main] = compile(data, str(main), "exec", dont_inherit=True)
+        except (SyntaxError, ValueError) as error:
+            raise LoadError(Phase.COMPILE, _located(source, error, main)) from error
+        try:
+            module = importlib.import_module(name)
+        except SyntaxError as error:  # a helper module that does not compile
+            raise LoadError(Phase.COMPILE, _located(source, error, main)) from error
+        except Exception as error:
+            raise LoadError(Phase.IMPORT, _located(source, error, main)) from error
+        plugin_class = _find_plugin_class(source, module, main)
+    except BaseException:
+        purge(generation)
+        raise
+    if plugin_class is None:
+        purge(generation)
+        return None
+    return Loaded(source, plugin_class, module, generation)
+
+
+def _load_entry_point(source: PluginSource) -> Loaded | None:
+    assert source.entry_point is not None
+    try:
+        target = source.entry_point.load()
+    except Exception as error:
+        raise LoadError(Phase.IMPORT, _located(source, error, None)) from error
+    if isinstance(target, type) and issubclass(target, Plugin):
+        return Loaded(source, target, sys.modules[target.__module__], None)
+    if isinstance(target, types.ModuleType):
+        plugin_class = _find_plugin_class(source, target, None)
+        if plugin_class is not None:
+            return Loaded(source, plugin_class, target, None)
+    raise LoadError(
+        Phase.VALIDATE,
+        ManifestError(
+            source.name,
+            f"{source.describe()} points at {target!r}, which is neither a Plugin subclass "
+            "nor a module defining one: point the entry point at your Plugin class",
+        ),
+    )
+
+
+def _find_plugin_class(
+    source: PluginSource, module: types.ModuleType, main: Path | None
+) -> type[Plugin] | None:
+    prefix = module.__name__
+    found = [
+        value
+        for value in dict(vars(module)).values()
+        if isinstance(value, type)
+        and issubclass(value, Plugin)
+        and value is not Plugin
+        and (value.__module__ == prefix or value.__module__.startswith(prefix + "."))
+        and not inspect.isabstract(value)
+    ]
+    unique = list(dict.fromkeys(found))
+    if len(unique) > 1:
+        names = " and ".join(c.__qualname__ for c in unique)
+        raise LoadError(
+            Phase.VALIDATE,
+            ManifestError(
+                source.name,
+                f"defines {len(unique)} plugins ({names}): a module or package defines exactly "
+                "one Plugin subclass; move the others to modules of their own",
+                path=main,
+                line=_line_of(unique[1]),
+            ),
+        )
+    return unique[0] if unique else None
+
+
+def _line_of(cls: type) -> int | None:
+    try:
+        return inspect.getsourcelines(cls)[1]
+    except (OSError, TypeError):
+        return None
+
+
+def _located(source: PluginSource, error: BaseException, main: Path | None) -> BaseException:
+    """Attach the source's name to ``error`` where the message does not say it yet."""
+    if isinstance(error, ModuleNotFoundError) and error.name and main is not None:
+        top = error.name.split(".")[0]
+        sibling = main.parent / f"{top}.py" if source.kind is SourceKind.MODULE else None
+        if sibling is not None and sibling.exists():
+            return PluginLoadError(
+                source.name,
+                f"cannot import {top!r}: helper modules of a plugin directory are imported "
+                f"relatively, write 'from . import {top}'",
+                path=main,
+                line=_traceback_line(error, main),
+            )
+    return error
+
+
+def _traceback_line(error: BaseException, main: Path) -> int | None:
+    tb = error.__traceback__
+    line = None
+    while tb is not None:
+        if tb.tb_frame.f_code.co_filename == str(main):
+            line = tb.tb_lineno
+        tb = tb.tb_next
+    return line
+
+
+def files_of(sources: Iterable[PluginSource]) -> list[Path]:
+    """The main file of each source that has one."""
+    return [s.main_file for s in sources if s.main_file is not None]

@@ -1,0 +1,598 @@
+"""The `Runtime`: discovers, loads, starts and stops plugins, publishing every step."""
+
+from __future__ import annotations
+
+import asyncio
+import inspect
+import os
+import socket
+import time
+import uuid
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import TracebackType
+from typing import Any, Self, final
+
+from pydantic import BaseModel, ValidationError
+
+from bus import Bus
+from runtime._context import Context
+from runtime._graph import dependents_closure, find_cycles, topological_order
+from runtime._lifecycle import check_transition
+from runtime._loader import Loaded, LoadError, PluginSource, discover, load, purge, source_for
+from runtime._logging import EventLogger
+from runtime._plugin import MARKER, Plugin, State
+from runtime._settings import load_settings, validate_plugin_config
+from schemas import (
+    ErrorInfo,
+    HotbusError,
+    ManifestError,
+    Phase,
+    PluginDiscovered,
+    PluginError,
+    PluginFailed,
+    PluginManifest,
+    PluginState,
+    PluginStateChanged,
+    PluginStatus,
+    RuntimeStarted,
+    RuntimeStopped,
+    RuntimeStopping,
+    Settings,
+    UnknownPluginError,
+    use_source,
+)
+
+__all__ = ["Runtime"]
+
+S = PluginState
+
+
+@dataclass(eq=False, slots=True)
+class _Record:
+    """Everything the runtime knows about one plugin."""
+
+    name: str
+    source: PluginSource
+    state: PluginState | None = None
+    loaded: Loaded | None = None
+    manifest: PluginManifest | None = None
+    config: BaseModel | None = None
+    instance: Plugin | None = None
+    ctx: Context | None = None
+    error: ErrorInfo | None = None
+    reason: str = ""
+    enabled: bool = True
+    requires: list[str] = field(default_factory=list)
+
+    @property
+    def version(self) -> str | None:
+        return self.loaded.version if self.loaded is not None else None
+
+
+@final
+class Runtime:
+    """Hosts plugins: an async context manager that starts them all and stops them all.
+
+    Entering discovers every plugin source, loads each from its source bytes, and starts them
+    in dependency order; leaving stops them in reverse order and returns once every teardown is
+    done. Every step is an event on `bus`::
+
+        async with Runtime(["plugins"]) as runtime:
+            await runtime.bus.publish(ChatMessage(user="ann", text="!roll 2d6"))
+
+    A plugin failing at any phase never takes the runtime down: it is marked failed (or, when a
+    dependency is what is missing, blocked) and every other plugin goes on.
+    """
+
+    __slots__ = (
+        "_event_logger",
+        "_lock",
+        "_records",
+        "_started",
+        "bus",
+        "id",
+        "settings",
+    )
+
+    def __init__(
+        self,
+        plugin_dirs: Iterable[str | Path] | None = None,
+        *,
+        config_file: str | Path | None = None,
+        settings: Settings | None = None,
+        bus: Bus | None = None,
+        log_events: bool = True,
+        **overrides: Any,
+    ) -> None:
+        if settings is None:
+            dirs = None if plugin_dirs is None else [Path(p) for p in plugin_dirs]
+            settings = load_settings(config_file, plugin_dirs=dirs, **overrides)
+        elif plugin_dirs is not None or config_file is not None or overrides:
+            settings = settings.model_copy(
+                update={
+                    **overrides,
+                    **({"plugin_dirs": tuple(Path(p) for p in plugin_dirs)} if plugin_dirs else {}),
+                }
+            )
+        #: The resolved settings.
+        self.settings = settings
+        #: The bus every event goes through; hosts publish their own events on it too.
+        self.bus = bus if bus is not None else Bus()
+        #: This runtime's id, stamped as ``source`` on the events it publishes.
+        self.id = f"hotbus-{uuid.uuid4().hex[:8]}@{socket.gethostname()}:{os.getpid()}"
+        self._records: dict[str, _Record] = {}
+        self._lock = asyncio.Lock()
+        self._started = False
+        self._event_logger = EventLogger(self.bus) if log_events else None
+
+    def __repr__(self) -> str:
+        active = sum(1 for r in self._records.values() if r.state is S.ACTIVE)
+        return f"<hotbus Runtime {self.id} plugins={len(self._records)} active={active}>"
+
+    async def __aenter__(self) -> Self:
+        await self.start()
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.stop(reason="exit" if exc is None else f"error: {type(exc).__name__}")
+
+    # -- queries -----------------------------------------------------------------------------
+
+    def status(self) -> list[PluginStatus]:
+        """One row per plugin, in dependency order."""
+        rows = []
+        for name in self._order():
+            rec = self._records[name]
+            assert rec.state is not None
+            rows.append(
+                PluginStatus(
+                    name=rec.name,
+                    state=rec.state,
+                    version=rec.version,
+                    source=rec.source.describe(),
+                    kind=rec.source.kind,
+                    enabled=rec.enabled,
+                    reason=rec.reason,
+                    error=rec.error,
+                    requires=list(rec.requires),
+                    files=sorted(rec.loaded.files) if rec.loaded is not None else [],
+                )
+            )
+        return rows
+
+    def plugin(self, name: str) -> Plugin:
+        """The running instance of plugin ``name``.
+
+        Raises:
+            UnknownPluginError: when no plugin of that name is active.
+        """
+        rec = self._records.get(name)
+        if rec is None or rec.instance is None or rec.state is not S.ACTIVE:
+            active = [n for n, r in self._records.items() if r.state is S.ACTIVE]
+            raise UnknownPluginError(name, active)
+        return rec.instance
+
+    def files(self) -> dict[Path, str]:
+        """Every file a plugin owns (its source and the helpers it imported), with its owner."""
+        owned: dict[Path, str] = {}
+        for rec in self._records.values():
+            main = rec.source.main_file
+            if main is not None:
+                owned[main] = rec.name
+            if rec.loaded is not None:
+                for path in rec.loaded.files:
+                    owned.setdefault(path, rec.name)
+        return owned
+
+    # -- whole-runtime lifecycle -----------------------------------------------------------------
+
+    async def start(self) -> None:
+        """Discover, load and start every plugin (idempotent)."""
+        if self._started:
+            return
+        begin = time.perf_counter()
+        self.bus.bind()
+        if self._event_logger is not None:
+            self._event_logger.attach()
+        self._started = True
+        with use_source(self.id):
+            async with self._lock:
+                sources = discover(
+                    self.settings.plugin_dirs, entry_points=self.settings.entry_points
+                )
+                records = [await self._discovered(source) for source in sources]
+                for rec in records:
+                    await self._load(rec)
+                await self._start_ready()
+                await self.bus.publish(
+                    RuntimeStarted(
+                        plugin_dirs=[Path(p).resolve() for p in self.settings.plugin_dirs],
+                        plugins=[n for n in self._order() if self._records[n].state is S.ACTIVE],
+                        watching=False,
+                        duration_ms=(time.perf_counter() - begin) * 1000,
+                    )
+                )
+
+    async def stop(self, reason: str = "") -> None:
+        """Stop every plugin in reverse dependency order; returns when all teardown is done."""
+        if not self._started:
+            return
+        begin = time.perf_counter()
+        with use_source(self.id):
+            async with self._lock:
+                await self.bus.publish(RuntimeStopping(reason=reason))
+                for name in reversed(self._order()):
+                    rec = self._records[name]
+                    if rec.state is S.ACTIVE:
+                        await self._stop(rec, S.UNLOADED, "runtime stopping")
+                    elif rec.state is not S.UNLOADED:
+                        await self._transition(rec, S.UNLOADED, "runtime stopping")
+                    self._forget(rec)
+                await self.bus.publish(
+                    RuntimeStopped(duration_ms=(time.perf_counter() - begin) * 1000)
+                )
+        await self.bus.join()
+        self._started = False
+        if self._event_logger is not None:
+            self._event_logger.detach()
+
+    # -- one plugin by hand ---------------------------------------------------------------------
+
+    async def load(self, path: str | Path) -> str | None:
+        """Load and start the plugin at ``path`` (a module file or package directory).
+
+        Returns the plugin's name, or None if the source defines no plugin (a helper).
+        """
+        source = source_for(Path(path))
+        if source is None:
+            raise PluginError(
+                Path(path).stem,
+                "is not a plugin source: give a .py module or a package directory that defines "
+                "a Plugin subclass",
+                path=path,
+            )
+        with use_source(self.id):
+            async with self._lock:
+                existing = self._by_source(source)
+                if existing is not None and existing.state not in (S.FAILED, S.UNLOADED):
+                    return existing.name
+                rec = existing or await self._discovered(source)
+                await self._load(rec)
+                await self._start_ready()
+                return rec.name if rec.name in self._records else None
+
+    async def unload(self, name: str) -> None:
+        """Stop plugin ``name`` (active dependents first: they become blocked) and unload it."""
+        with use_source(self.id):
+            async with self._lock:
+                rec = self._get(name)
+                await self._stop_dependents({name}, f"dependency {name} was unloaded")
+                if rec.state is S.ACTIVE:
+                    await self._stop(rec, S.UNLOADED, "unloaded")
+                else:
+                    await self._transition(rec, S.UNLOADED, "unloaded")
+                self._forget(rec)
+
+    async def disable(self, name: str) -> None:
+        """Stop plugin ``name`` (dependents first) and keep it stopped until `enable`."""
+        with use_source(self.id):
+            async with self._lock:
+                rec = self._get(name)
+                rec.enabled = False
+                await self._stop_dependents({name}, f"dependency {name} was disabled")
+                if rec.state is S.ACTIVE:
+                    await self._stop(rec, S.LOADED, "disabled")
+
+    async def enable(self, name: str) -> None:
+        """Start plugin ``name`` again (and whatever was blocked on it)."""
+        with use_source(self.id):
+            async with self._lock:
+                rec = self._get(name)
+                rec.enabled = True
+                await self._start_ready()
+
+    async def reload(self, name: str) -> None:
+        """Stop plugin ``name`` (dependents first), load its source again and start it."""
+        with use_source(self.id):
+            async with self._lock:
+                rec = self._get(name)
+                await self._stop_dependents({name}, f"dependency {name} is reloading")
+                if rec.state is S.ACTIVE:
+                    await self._stop(rec, S.LOADED, "reloading")
+                if rec.loaded is not None and rec.loaded.generation is not None:
+                    purge(rec.loaded.generation)
+                await self._load(rec)
+                await self._start_ready()
+
+    # -- internals: records and transitions --------------------------------------------------------
+
+    def _get(self, name: str) -> _Record:
+        rec = self._records.get(name)
+        if rec is None:
+            raise UnknownPluginError(name, list(self._records))
+        return rec
+
+    def _by_source(self, source: PluginSource) -> _Record | None:
+        for rec in self._records.values():
+            if rec.source.key == source.key:
+                return rec
+        return None
+
+    def _order(self) -> list[str]:
+        return topological_order({n: r.requires for n, r in self._records.items()})
+
+    def _forget(self, rec: _Record) -> None:
+        if rec.loaded is not None and rec.loaded.generation is not None:
+            purge(rec.loaded.generation)
+        rec.loaded = rec.instance = rec.ctx = None
+        if self._records.get(rec.name) is rec:
+            del self._records[rec.name]
+
+    async def _transition(
+        self, rec: _Record, target: PluginState, reason: str = "", version: str | None = None
+    ) -> None:
+        check_transition(rec.name, rec.state, target)
+        previous, rec.state, rec.reason = rec.state, target, reason
+        await self.bus.publish(
+            PluginStateChanged(
+                plugin=rec.name,
+                previous=previous,
+                state=target,
+                version=version or rec.version,
+                reason=reason,
+            )
+        )
+
+    async def _fail(
+        self, rec: _Record, phase: Phase, error: BaseException, *, state: bool = True
+    ) -> None:
+        info = ErrorInfo.from_exception(error, file=rec.source.main_file)
+        if state:
+            rec.error = info
+            await self._transition(rec, S.FAILED, f"{phase} failed: {info.type}: {info.message}")
+        await self.bus.publish(
+            PluginFailed(plugin=rec.name, phase=phase, version=rec.version, error=info)
+        )
+
+    async def _discovered(self, source: PluginSource) -> _Record:
+        name = source.name
+        if name in self._records:  # two sources, one name so far: keep both visible
+            name = f"{name}@{len(self._records)}"
+        rec = _Record(name=name, source=source)
+        self._records[name] = rec
+        await self.bus.publish(
+            PluginDiscovered(
+                plugin=source.name,
+                kind=source.kind,
+                path=source.path,
+                entry_point=source.entry_point.value if source.entry_point else None,
+            )
+        )
+        await self._transition(rec, S.DISCOVERED, source.describe())
+        return rec
+
+    # -- internals: loading ----------------------------------------------------------------------
+
+    async def _load(self, rec: _Record) -> None:
+        """discovered/failed/loaded -> loading -> loaded (or failed, or gone if a helper)."""
+        await self._transition(rec, S.LOADING, rec.source.describe())
+        rec.error = None
+        try:
+            loaded = load(rec.source)
+        except LoadError as error:
+            rec.loaded = None
+            await self._fail(rec, error.phase, error.error)
+            return
+        if loaded is None:  # a helper after all
+            rec.loaded = None
+            await self._transition(rec, S.UNLOADED, "defines no plugin class (a helper module)")
+            self._forget(rec)
+            return
+        rec.loaded = loaded
+        try:
+            manifest = self._validate(rec, loaded)
+        except ManifestError as error:
+            await self._fail(rec, Phase.VALIDATE, error)
+            self._drop_generation(rec)
+            return
+        self._rename(rec, manifest.name)
+        rec.manifest = manifest
+        rec.requires = [r.name for r in manifest.requires]
+        try:
+            rec.config = validate_plugin_config(
+                rec.name,
+                loaded.plugin_class.config_model,
+                self.settings.plugins.get(rec.name),
+                path=self.settings.config_file,
+            )
+        except HotbusError as error:
+            await self._fail(rec, Phase.CONFIG, error)
+            self._drop_generation(rec)
+            return
+        await self._transition(rec, S.LOADED, "loaded")
+
+    def _drop_generation(self, rec: _Record) -> None:
+        if rec.loaded is not None and rec.loaded.generation is not None:
+            purge(rec.loaded.generation)
+        rec.loaded = None
+
+    def _rename(self, rec: _Record, name: str) -> None:
+        if rec.name == name:
+            return
+        if self._records.get(rec.name) is rec:
+            del self._records[rec.name]
+        rec.name = name
+        self._records[name] = rec
+
+    def _validate(self, rec: _Record, loaded: Loaded) -> PluginManifest:
+        cls = loaded.plugin_class
+        main = rec.source.main_file
+        where = f"class {cls.__qualname__}"
+        try:
+            line = inspect.getsourcelines(cls)[1]
+        except (OSError, TypeError):
+            line = None
+
+        def problem(message: str) -> ManifestError:
+            return ManifestError(rec.source.name, f"{where}: {message}", path=main, line=line)
+
+        for attr in ("name", "version"):
+            if not isinstance(getattr(cls, attr, None), str):
+                raise problem(
+                    f"declares no {attr}: add a class attribute such as "
+                    f"{attr} = {'dice' if attr == 'name' else '1.0.0'!r}"
+                )
+        try:
+            manifest = PluginManifest(
+                name=cls.name, version=cls.version, requires=tuple(cls.requires)
+            )
+        except ValidationError as error:
+            details = "; ".join(
+                f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']} (got {e.get('input')!r})"
+                for e in error.errors()
+            )
+            raise problem(
+                f"invalid declaration: {details}. A name is a lowercase identifier, a version "
+                "is MAJOR.MINOR.PATCH, requires lists names or 'name>=1.2.0'"
+            ) from None
+        if manifest.name in {r.name for r in manifest.requires}:
+            raise problem(f"requires itself ({manifest.name!r}): remove it from requires")
+        other = self._records.get(manifest.name)
+        if other is not None and other is not rec:
+            raise problem(
+                f"plugin name {manifest.name!r} is already taken by {other.source.describe()}: "
+                "rename one of them"
+            )
+        for hook in ("setup", "teardown", "export_state", "import_state"):
+            if not inspect.iscoroutinefunction(getattr(cls, hook)):
+                raise problem(f"{hook} must be a coroutine function: write 'async def {hook}'")
+        if cls.config_model is not None and not (
+            isinstance(cls.config_model, type) and issubclass(cls.config_model, BaseModel)
+        ):
+            raise problem("config_model must be a pydantic BaseModel subclass (or None)")
+        if cls.state_model is not None and not (
+            isinstance(cls.state_model, type) and issubclass(cls.state_model, State)
+        ):
+            raise problem("state_model must be a subclass of runtime.State (or None)")
+        for klass in cls.__mro__:
+            for attr, value in vars(klass).items():
+                if getattr(value, MARKER, None) and not callable(value):
+                    raise problem(f"@subscribe is on {attr!r}, which is not a method")
+        return manifest
+
+    # -- internals: starting and stopping -------------------------------------------------------
+
+    def _blocker(self, rec: _Record, cycles: dict[str, list[str]]) -> str:
+        """Why ``rec`` cannot start now, or ``""`` if it can."""
+        if rec.name in cycles:
+            return "dependency cycle " + " -> ".join(cycles[rec.name])
+        assert rec.manifest is not None
+        for requirement in rec.manifest.requires:
+            dep = self._records.get(requirement.name)
+            if dep is None:
+                return f"missing dependency {requirement}"
+            if dep.state is S.FAILED:
+                return f"dependency {dep.name} failed"
+            if dep.state is not S.ACTIVE:
+                state = "disabled" if not dep.enabled else str(dep.state)
+                return f"dependency {dep.name} is {state}"
+            assert dep.manifest is not None
+            if not requirement.satisfied_by(dep.manifest.version):
+                return f"needs {requirement}, found {dep.name} {dep.manifest.version}"
+        return ""
+
+    async def _start_ready(self) -> None:
+        """Start every loaded or blocked plugin whose dependencies are all active."""
+        progress = True
+        while progress:
+            progress = False
+            graph = {n: r.requires for n, r in self._records.items() if r.manifest is not None}
+            cycles = {m: cycle for cycle in find_cycles(graph) for m in cycle}
+            for name in topological_order(graph):
+                rec = self._records.get(name)
+                if rec is None or rec.state not in (S.LOADED, S.BLOCKED) or not rec.enabled:
+                    continue
+                reason = self._blocker(rec, cycles)
+                if reason:
+                    if rec.state is not S.BLOCKED:
+                        await self._transition(rec, S.BLOCKED, reason)
+                    rec.reason = reason
+                    continue
+                progress = await self._start(rec) or progress
+
+    async def _start(self, rec: _Record) -> bool:
+        """loaded/blocked -> starting -> active (or failed). Returns whether it is active."""
+        assert rec.loaded is not None
+        await self._transition(rec, S.STARTING, "starting")
+        ctx = Context(rec.name, self.bus, rec.config, self.plugin)
+        phase = Phase.SETUP
+        timeout = self.settings.setup_timeout_s
+        try:
+            instance = rec.loaded.plugin_class(ctx)
+            try:
+                async with asyncio.timeout(timeout) as scope:
+                    await instance.setup()
+            except TimeoutError:
+                if not scope.expired():
+                    raise
+                raise PluginError(
+                    rec.name,
+                    f"setup did not finish within {timeout:g} s and was cancelled: make it "
+                    "faster, start slow work with ctx.start_task(), or raise setup_timeout_s",
+                    path=rec.source.main_file,
+                ) from None
+            phase = Phase.ENABLE
+            ctx._subscribe_markers(instance)
+        except (Exception, SystemExit) as error:
+            await ctx._close(self.settings.teardown_timeout_s)
+            await self._fail(rec, phase, error)
+            return False
+        rec.instance, rec.ctx = instance, ctx
+        await self._transition(rec, S.ACTIVE, "started")
+        return True
+
+    async def _stop(self, rec: _Record, target: PluginState, reason: str) -> None:
+        """active -> stopping -> ``target``; the runtime cleans up whatever teardown does."""
+        instance, ctx = rec.instance, rec.ctx
+        assert instance is not None and ctx is not None
+        await self._transition(rec, S.STOPPING, reason)
+        timeout = self.settings.teardown_timeout_s
+        try:
+            async with asyncio.timeout(timeout) as scope:
+                await instance.teardown()
+        except TimeoutError as error:
+            failure: BaseException = error
+            if scope.expired():
+                failure = PluginError(
+                    rec.name,
+                    f"teardown did not finish within {timeout:g} s and was cancelled; the "
+                    "runtime released the plugin's subscriptions, tasks and disposers anyway",
+                    path=rec.source.main_file,
+                )
+            await self._fail(rec, Phase.TEARDOWN, failure, state=False)
+        except (Exception, SystemExit) as error:
+            await self._fail(rec, Phase.TEARDOWN, error, state=False)
+        for problem in await ctx._close(timeout):
+            await self.bus.publish(
+                PluginFailed(
+                    plugin=rec.name, phase=Phase.TEARDOWN, version=rec.version, error=problem
+                )
+            )
+        rec.instance = rec.ctx = None
+        await self._transition(rec, target, reason)
+
+    async def _stop_dependents(self, names: set[str], reason: str) -> None:
+        """Stop the active plugins depending on ``names`` (reverse order); they become blocked."""
+        graph = {n: r.requires for n, r in self._records.items()}
+        closure = dependents_closure(graph, names)
+        for name in reversed(topological_order(graph)):
+            rec = self._records[name]
+            if name in closure and rec.state is S.ACTIVE:
+                await self._stop(rec, S.BLOCKED, reason)

@@ -1,0 +1,161 @@
+"""Resolving settings: explicit arguments, then ``HOTBUS_*`` variables, then hotbus.toml, then
+defaults. And validating each plugin's config section against its model."""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any, Final
+
+from pydantic import BaseModel, ValidationError
+
+from schemas import ConfigError, Settings, SettingsError
+
+__all__ = ["ENV_PREFIX", "load_settings", "read_config_file", "validate_plugin_config"]
+
+#: Environment variables named ``HOTBUS_<SETTING>`` override the file.
+ENV_PREFIX: Final = "HOTBUS_"
+_FIELDS: Final = tuple(name for name in Settings.model_fields if name != "plugins")
+
+
+def read_config_file(path: Path) -> dict[str, Any]:
+    """Read hotbus.toml: runtime settings at the top, one ``[plugins.<name>]`` per plugin.
+
+    Relative ``plugin_dirs`` are taken relative to the file's directory.
+    """
+    try:
+        with path.open("rb") as handle:
+            data = tomllib.load(handle)
+    except FileNotFoundError:
+        raise SettingsError(
+            "config file not found: create it, or pass an existing file", path=path
+        ) from None
+    except tomllib.TOMLDecodeError as error:
+        raise SettingsError(f"not valid TOML: {error}", path=path) from None
+    unknown = sorted(set(data) - set(_FIELDS) - {"plugins"})
+    if unknown:
+        raise SettingsError(
+            f"unknown setting{'s' if len(unknown) > 1 else ''} {', '.join(unknown)}: "
+            f"the settings are {', '.join(_FIELDS)}, and [plugins.<name>] sections",
+            path=path,
+        )
+    plugins = data.get("plugins", {})
+    if not isinstance(plugins, dict) or not all(isinstance(v, dict) for v in plugins.values()):
+        raise SettingsError("plugin config goes in tables named [plugins.<plugin name>]", path=path)
+    if "plugin_dirs" in data:
+        dirs = data["plugin_dirs"]
+        if isinstance(dirs, str):
+            dirs = [dirs]
+        if isinstance(dirs, list):
+            data["plugin_dirs"] = [
+                str(p) if Path(str(p)).is_absolute() else str(path.parent / str(p)) for p in dirs
+            ]
+    return data
+
+
+def _from_env(env: Mapping[str, str]) -> dict[str, Any]:
+    values: dict[str, Any] = {}
+    for name in _FIELDS:
+        raw = env.get(ENV_PREFIX + name.upper())
+        if raw is None or raw == "":
+            continue
+        if name == "plugin_dirs":
+            values[name] = [p for p in raw.split(os.pathsep) if p]
+        else:
+            values[name] = raw
+    return values
+
+
+def load_settings(
+    config_file: Path | str | None = None,
+    *,
+    env: Mapping[str, str] | None = None,
+    **explicit: Any,
+) -> Settings:
+    """Resolve the settings: ``explicit`` (None means unset), then ``HOTBUS_*``, then the file.
+
+    Raises:
+        SettingsError: naming the variable, file or argument whose value is invalid.
+    """
+    env = os.environ if env is None else env
+    if config_file is None and env.get(ENV_PREFIX + "CONFIG_FILE"):
+        config_file = env[ENV_PREFIX + "CONFIG_FILE"]
+    explicit = {k: v for k, v in explicit.items() if v is not None}
+    unknown = sorted(set(explicit) - set(Settings.model_fields))
+    if unknown:
+        raise SettingsError(
+            f"unknown setting {', '.join(unknown)}: the settings are {', '.join(_FIELDS)}"
+        )
+    layers: list[tuple[str, dict[str, Any]]] = []
+    path = Path(config_file).resolve() if config_file is not None else None
+    if path is not None:
+        layers.append((str(path), read_config_file(path)))
+    layers.append(("environment", _from_env(env)))
+    layers.append(("arguments", explicit))
+    merged: dict[str, Any] = {}
+    origin: dict[str, str] = {}
+    for where, values in layers:
+        for key, value in values.items():
+            merged[key] = value
+            origin[key] = where
+    if path is not None:
+        merged["config_file"] = path
+    try:
+        return Settings.model_validate(merged)
+    except ValidationError as error:
+        problems = []
+        for item in error.errors():
+            key = str(item["loc"][0]) if item["loc"] else "?"
+            where = origin.get(key, "defaults")
+            if where == "environment":
+                where = f"environment variable {ENV_PREFIX}{key.upper()}"
+            problems.append(f"{key} (from {where}): {item['msg']}, got {item.get('input')!r}")
+        raise SettingsError("invalid settings: " + "; ".join(problems)) from None
+
+
+def _is_secret(model: type[BaseModel], loc: tuple[int | str, ...]) -> bool:
+    current: Any = model
+    for part in loc:
+        fields = getattr(current, "model_fields", None)
+        if not isinstance(part, str) or fields is None or part not in fields:
+            return False
+        annotation = fields[part].annotation
+        if "Secret" in repr(annotation):
+            return True
+        current = annotation
+    return False
+
+
+def validate_plugin_config(
+    plugin: str,
+    model: type[BaseModel] | None,
+    section: Mapping[str, Any] | None,
+    *,
+    path: Path | None = None,
+) -> BaseModel | None:
+    """Validate ``section`` with ``model``; errors name the field and value (never a secret)."""
+    if model is None:
+        if section:
+            raise ConfigError(
+                plugin,
+                f"has a [plugins.{plugin}] section ({', '.join(sorted(section))}) but declares "
+                "no config_model: remove the section, or give the plugin a config_model",
+                path=path,
+            )
+        return None
+    try:
+        return model.model_validate(dict(section or {}))
+    except ValidationError as error:
+        problems = []
+        for item in error.errors():
+            loc = tuple(item["loc"])
+            field = ".".join(str(p) for p in loc) or "(section)"
+            shown = "**********" if _is_secret(model, loc) else repr(item.get("input"))
+            problems.append(f"{field}: {item['msg']} (got {shown})")
+        raise ConfigError(
+            plugin,
+            f"invalid [plugins.{plugin}] config: {'; '.join(problems)}",
+            path=path,
+        ) from None

@@ -1,0 +1,52 @@
+"""Runtime settings, as one validated model."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, PositiveFloat, PositiveInt
+
+__all__ = ["Settings"]
+
+
+class Settings(BaseModel):
+    """Everything the runtime can be told. Resolved from arguments, ``HOTBUS_*`` variables,
+    ``hotbus.toml`` and these defaults, in that order."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    plugin_dirs: tuple[Path, ...] = Field(
+        default=(), description="Directories holding plugin modules and packages."
+    )
+    config_file: Path | None = Field(default=None, description="The hotbus.toml in use.")
+    watch: bool = Field(default=True, description="Reload plugins when their files change.")
+    debounce_ms: PositiveFloat = Field(
+        default=20.0, description="Write window: quiet time after a write before it settles."
+    )
+    modified_debounce_ms: PositiveFloat = Field(
+        default=100.0,
+        description="Write window where the platform reports no 'closed' events.",
+    )
+    delete_window_ms: PositiveFloat = Field(
+        default=150.0, description="How long a delete stays tentative (a recreate is a change)."
+    )
+    max_wait_windows: PositiveInt = Field(
+        default=10, description="Continuous writing settles after at most this many windows."
+    )
+    setup_timeout_s: PositiveFloat = Field(default=10.0, description="Limit for a plugin's setup.")
+    teardown_timeout_s: PositiveFloat = Field(
+        default=10.0, description="Limit for a plugin's teardown."
+    )
+    quiesce_timeout_s: PositiveFloat = Field(
+        default=5.0, description="How long a reload waits for in-flight handlers."
+    )
+    entry_points: bool = Field(
+        default=True, description="Load plugins of installed distributions ('hotbus.plugins')."
+    )
+    leak_check: bool = Field(
+        default=True, description="Check that unloaded versions are collected."
+    )
+    plugins: dict[str, dict[str, Any]] = Field(
+        default_factory=dict, description="Each plugin's config section, by plugin name."
+    )

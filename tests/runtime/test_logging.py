@@ -1,0 +1,639 @@
+"""The event logger: one exact line per ``hotbus.*`` event, on the right logger and level."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable, Iterator
+from pathlib import Path
+from typing import Any
+from uuid import UUID
+
+import pytest
+
+from bus import RUNTIME, Bus
+from runtime import _logging
+from runtime._logging import EventLogger
+from schemas import (
+    ConfigChanged,
+    ErrorInfo,
+    Event,
+    FileChanged,
+    FileChangeKind,
+    FileSettled,
+    HandlerFailed,
+    Phase,
+    PhaseDurations,
+    PluginDiscovered,
+    PluginFailed,
+    PluginLeaked,
+    PluginState,
+    PluginStateChanged,
+    ReloadAction,
+    ReloadCommitted,
+    ReloadPlanned,
+    ReloadReason,
+    ReloadRejected,
+    ReloadRequested,
+    ReloadRolledBack,
+    RuntimeStarted,
+    RuntimeStopped,
+    RuntimeStopping,
+    SettleOutcome,
+    SourceKind,
+    VersionChange,
+    registry,
+)
+
+DEBUG, INFO, WARNING, ERROR = logging.DEBUG, logging.INFO, logging.WARNING, logging.ERROR
+
+#: What a test sees of a log record: logger name, level, message.
+Line = tuple[str, int, str]
+Publish = Callable[[Event], Awaitable[list[Line]]]
+
+SYNTAX_ERROR = ErrorInfo(
+    type="schemas.PluginLoadError",
+    message="invalid syntax",
+    file=Path("/srv/plugins/greeter.py"),
+    line=42,
+)
+NOWHERE_ERROR = ErrorInfo(type="ValueError", message="bad port")
+
+
+class DemoThing(Event):
+    """An event of a host's own vocabulary, outside ``hotbus.``."""
+
+    topic = "demo.thing"
+
+    name: str = "x"
+
+
+def lines_of(caplog: pytest.LogCaptureFixture) -> list[Line]:
+    return [(r.name, r.levelno, r.getMessage()) for r in caplog.records]
+
+
+@pytest.fixture
+def logged(bus: Bus, caplog: pytest.LogCaptureFixture) -> Iterator[Publish]:
+    """Publish an event on a bus with the logger attached; return the lines it logged."""
+    caplog.set_level(DEBUG, logger="hotbus")
+
+    async def publish(event: Event) -> list[Line]:
+        caplog.clear()
+        await bus.publish(event)
+        return lines_of(caplog)
+
+    with EventLogger(bus):
+        yield publish
+
+
+# -- runtime ----------------------------------------------------------------------------------
+
+
+async def test_runtime_started_names_active_plugins_watching_and_duration(
+    logged: Publish,
+) -> None:
+    event = RuntimeStarted(plugins=["greeter", "echo"], watching=True, duration_ms=12.34)
+    assert await logged(event) == [
+        (
+            "hotbus.runtime",
+            INFO,
+            "▶ hotbus started: 2 plugins active (greeter, echo), watching on, in 12.3 ms",
+        )
+    ]
+
+
+async def test_runtime_started_without_plugins_omits_the_empty_list(logged: Publish) -> None:
+    event = RuntimeStarted(watching=False, duration_ms=0.5)
+    assert await logged(event) == [
+        ("hotbus.runtime", INFO, "▶ hotbus started: 0 plugins active, watching off, in 0.5 ms")
+    ]
+
+
+async def test_runtime_stopping_gives_its_reason(logged: Publish) -> None:
+    assert await logged(RuntimeStopping(reason="signal")) == [
+        ("hotbus.runtime", INFO, "⏹ hotbus stopping (signal)")
+    ]
+
+
+async def test_runtime_stopping_without_reason_has_no_parentheses(logged: Publish) -> None:
+    assert await logged(RuntimeStopping()) == [("hotbus.runtime", INFO, "⏹ hotbus stopping")]
+
+
+async def test_runtime_stopped_gives_how_long_stopping_took(logged: Publish) -> None:
+    assert await logged(RuntimeStopped(duration_ms=3.21)) == [
+        ("hotbus.runtime", INFO, "⏹ hotbus stopped in 3.2 ms")
+    ]
+
+
+# -- files ------------------------------------------------------------------------------------
+
+
+async def test_raw_file_change_is_debug_with_kind_and_path(logged: Publish) -> None:
+    event = FileChanged(kind=FileChangeKind.MODIFIED, path=Path("plugins/greeter.py"))
+    assert await logged(event) == [("hotbus.file", DEBUG, "file modified plugins/greeter.py")]
+
+
+async def test_file_move_shows_where_it_went(logged: Publish) -> None:
+    event = FileChanged(
+        kind=FileChangeKind.MOVED,
+        path=Path("plugins/.greeter.py.swp"),
+        dest_path=Path("plugins/greeter.py"),
+    )
+    assert await logged(event) == [
+        ("hotbus.file", DEBUG, "file moved plugins/.greeter.py.swp -> plugins/greeter.py")
+    ]
+
+
+async def test_settled_file_gives_outcome_absorbed_events_and_wait(logged: Publish) -> None:
+    event = FileSettled(
+        path=Path("plugins/greeter.py"),
+        outcome=SettleOutcome.CHANGED,
+        content_hash="abc",
+        absorbed=4,
+        waited_ms=51.26,
+    )
+    assert await logged(event) == [
+        ("hotbus.file", DEBUG, "file changed plugins/greeter.py (4 raw events, 51.3 ms)")
+    ]
+
+
+# -- plugins ----------------------------------------------------------------------------------
+
+
+async def test_discovered_plugin_without_path_or_entry_point_omits_where(
+    logged: Publish,
+) -> None:
+    event = PluginDiscovered(plugin="greeter", kind=SourceKind.PACKAGE)
+    assert await logged(event) == [("hotbus.plugin", DEBUG, "found plugin greeter (package)")]
+
+
+async def test_discovered_plugin_gives_kind_and_path(logged: Publish) -> None:
+    event = PluginDiscovered(
+        plugin="greeter", kind=SourceKind.MODULE, path=Path("plugins/greeter.py")
+    )
+    assert await logged(event) == [
+        ("hotbus.plugin", DEBUG, "found plugin greeter (module) at plugins/greeter.py")
+    ]
+
+
+async def test_discovered_entry_point_gives_the_entry_point(logged: Publish) -> None:
+    event = PluginDiscovered(
+        plugin="metrics", kind=SourceKind.ENTRY_POINT, entry_point="acme.metrics:plugin"
+    )
+    assert await logged(event) == [
+        ("hotbus.plugin", DEBUG, "found plugin metrics (entry_point) at acme.metrics:plugin")
+    ]
+
+
+async def test_plugin_becoming_active_is_info_with_check_mark_and_version(
+    logged: Publish,
+) -> None:
+    event = PluginStateChanged(
+        plugin="greeter", previous=PluginState.STARTING, state=PluginState.ACTIVE, version="1.2.0"
+    )
+    assert await logged(event) == [("hotbus.plugin", INFO, "✅ greeter starting -> active 1.2.0")]
+
+
+async def test_blocked_plugin_is_info_with_pause_mark_and_reason(logged: Publish) -> None:
+    event = PluginStateChanged(
+        plugin="echo",
+        previous=PluginState.LOADED,
+        state=PluginState.BLOCKED,
+        reason="waiting for greeter",
+    )
+    assert await logged(event) == [
+        ("hotbus.plugin", INFO, "⏸ echo loaded -> blocked: waiting for greeter")
+    ]
+
+
+async def test_unloaded_plugin_is_info_without_mark(logged: Publish) -> None:
+    event = PluginStateChanged(
+        plugin="greeter",
+        previous=PluginState.STOPPING,
+        state=PluginState.UNLOADED,
+        version="1.2.0",
+        reason="file deleted",
+    )
+    assert await logged(event) == [
+        ("hotbus.plugin", INFO, "greeter stopping -> unloaded 1.2.0: file deleted")
+    ]
+
+
+async def test_intermediate_state_is_debug_and_a_first_state_comes_from_dash(
+    logged: Publish,
+) -> None:
+    event = PluginStateChanged(plugin="greeter", previous=None, state=PluginState.DISCOVERED)
+    assert await logged(event) == [("hotbus.plugin", DEBUG, "greeter - -> discovered")]
+
+
+async def test_plugin_failure_is_error_with_phase_error_and_location(logged: Publish) -> None:
+    event = PluginFailed(plugin="greeter", phase=Phase.COMPILE, error=SYNTAX_ERROR)
+    assert await logged(event) == [
+        (
+            "hotbus.plugin",
+            ERROR,
+            "❌ greeter failed at compile: schemas.PluginLoadError: invalid syntax (greeter.py:42)",
+        )
+    ]
+
+
+async def test_plugin_failure_without_location_has_no_parentheses(logged: Publish) -> None:
+    event = PluginFailed(plugin="greeter", phase=Phase.CONFIG, error=NOWHERE_ERROR)
+    assert await logged(event) == [
+        ("hotbus.plugin", ERROR, "❌ greeter failed at config: ValueError: bad port")
+    ]
+
+
+async def test_leaked_plugin_is_a_warning_naming_what_holds_it(logged: Publish) -> None:
+    event = PluginLeaked(
+        plugin="greeter", version="1.1.0", referrers=["a global in echo", "a cached task"]
+    )
+    assert await logged(event) == [
+        (
+            "hotbus.plugin",
+            WARNING,
+            "⚠ greeter 1.1.0 is still alive after unload; held by: a global in echo; a cached task",
+        )
+    ]
+
+
+async def test_leaked_plugin_without_referrers_is_held_by_unknown(logged: Publish) -> None:
+    event = PluginLeaked(plugin="greeter", version="1.1.0")
+    assert await logged(event) == [
+        ("hotbus.plugin", WARNING, "⚠ greeter 1.1.0 is still alive after unload; held by: unknown")
+    ]
+
+
+# -- reload -----------------------------------------------------------------------------------
+
+
+async def test_reload_request_from_a_file_says_reloading_without_reason(logged: Publish) -> None:
+    event = ReloadRequested(plugin="greeter", reason=ReloadReason.FILE)
+    assert await logged(event) == [("hotbus.reload", INFO, "🔄 reloading greeter")]
+
+
+async def test_load_request_says_loading_and_gives_a_reason_other_than_file(
+    logged: Publish,
+) -> None:
+    event = ReloadRequested(plugin="greeter", action=ReloadAction.LOAD, reason=ReloadReason.MANUAL)
+    assert await logged(event) == [("hotbus.reload", INFO, "🔄 loading greeter (manual)")]
+
+
+async def test_unload_request_says_unloading(logged: Publish) -> None:
+    event = ReloadRequested(plugin="greeter", action=ReloadAction.UNLOAD, reason=ReloadReason.FILE)
+    assert await logged(event) == [("hotbus.reload", INFO, "🔄 unloading greeter")]
+
+
+async def test_reload_plan_is_debug_with_members_in_setup_order(logged: Publish) -> None:
+    event = ReloadPlanned(plan_id="p1", triggers=["greeter"], members=["greeter", "echo"])
+    assert await logged(event) == [("hotbus.reload", DEBUG, "plan p1: greeter -> echo")]
+
+
+async def test_reload_plan_names_the_plugins_joining_it(logged: Publish) -> None:
+    event = ReloadPlanned(
+        plan_id="p2", triggers=["greeter"], members=["greeter", "echo"], joining=["echo"]
+    )
+    assert await logged(event) == [
+        ("hotbus.reload", DEBUG, "plan p2: greeter -> echo; joining echo")
+    ]
+
+
+async def test_committed_reload_of_one_plugin_gives_new_version_and_total(
+    logged: Publish,
+) -> None:
+    event = ReloadCommitted(
+        plan_id="p1",
+        changes=[VersionChange(plugin="greeter", old_version="1.1.0", new_version="1.2.0")],
+        durations=PhaseDurations(stage=20.0, swap=5.0, total=25.04),
+    )
+    assert await logged(event) == [("hotbus.reload", INFO, "✅ greeter 1.2.0 reloaded in 25.0 ms")]
+
+
+async def test_committed_first_load_says_loaded(logged: Publish) -> None:
+    event = ReloadCommitted(
+        plan_id="p1",
+        changes=[VersionChange(plugin="greeter", old_version=None, new_version="1.0.0")],
+        durations=PhaseDurations(total=8.0),
+    )
+    assert await logged(event) == [("hotbus.reload", INFO, "✅ greeter 1.0.0 loaded in 8.0 ms")]
+
+
+async def test_committed_unload_says_unloaded(logged: Publish) -> None:
+    event = ReloadCommitted(
+        plan_id="p1",
+        changes=[VersionChange(plugin="greeter", old_version="1.0.0", new_version=None)],
+        durations=PhaseDurations(total=1.25),
+    )
+    assert await logged(event) == [("hotbus.reload", INFO, "✅ greeter unloaded in 1.2 ms")]
+
+
+async def test_committed_transaction_of_several_plugins_is_one_line(logged: Publish) -> None:
+    event = ReloadCommitted(
+        plan_id="p1",
+        changes=[
+            VersionChange(plugin="greeter", old_version="1.1.0", new_version="1.2.0"),
+            VersionChange(plugin="echo", old_version="0.3.0", new_version="0.3.0"),
+        ],
+        durations=PhaseDurations(total=40.0),
+    )
+    assert await logged(event) == [
+        ("hotbus.reload", INFO, "✅ reloaded greeter 1.2.0, echo 0.3.0 in 40.0 ms")
+    ]
+
+
+async def test_committed_transaction_without_changes_names_the_plan(logged: Publish) -> None:
+    event = ReloadCommitted(plan_id="p3", changes=[], durations=PhaseDurations(total=0.5))
+    assert await logged(event) == [
+        ("hotbus.reload", INFO, "✅ plan p3 committed without changes in 0.5 ms")
+    ]
+
+
+async def test_rejected_reload_is_error_saying_the_running_version_keeps_serving(
+    logged: Publish,
+) -> None:
+    event = ReloadRejected(
+        plan_id="p1",
+        plugin="greeter",
+        phase=Phase.COMPILE,
+        error=SYNTAX_ERROR,
+        members=["greeter", "echo"],
+    )
+    assert await logged(event) == [
+        (
+            "hotbus.reload",
+            ERROR,
+            "❌ greeter rejected at compile: schemas.PluginLoadError: invalid syntax "
+            "(greeter.py:42); the running version keeps serving",
+        )
+    ]
+
+
+async def test_rolled_back_reload_is_error_naming_the_restored_members(logged: Publish) -> None:
+    event = ReloadRolledBack(
+        plan_id="p1",
+        plugin="echo",
+        phase=Phase.SETUP,
+        error=NOWHERE_ERROR,
+        members=["greeter", "echo"],
+    )
+    assert await logged(event) == [
+        (
+            "hotbus.reload",
+            ERROR,
+            "🔥 echo failed at setup: ValueError: bad port; rolled back greeter, echo",
+        )
+    ]
+
+
+# -- config and bus ---------------------------------------------------------------------------
+
+
+async def test_config_change_names_the_changed_fields(logged: Publish) -> None:
+    event = ConfigChanged(plugin="greeter", fields=["greeting", "port"])
+    assert await logged(event) == [
+        ("hotbus.config", INFO, "config of greeter changed: greeting, port")
+    ]
+
+
+async def test_config_change_without_fields_names_only_the_plugin(logged: Publish) -> None:
+    assert await logged(ConfigChanged(plugin="greeter")) == [
+        ("hotbus.config", INFO, "config of greeter changed")
+    ]
+
+
+async def test_handler_failure_is_error_on_the_bus_logger(logged: Publish) -> None:
+    event = HandlerFailed(
+        handler="greeter.on_chat",
+        owner="greeter",
+        event_topic="chat.message",
+        failed_event_id=UUID(int=1),
+        error=NOWHERE_ERROR,
+    )
+    assert await logged(event) == [
+        (
+            "hotbus.bus",
+            ERROR,
+            "handler greeter.on_chat of greeter failed on chat.message: ValueError: bad port",
+        )
+    ]
+
+
+async def test_handler_timeout_says_timed_out(logged: Publish) -> None:
+    event = HandlerFailed(
+        handler="greeter.on_chat",
+        owner="greeter",
+        event_topic="chat.message",
+        failed_event_id=UUID(int=1),
+        error=ErrorInfo(type="schemas.HandlerTimeoutError", message="took over 1s"),
+        timed_out=True,
+    )
+    assert await logged(event) == [
+        (
+            "hotbus.bus",
+            ERROR,
+            "handler greeter.on_chat of greeter failed on chat.message: "
+            "schemas.HandlerTimeoutError: took over 1s (timed out)",
+        )
+    ]
+
+
+async def test_a_failing_subscriber_is_logged_once_through_handler_failed(
+    bus: Bus, logged: Publish
+) -> None:
+    def explode(event: DemoThing) -> None:
+        raise RuntimeError("boom")
+
+    bus.subscribe(DemoThing, explode, owner="demo")
+    assert await logged(DemoThing()) == [
+        (
+            "hotbus.bus",
+            ERROR,
+            f"handler {__name__}.test_a_failing_subscriber_is_logged_once_through_handler_failed"
+            ".<locals>.explode of demo failed on demo.thing: RuntimeError: boom",
+        )
+    ]
+
+
+@pytest.fixture
+def newer_event() -> Event:
+    """An event of a newer vocabulary than the logger knows (its class lives in this test only)."""
+
+    class NewerThing(Event):
+        __module__ = "schemas._newer"  # only the schemas package may define hotbus.* topics
+        topic = "hotbus.newer.thing"
+
+        plugin: str
+        count: int
+
+    return NewerThing(plugin="greeter", count=3)
+
+
+async def test_unknown_hotbus_topic_is_debug_with_its_fields(
+    logged: Publish, newer_event: Event
+) -> None:
+    assert await logged(newer_event) == [
+        ("hotbus.newer", DEBUG, "hotbus.newer.thing {'plugin': 'greeter', 'count': 3}")
+    ]
+
+
+async def test_unknown_hotbus_topic_is_not_dumped_above_debug(
+    logged: Publish, newer_event: Event, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(INFO, logger="hotbus")
+    assert await logged(newer_event) == []
+
+
+async def test_events_outside_hotbus_are_not_logged(logged: Publish) -> None:
+    assert await logged(DemoThing()) == []
+
+
+@pytest.mark.parametrize(
+    "event",
+    [
+        pytest.param(RuntimeStarted(plugins=["greeter"]), id="runtime-started"),
+        pytest.param(
+            PluginStateChanged(plugin="greeter", previous=None, state=PluginState.ACTIVE),
+            id="plugin-state",
+        ),
+        pytest.param(
+            PluginFailed(plugin="greeter", phase=Phase.SETUP, error=SYNTAX_ERROR),
+            id="plugin-failed",
+        ),
+        pytest.param(PluginLeaked(plugin="greeter", version="1.0.0"), id="plugin-leaked"),
+        pytest.param(
+            ReloadPlanned(plan_id="p1", triggers=["greeter"], members=["greeter"]),
+            id="reload-planned",
+        ),
+        pytest.param(
+            ReloadCommitted(plan_id="p1", changes=[], durations=PhaseDurations()),
+            id="reload-committed",
+        ),
+        pytest.param(
+            ReloadRejected(plan_id="p1", plugin="greeter", phase=Phase.STAGE, error=SYNTAX_ERROR),
+            id="reload-rejected",
+        ),
+        pytest.param(
+            ReloadRolledBack(plan_id="p1", plugin="greeter", phase=Phase.SWAP, error=SYNTAX_ERROR),
+            id="reload-rolled-back",
+        ),
+        pytest.param(ConfigChanged(plugin="greeter", fields=["port"]), id="config-changed"),
+        pytest.param(
+            HandlerFailed(
+                handler="h",
+                owner="greeter",
+                event_topic="chat.message",
+                failed_event_id=UUID(int=1),
+                error=SYNTAX_ERROR,
+            ),
+            id="handler-failed",
+        ),
+    ],
+)
+async def test_no_line_is_emitted_above_its_level(
+    event: Event, logged: Publish, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.CRITICAL, logger="hotbus")
+    caplog.handler.setLevel(DEBUG)  # only the loggers' level filters
+    assert await logged(event) == []
+
+
+async def test_a_disabled_line_does_no_formatting_work(
+    logged: Publish, caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def location(self: ErrorInfo) -> str:
+        raise AssertionError("formatted a line nobody logs")
+
+    monkeypatch.setattr(ErrorInfo, "location", location)
+    caplog.set_level(logging.CRITICAL, logger="hotbus.plugin")
+    caplog.handler.setLevel(DEBUG)  # set_level raised it too: let the fallback warning through
+    event = PluginFailed(plugin="greeter", phase=Phase.SETUP, error=SYNTAX_ERROR)
+    assert await logged(event) == []
+
+
+async def test_it_logs_after_other_handlers_of_the_same_event(bus: Bus, logged: Publish) -> None:
+    other = logging.getLogger("hotbus.test")
+    bus.subscribe(RuntimeStopped, lambda event: other.info("other handler"), priority=-999)
+    assert await logged(RuntimeStopped(duration_ms=1.0)) == [
+        ("hotbus.test", INFO, "other handler"),
+        ("hotbus.runtime", INFO, "⏹ hotbus stopped in 1.0 ms"),
+    ]
+
+
+# -- failures ---------------------------------------------------------------------------------
+
+
+async def test_a_failing_formatter_is_a_warning_and_does_not_raise_out_of_publish(
+    strict_bus: Bus, caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def broken(logger: logging.Logger, event: Any) -> None:
+        raise ValueError("bad format")
+
+    monkeypatch.setitem(_logging._FORMATTERS, RuntimeStopped.topic, broken)
+    caplog.set_level(DEBUG, logger="hotbus")
+    with EventLogger(strict_bus):
+        await strict_bus.publish(RuntimeStopped())
+    assert lines_of(caplog) == [
+        ("hotbus.bus", WARNING, "could not log hotbus.runtime.stopped: ValueError: bad format")
+    ]
+
+
+# -- attaching --------------------------------------------------------------------------------
+
+
+def test_attach_subscribes_one_runtime_handler_to_hotbus_events_at_low_priority(
+    bus: Bus,
+) -> None:
+    EventLogger(bus).attach()
+    assert [(s.pattern, s.owner, s.priority) for s in bus.subscriptions()] == [
+        ("hotbus.>", RUNTIME, -1000)
+    ]
+
+
+def test_attaching_twice_subscribes_once(bus: Bus) -> None:
+    event_logger = EventLogger(bus)
+    event_logger.attach()
+    event_logger.attach()
+    assert len(bus.subscriptions()) == 1
+
+
+def test_detaching_twice_is_harmless(bus: Bus) -> None:
+    event_logger = EventLogger(bus)
+    event_logger.attach()
+    event_logger.detach()
+    event_logger.detach()
+    assert bus.subscriptions() == []
+
+
+async def test_detached_logger_logs_nothing(bus: Bus, caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(DEBUG, logger="hotbus")
+    event_logger = EventLogger(bus)
+    event_logger.attach()
+    event_logger.detach()
+    await bus.publish(RuntimeStopped())
+    assert caplog.records == []
+
+
+def test_context_manager_attaches_inside_the_block_only(bus: Bus) -> None:
+    with EventLogger(bus) as event_logger:
+        assert event_logger.attached
+    assert bus.subscriptions() == []
+
+
+def test_logger_cancelled_by_its_owner_can_attach_again(bus: Bus) -> None:
+    event_logger = EventLogger(bus)
+    event_logger.attach()
+    bus.unsubscribe_owner(RUNTIME)
+    event_logger.attach()
+    assert len(bus.subscriptions()) == 1
+
+
+def test_repr_says_whether_it_is_attached(bus: Bus) -> None:
+    event_logger = EventLogger(bus)
+    event_logger.attach()
+    assert repr(event_logger) == f"<hotbus EventLogger attached to {bus!r}>"
+
+
+def test_every_topic_of_the_vocabulary_has_its_own_line() -> None:
+    vocabulary = {
+        topic for topic in registry.topics() if registry.get(topic).__module__ == "schemas._events"
+    }
+    assert vocabulary - set(_logging._FORMATTERS) == set()
