@@ -5,7 +5,15 @@ Imports only ``schemas``.
 
 from bus._bus import DEFAULT_MAX_DEPTH, Bus, TopicLike
 from bus._recorder import Recorder
-from bus._subscription import RUNTIME, AsyncHandler, Handler, Subscription, SyncHandler
+from bus._subscription import (
+    RUNTIME,
+    AsyncHandler,
+    Handler,
+    Subscription,
+    SyncHandler,
+    describe_handler,
+    is_async_handler,
+)
 
 __all__ = [
     "DEFAULT_MAX_DEPTH",
@@ -17,4 +25,6 @@ __all__ = [
     "Subscription",
     "SyncHandler",
     "TopicLike",
+    "describe_handler",
+    "is_async_handler",
 ]

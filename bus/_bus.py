@@ -326,6 +326,8 @@ class Bus:
         entries, has_async = plan
         if not entries:
             return
+        if self._loop is None:
+            self.bind()
         chain = _chain.get()
         depth = chain[0]
         if depth >= self._max_depth and topic != _FAILED_TOPIC:
@@ -367,6 +369,41 @@ class Bus:
             raise error
         await self._report(sub, event, error)
         self._sync_chain = chain
+
+    async def deliver(self, event: Event, *, owner: str) -> int:
+        """Deliver ``event`` to ``owner``'s matching subscriptions only; returns how many.
+
+        Same order and isolation as `publish`. The runtime uses it to hand events held during a
+        reload to the plugin version that now serves.
+        """
+        topic = event.topic
+        subs = sorted(
+            (
+                sub
+                for sub in self._by_owner.get(owner, ())
+                if sub.pattern == topic or topic_matches(sub.pattern, topic)
+            ),
+            key=lambda s: (-s.priority, s.seq),
+        )
+        token = _chain.set((_chain.get()[0] + 1, topic, _chain.get()))
+        try:
+            for sub in subs:
+                if not sub.active:
+                    continue
+                try:
+                    if not sub.is_async:
+                        sub.handler(event)
+                    elif sub.timeout is None:
+                        await sub.handler(event)
+                    else:
+                        await self._call_with_timeout(sub, event)
+                except Exception as error:
+                    if self._strict:
+                        raise
+                    await self._report(sub, event, error)
+        finally:
+            _chain.reset(token)
+        return len(subs)
 
     async def _call_with_timeout(self, sub: Subscription, event: Event) -> None:
         assert sub.timeout is not None
@@ -426,8 +463,9 @@ class Bus:
                 token = _chain.set(chain)
                 try:
                     await self.publish(event)
-                except Exception as error:  # strict mode only: hand it to join()
-                    self._drain_error = error
+                except Exception as error:  # strict mode only: hand the first to join()
+                    if self._drain_error is None:
+                        self._drain_error = error
                 finally:
                     _chain.reset(token)
         finally:

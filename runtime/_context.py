@@ -8,10 +8,11 @@ import logging
 from collections.abc import Awaitable, Callable, Coroutine
 from typing import TYPE_CHECKING, Any, TypeVar, final
 
-from bus import Bus, Handler, Subscription, TopicLike
+from bus import Bus, Handler, Subscription, TopicLike, is_async_handler
 from schemas import ErrorInfo, Event, PluginError
 
 if TYPE_CHECKING:
+    from runtime._gate import Gate
     from runtime._plugin import Plugin
 
 __all__ = ["Context", "Disposer"]
@@ -34,6 +35,7 @@ class Context:
         "_bus",
         "_closed",
         "_disposers",
+        "_gate",
         "_lookup",
         "_subscriptions",
         "_tasks",
@@ -48,6 +50,7 @@ class Context:
         bus: Bus,
         config: Any,
         lookup: Callable[[str], Plugin],
+        gate: Gate | None = None,
     ) -> None:
         #: The plugin's name.
         self.plugin = plugin
@@ -57,6 +60,7 @@ class Context:
         self.logger = logging.getLogger(f"hotbus.plugins.{plugin}")
         self._bus = bus
         self._lookup = lookup
+        self._gate = gate
         self._subscriptions: list[Subscription] = []
         self._tasks: set[asyncio.Task[Any]] = set()
         self._disposers: list[Disposer] = []
@@ -101,6 +105,8 @@ class Context:
     ) -> Subscription:
         """Subscribe ``handler`` while the plugin runs (the runtime cancels it on stop)."""
         self._check_open("subscribe")
+        if self._gate is not None:
+            handler = self._gate.wrap(handler, is_async_handler(handler))
         sub = self._bus.subscribe(
             topic, handler, owner=self.plugin, priority=priority, timeout=timeout
         )

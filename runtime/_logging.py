@@ -26,6 +26,7 @@ from schemas import (
     FileChanged,
     FileSettled,
     HandlerFailed,
+    HandlersCancelled,
     PluginDiscovered,
     PluginFailed,
     PluginLeaked,
@@ -41,7 +42,12 @@ from schemas import (
     RuntimeStarted,
     RuntimeStopped,
     RuntimeStopping,
+    StateDiscarded,
     VersionChange,
+    WatcherFellBack,
+    WatcherRestarted,
+    WatcherStarted,
+    WatcherStopped,
 )
 
 __all__ = ["EventLogger"]
@@ -270,6 +276,50 @@ def _handler_failed(logger: logging.Logger, event: HandlerFailed) -> None:
     logger.error(fmt, event.handler, event.owner, event.event_topic, error.type, error.message)
 
 
+# -- watching and hand-off --------------------------------------------------------------------
+
+
+def _watcher_started(logger: logging.Logger, event: WatcherStarted) -> None:
+    if not logger.isEnabledFor(logging.INFO):
+        return
+    paths = ", ".join(str(p) for p in event.paths) or "nothing"
+    logger.info("👀 watching %s (%s)", paths, event.observer)
+
+
+def _watcher_stopped(logger: logging.Logger, event: WatcherStopped) -> None:
+    if event.reason:
+        logger.info("watching stopped (%s)", event.reason)
+    else:
+        logger.info("watching stopped")
+
+
+def _watcher_restarted(logger: logging.Logger, event: WatcherRestarted) -> None:
+    logger.warning("⚠ watching again (%s): %s", event.observer, event.reason)
+
+
+def _watcher_fallback(logger: logging.Logger, event: WatcherFellBack) -> None:
+    logger.warning(
+        "⚠ watching by %s: %s: %s; %s",
+        event.observer,
+        event.error.type,
+        event.error.message,
+        event.hint,
+    )
+
+
+def _handlers_cancelled(logger: logging.Logger, event: HandlersCancelled) -> None:
+    logger.warning(
+        "⚠ %s: cancelled %d in-flight handler(s) still running after %g s",
+        event.plugin,
+        event.cancelled,
+        event.timeout_s,
+    )
+
+
+def _state_discarded(logger: logging.Logger, event: StateDiscarded) -> None:
+    logger.warning("⚠ %s starts fresh: %s", event.plugin, event.reason)
+
+
 def _unknown(logger: logging.Logger, event: Event) -> None:
     """A topic of a newer vocabulary: its topic and its own fields, at DEBUG."""
     if not logger.isEnabledFor(logging.DEBUG):
@@ -295,6 +345,12 @@ _FORMATTERS: Final[dict[str, _Formatter]] = {
     ReloadRolledBack.topic: _reload_rolled_back,
     ConfigChanged.topic: _config_changed,
     HandlerFailed.topic: _handler_failed,
+    WatcherStarted.topic: _watcher_started,
+    WatcherStopped.topic: _watcher_stopped,
+    WatcherRestarted.topic: _watcher_restarted,
+    WatcherFellBack.topic: _watcher_fallback,
+    HandlersCancelled.topic: _handlers_cancelled,
+    StateDiscarded.topic: _state_discarded,
 }
 
 

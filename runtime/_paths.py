@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import fnmatch
-from pathlib import PurePath
+import traceback
+from collections.abc import Iterable
+from pathlib import Path, PurePath
 
-__all__ = ["IGNORED_DIRS", "IGNORED_NAMES", "is_ignored"]
+__all__ = ["IGNORED_DIRS", "IGNORED_NAMES", "files_in_traceback", "is_ignored"]
 
 #: Directory names whose contents are never plugin sources.
 IGNORED_DIRS = frozenset({"__pycache__", ".git", ".hg", ".svn", ".mypy_cache", ".ruff_cache"})
@@ -33,3 +35,17 @@ def is_ignored(path: str | PurePath) -> bool:
         return True
     name = parts[-1] if parts else ""
     return name in IGNORED_DIRS or any(fnmatch.fnmatchcase(name, p) for p in IGNORED_NAMES)
+
+
+def files_in_traceback(error: BaseException, roots: Iterable[str | Path]) -> set[Path]:
+    """Files under ``roots`` named in ``error``'s traceback (and a SyntaxError's own file)."""
+    resolved = [Path(r).resolve() for r in roots]
+    names = [frame.filename for frame in traceback.extract_tb(error.__traceback__)]
+    if isinstance(error, SyntaxError) and error.filename:
+        names.append(error.filename)
+    files: set[Path] = set()
+    for name in names:
+        path = Path(name)
+        if path.is_absolute() and any(path.is_relative_to(root) for root in resolved):
+            files.add(path)
+    return files

@@ -8,7 +8,7 @@ import os
 import socket
 import time
 import uuid
-from collections.abc import Iterable
+from collections.abc import Awaitable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import TracebackType
@@ -18,14 +18,20 @@ from pydantic import BaseModel, ValidationError
 
 from bus import Bus
 from runtime._context import Context
+from runtime._debouncer import Debouncer
+from runtime._gate import Gate
 from runtime._graph import dependents_closure, find_cycles, topological_order
+from runtime._leaks import LeakChecker
 from runtime._lifecycle import check_transition
 from runtime._loader import Loaded, LoadError, PluginSource, discover, load, purge, source_for
 from runtime._logging import EventLogger
+from runtime._paths import files_in_traceback
 from runtime._plugin import MARKER, Plugin, State
 from runtime._settings import load_settings, validate_plugin_config
+from runtime._watcher import Watcher
 from schemas import (
     ErrorInfo,
+    Event,
     HotbusError,
     ManifestError,
     Phase,
@@ -36,17 +42,28 @@ from schemas import (
     PluginState,
     PluginStateChanged,
     PluginStatus,
+    ReloadAction,
+    ReloadReason,
+    ReloadRequested,
     RuntimeStarted,
     RuntimeStopped,
     RuntimeStopping,
     Settings,
+    SourceKind,
+    StateDiscarded,
     UnknownPluginError,
     use_source,
 )
 
-__all__ = ["Runtime"]
+__all__ = ["Handoff", "Runtime", "StepFailed"]
 
 S = PluginState
+_TIMEOUT_SETTING = {
+    "setup": "setup_timeout_s",
+    "teardown": "teardown_timeout_s",
+    "export_state": "setup_timeout_s",
+    "import_state": "setup_timeout_s",
+}
 
 
 @dataclass(eq=False, slots=True)
@@ -65,10 +82,33 @@ class _Record:
     reason: str = ""
     enabled: bool = True
     requires: list[str] = field(default_factory=list)
+    gate: Gate = field(init=False)
+    #: Files named in the traceback of the last failure: saving one retries the plugin.
+    extra_files: set[Path] = field(default_factory=set)
+
+    def __post_init__(self) -> None:
+        self.gate = Gate(self.name)
 
     @property
     def version(self) -> str | None:
         return self.loaded.version if self.loaded is not None else None
+
+
+@dataclass(frozen=True, slots=True)
+class Handoff:
+    """State exported by one plugin version for the next: plain data plus its schema version."""
+
+    schema_version: int
+    data: dict[str, Any]
+
+
+class StepFailed(Exception):
+    """A plugin step (setup, hand-off, teardown, ...) failed; carries the phase and the error."""
+
+    def __init__(self, phase: Phase, error: BaseException) -> None:
+        super().__init__(f"{phase}: {error}")
+        self.phase = phase
+        self.error = error
 
 
 @final
@@ -87,10 +127,15 @@ class Runtime:
     """
 
     __slots__ = (
+        "_debouncer",
         "_event_logger",
+        "_leaks",
         "_lock",
+        "_planner",
         "_records",
+        "_reloader",
         "_started",
+        "_watcher",
         "bus",
         "id",
         "settings",
@@ -126,6 +171,18 @@ class Runtime:
         self._lock = asyncio.Lock()
         self._started = False
         self._event_logger = EventLogger(self.bus) if log_events else None
+        self._leaks = LeakChecker(self.bus)
+        self._planner = Planner(self)
+        self._reloader = Reloader(self)
+        self._debouncer = Debouncer(
+            self.bus,
+            write_window_ms=settings.debounce_ms,
+            modified_window_ms=settings.modified_debounce_ms,
+            delete_window_ms=settings.delete_window_ms,
+            max_wait_windows=settings.max_wait_windows,
+            interesting=self._interesting,
+        )
+        self._watcher = Watcher(self.bus, settings.plugin_dirs, config_file=settings.config_file)
 
     def __repr__(self) -> str:
         active = sum(1 for r in self._records.values() if r.state is S.ACTIVE)
@@ -179,17 +236,36 @@ class Runtime:
             raise UnknownPluginError(name, active)
         return rec.instance
 
-    def files(self) -> dict[Path, str]:
-        """Every file a plugin owns (its source and the helpers it imported), with its owner."""
-        owned: dict[Path, str] = {}
+    def files(self) -> dict[Path, list[str]]:
+        """Every file a plugin owns, with its owners.
+
+        A plugin owns its module or package, every helper module it imported, and while it is
+        failed, the files named in its traceback: saving any of them reloads (or retries) it.
+        """
+        owned: dict[Path, list[str]] = {}
         for rec in self._records.values():
-            main = rec.source.main_file
-            if main is not None:
-                owned[main] = rec.name
+            paths = set(rec.extra_files)
+            if rec.source.main_file is not None:
+                paths.add(rec.source.main_file)
             if rec.loaded is not None:
-                for path in rec.loaded.files:
-                    owned.setdefault(path, rec.name)
+                paths.update(rec.loaded.files)
+            for path in paths:
+                owned.setdefault(path, []).append(rec.name)
         return owned
+
+    def owners(self, path: Path) -> list[str]:
+        """The plugins that own ``path`` (see `files`); a package owns everything inside it."""
+        found = list(self.files().get(path, ()))
+        for rec in self._records.values():
+            src = rec.source
+            if (
+                src.kind is SourceKind.PACKAGE
+                and src.path is not None
+                and path.is_relative_to(src.path)
+                and rec.name not in found
+            ):
+                found.append(rec.name)
+        return found
 
     # -- whole-runtime lifecycle -----------------------------------------------------------------
 
@@ -211,11 +287,16 @@ class Runtime:
                 for rec in records:
                     await self._load(rec)
                 await self._start_ready()
+                self._planner.attach()
+                self._reloader.attach()
+            if self.settings.watch:
+                await self._start_watching()
+            async with self._lock:
                 await self.bus.publish(
                     RuntimeStarted(
                         plugin_dirs=[Path(p).resolve() for p in self.settings.plugin_dirs],
                         plugins=[n for n in self._order() if self._records[n].state is S.ACTIVE],
-                        watching=False,
+                        watching=self.watching,
                         duration_ms=(time.perf_counter() - begin) * 1000,
                     )
                 )
@@ -226,8 +307,12 @@ class Runtime:
             return
         begin = time.perf_counter()
         with use_source(self.id):
+            await self.bus.publish(RuntimeStopping(reason=reason))
+            await self._stop_watching("runtime stopping")
+            self._reloader.detach()
+            self._planner.detach()
+            await self._planner.idle()
             async with self._lock:
-                await self.bus.publish(RuntimeStopping(reason=reason))
                 for name in reversed(self._order()):
                     rec = self._records[name]
                     if rec.state is S.ACTIVE:
@@ -239,9 +324,63 @@ class Runtime:
                     RuntimeStopped(duration_ms=(time.perf_counter() - begin) * 1000)
                 )
         await self.bus.join()
+        await self._leaks.join()
         self._started = False
         if self._event_logger is not None:
             self._event_logger.detach()
+
+    # -- watching -----------------------------------------------------------------------------
+
+    @property
+    def watching(self) -> bool:
+        """Whether file changes reload plugins now."""
+        return self._watcher.running
+
+    async def watch(
+        self,
+        enabled: bool = True,
+        *,
+        debounce_ms: float | None = None,
+        delete_window_ms: float | None = None,
+    ) -> None:
+        """Switch watching on or off while running, optionally with new windows.
+
+        Switching off returns only when no watcher thread and no reload is running. Switching
+        on (or off) twice is harmless.
+        """
+        update: dict[str, Any] = {"watch": enabled}
+        if debounce_ms is not None:
+            update["debounce_ms"] = debounce_ms
+        if delete_window_ms is not None:
+            update["delete_window_ms"] = delete_window_ms
+        self.settings = Settings.model_validate({**self.settings.model_dump(), **update})
+        self._debouncer.configure(
+            write_window_ms=self.settings.debounce_ms,
+            delete_window_ms=self.settings.delete_window_ms,
+        )
+        with use_source(self.id):
+            if enabled and self._started:
+                await self._start_watching()
+            elif not enabled:
+                await self._stop_watching("switched off")
+                await self._planner.idle()
+
+    def _interesting(self, path: Path) -> bool:
+        return path.suffix == ".py" or path == self.settings.config_file
+
+    async def _start_watching(self) -> None:
+        known = [p for d in self.settings.plugin_dirs for p in Path(d).resolve().rglob("*.py")]
+        if self.settings.config_file is not None:
+            known.append(self.settings.config_file)
+        self._debouncer.remember(known)
+        self._debouncer.attach()
+        await self._watcher.start()
+        self._debouncer.configure_closed(self._watcher.reports_closed)
+
+    async def _stop_watching(self, reason: str) -> None:
+        await self._watcher.stop(reason)
+        self._debouncer.detach()
+        await self.bus.join()
 
     # -- one plugin by hand ---------------------------------------------------------------------
 
@@ -272,13 +411,7 @@ class Runtime:
         """Stop plugin ``name`` (active dependents first: they become blocked) and unload it."""
         with use_source(self.id):
             async with self._lock:
-                rec = self._get(name)
-                await self._stop_dependents({name}, f"dependency {name} was unloaded")
-                if rec.state is S.ACTIVE:
-                    await self._stop(rec, S.UNLOADED, "unloaded")
-                else:
-                    await self._transition(rec, S.UNLOADED, "unloaded")
-                self._forget(rec)
+                await self._unload(self._get(name))
 
     async def disable(self, name: str) -> None:
         """Stop plugin ``name`` (dependents first) and keep it stopped until `enable`."""
@@ -298,20 +431,52 @@ class Runtime:
                 rec.enabled = True
                 await self._start_ready()
 
-    async def reload(self, name: str) -> None:
-        """Stop plugin ``name`` (dependents first), load its source again and start it."""
+    async def reload(self, name: str) -> Event | None:
+        """Reload plugin ``name`` and its active dependents as one transaction.
+
+        The same transaction a file change triggers: it publishes ``hotbus.reload.requested``
+        and returns the outcome, a `ReloadCommitted`, `ReloadRejected` or `ReloadRolledBack`.
+        """
+        self._get(name)
+        if not self._started:
+            raise PluginError(name, "cannot reload before the runtime has started")
         with use_source(self.id):
-            async with self._lock:
-                rec = self._get(name)
-                await self._stop_dependents({name}, f"dependency {name} is reloading")
-                if rec.state is S.ACTIVE:
-                    await self._stop(rec, S.LOADED, "reloading")
-                if rec.loaded is not None and rec.loaded.generation is not None:
-                    purge(rec.loaded.generation)
-                await self._load(rec)
-                await self._start_ready()
+            request = ReloadRequested(
+                plugin=name, action=ReloadAction.RELOAD, reason=ReloadReason.MANUAL
+            )
+            outcome = self._planner.expect(request)
+            await self.bus.publish(request)
+        result: Event | None = await outcome
+        return result
 
     # -- internals: records and transitions --------------------------------------------------------
+
+    async def _unload(self, rec: _Record) -> None:
+        await self._stop_dependents({rec.name}, f"dependency {rec.name} was unloaded")
+        old = [rec.loaded] if rec.loaded is not None else []
+        if rec.state is S.ACTIVE:
+            await self._stop(rec, S.UNLOADED, "unloaded")
+        else:
+            await self._transition(rec, S.UNLOADED, "unloaded")
+        self._forget(rec)
+        self._watch_for_leaks(old)
+
+    def _execute(self, source: PluginSource) -> Loaded | None:
+        """Execute ``source`` in a fresh generation (raises `LoadError`)."""
+        return load(source)
+
+    def _config_for(self, name: str, loaded: Loaded) -> BaseModel | None:
+        """Validate plugin ``name``'s config section against ``loaded``'s model."""
+        return validate_plugin_config(
+            name,
+            loaded.plugin_class.config_model,
+            self.settings.plugins.get(name),
+            path=self.settings.config_file,
+        )
+
+    def _watch_for_leaks(self, old: list[Loaded]) -> None:
+        if self.settings.leak_check and old:
+            self._leaks.watch(old)
 
     def _get(self, name: str) -> _Record:
         rec = self._records.get(name)
@@ -385,9 +550,10 @@ class Runtime:
         await self._transition(rec, S.LOADING, rec.source.describe())
         rec.error = None
         try:
-            loaded = load(rec.source)
+            loaded = self._execute(rec.source)
         except LoadError as error:
             rec.loaded = None
+            rec.extra_files = files_in_traceback(error.error, self.settings.plugin_dirs)
             await self._fail(rec, error.phase, error.error)
             return
         if loaded is None:  # a helper after all
@@ -406,12 +572,7 @@ class Runtime:
         rec.manifest = manifest
         rec.requires = [r.name for r in manifest.requires]
         try:
-            rec.config = validate_plugin_config(
-                rec.name,
-                loaded.plugin_class.config_model,
-                self.settings.plugins.get(rec.name),
-                path=self.settings.config_file,
-            )
+            rec.config = self._config_for(rec.name, loaded)
         except HotbusError as error:
             await self._fail(rec, Phase.CONFIG, error)
             self._drop_generation(rec)
@@ -531,54 +692,78 @@ class Runtime:
         """loaded/blocked -> starting -> active (or failed). Returns whether it is active."""
         assert rec.loaded is not None
         await self._transition(rec, S.STARTING, "starting")
-        ctx = Context(rec.name, self.bus, rec.config, self.plugin)
-        phase = Phase.SETUP
-        timeout = self.settings.setup_timeout_s
         try:
-            instance = rec.loaded.plugin_class(ctx)
-            try:
-                async with asyncio.timeout(timeout) as scope:
-                    await instance.setup()
-            except TimeoutError:
-                if not scope.expired():
-                    raise
-                raise PluginError(
-                    rec.name,
-                    f"setup did not finish within {timeout:g} s and was cancelled: make it "
-                    "faster, start slow work with ctx.start_task(), or raise setup_timeout_s",
-                    path=rec.source.main_file,
-                ) from None
-            phase = Phase.ENABLE
-            ctx._subscribe_markers(instance)
-        except (Exception, SystemExit) as error:
-            await ctx._close(self.settings.teardown_timeout_s)
-            await self._fail(rec, phase, error)
+            await self._bring_up(rec, rec.loaded, rec.config, None)
+        except StepFailed as failure:
+            await self._fail(rec, failure.phase, failure.error)
             return False
-        rec.instance, rec.ctx = instance, ctx
         await self._transition(rec, S.ACTIVE, "started")
         return True
 
     async def _stop(self, rec: _Record, target: PluginState, reason: str) -> None:
         """active -> stopping -> ``target``; the runtime cleans up whatever teardown does."""
-        instance, ctx = rec.instance, rec.ctx
-        assert instance is not None and ctx is not None
         await self._transition(rec, S.STOPPING, reason)
-        timeout = self.settings.teardown_timeout_s
+        error = await self._bring_down(rec)
+        if error is not None:
+            await self._fail(rec, Phase.TEARDOWN, error, state=False)
+        await self._transition(rec, target, reason)
+
+    async def _run_hook(self, rec: _Record, hook: str, call: Awaitable[Any], timeout: float) -> Any:
         try:
             async with asyncio.timeout(timeout) as scope:
-                await instance.teardown()
-        except TimeoutError as error:
-            failure: BaseException = error
-            if scope.expired():
-                failure = PluginError(
-                    rec.name,
-                    f"teardown did not finish within {timeout:g} s and was cancelled; the "
-                    "runtime released the plugin's subscriptions, tasks and disposers anyway",
-                    path=rec.source.main_file,
-                )
-            await self._fail(rec, Phase.TEARDOWN, failure, state=False)
+                return await call
+        except TimeoutError:
+            if not scope.expired():
+                raise
+            raise PluginError(
+                rec.name,
+                f"{hook} did not finish within {timeout:g} s and was cancelled: make it faster, "
+                f"start slow work with ctx.start_task(), or raise {_TIMEOUT_SETTING[hook]}",
+                path=rec.source.main_file,
+            ) from None
+
+    async def _bring_up(
+        self,
+        rec: _Record,
+        loaded: Loaded,
+        config: BaseModel | None,
+        handoff: Handoff | None,
+    ) -> None:
+        """Create an instance of ``loaded``, set it up, hand it the state, subscribe it.
+
+        Raises:
+            StepFailed: with the phase; whatever the instance acquired is released first.
+        """
+        ctx = Context(rec.name, self.bus, config, self.plugin, gate=rec.gate)
+        phase = Phase.SETUP
+        timeout = self.settings.setup_timeout_s
+        try:
+            instance = loaded.plugin_class(ctx)
+            await self._run_hook(rec, "setup", instance.setup(), timeout)
+            if handoff is not None:
+                phase = Phase.HANDOFF
+                await self._import_state(rec, instance, handoff)
+            phase = Phase.ENABLE
+            ctx._subscribe_markers(instance)
         except (Exception, SystemExit) as error:
-            await self._fail(rec, Phase.TEARDOWN, error, state=False)
+            await ctx._close(self.settings.teardown_timeout_s)
+            raise StepFailed(phase, error) from error
+        rec.instance, rec.ctx = instance, ctx
+
+    async def _bring_down(self, rec: _Record) -> BaseException | None:
+        """Tear the running instance down; the runtime releases what it acquired regardless.
+
+        Returns the teardown's error, if any (problems releasing are published directly).
+        """
+        instance, ctx = rec.instance, rec.ctx
+        assert instance is not None
+        assert ctx is not None
+        timeout = self.settings.teardown_timeout_s
+        failure: BaseException | None = None
+        try:
+            await self._run_hook(rec, "teardown", instance.teardown(), timeout)
+        except (Exception, SystemExit) as error:
+            failure = error
         for problem in await ctx._close(timeout):
             await self.bus.publish(
                 PluginFailed(
@@ -586,7 +771,61 @@ class Runtime:
                 )
             )
         rec.instance = rec.ctx = None
-        await self._transition(rec, target, reason)
+        return failure
+
+    async def _export_state(self, rec: _Record) -> Handoff | None:
+        """Ask the running instance for its state (raises on failure)."""
+        instance = rec.instance
+        assert instance is not None
+        state = await self._run_hook(
+            rec, "export_state", instance.export_state(), self.settings.setup_timeout_s
+        )
+        if state is None:
+            return None
+        if not isinstance(state, State):
+            raise PluginError(
+                rec.name,
+                f"export_state returned {type(state).__name__}: return an instance of the "
+                "plugin's state_model (a runtime.State subclass), or None",
+                path=rec.source.main_file,
+            )
+        return Handoff(type(state).schema_version, state.model_dump(mode="python"))
+
+    async def _import_state(self, rec: _Record, instance: Plugin, handoff: Handoff) -> None:
+        """Give ``instance`` the state of the previous version, migrating it if it is older."""
+        model = type(instance).state_model
+        new_version = model.schema_version if model is not None else None
+        reason = ""
+        state: State | None = None
+        if model is None:
+            reason = "this version declares no state_model"
+        elif handoff.schema_version == model.schema_version:
+            state = model.model_validate(handoff.data)
+        elif handoff.schema_version < model.schema_version:
+            state = instance.migrate_state(dict(handoff.data), handoff.schema_version)
+            if state is None:
+                reason = (
+                    f"no migration from state schema {handoff.schema_version} to "
+                    f"{model.schema_version}: define migrate_state to keep the state"
+                )
+        else:
+            reason = (
+                f"the state has schema {handoff.schema_version}, newer than this version's "
+                f"{model.schema_version}"
+            )
+        if state is None:
+            await self.bus.publish(
+                StateDiscarded(
+                    plugin=rec.name,
+                    old_schema_version=handoff.schema_version,
+                    new_schema_version=new_version,
+                    reason=reason,
+                )
+            )
+            return
+        await self._run_hook(
+            rec, "import_state", instance.import_state(state), self.settings.setup_timeout_s
+        )
 
     async def _stop_dependents(self, names: set[str], reason: str) -> None:
         """Stop the active plugins depending on ``names`` (reverse order); they become blocked."""
@@ -596,3 +835,7 @@ class Runtime:
             rec = self._records[name]
             if name in closure and rec.state is S.ACTIVE:
                 await self._stop(rec, S.BLOCKED, reason)
+
+
+from runtime._planner import Planner  # noqa: E402 - the planner and reloader drive a Runtime
+from runtime._reloader import Reloader  # noqa: E402

@@ -29,7 +29,7 @@ __all__ = [
 
 
 class HotbusError(Exception):
-    """Root of every error hotbus raises: ``except HotbusError`` catches them all."""
+    """Raised by hotbus, as the root of all its errors: ``except HotbusError`` catches them all."""
 
     __module__ = "schemas"
 
@@ -117,7 +117,9 @@ class PublishDepthError(BusError):
         self.topic = topic
         self.chain = tuple(chain)
         self.limit = limit
-        shown = " -> ".join((*self.chain[:3], "...", *self.chain[-3:]))
+        shown = " -> ".join(
+            self.chain if len(self.chain) <= 6 else (*self.chain[:3], "...", *self.chain[-3:])
+        )
         super().__init__(
             f"publishing {topic!r} would nest {len(self.chain) + 1} publishes deep "
             f"(limit {limit}); chain: {shown}. Two handlers probably publish each other's "
@@ -161,7 +163,7 @@ class SettingsError(HotbusError, ValueError):
 
 
 class PluginError(HotbusError):
-    """Base of the errors that concern one plugin.
+    """Raised when something is wrong with one plugin (the base of the plugin errors).
 
     Attributes:
         plugin: the plugin's name (or the source name when the name is not known yet).

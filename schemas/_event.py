@@ -95,7 +95,8 @@ class Event(BaseModel):
             return  # an abstract intermediate base, or a subclass reusing its parent's topic
         owner = f"{cls.__module__}.{cls.__qualname__}"
         topic = validate_topic(cls.__dict__["topic"], owner=owner)
-        if topic.startswith(RESERVED_PREFIX) and not cls.__module__.startswith("schemas"):
+        own = cls.__module__ == "schemas" or cls.__module__.startswith("schemas.")
+        if topic.startswith(RESERVED_PREFIX) and not own:
             raise TopicError(
                 topic,
                 f"topics under {RESERVED_PREFIX!r} are reserved for hotbus's own events; "
@@ -173,10 +174,9 @@ class TopicRegistry:
         ``"x-topic"`` so that tools in other languages can route and validate.
         """
         schemas: dict[str, Any] = {}
-        for topic in self.topics():
+        for topic, cls in sorted(self._classes.items()):  # a snapshot: classes may be collected
             if not topic.startswith(prefix):
                 continue
-            cls = self._classes[topic]
             schema = cls.model_json_schema()
             schema["x-topic"] = topic
             schemas[topic] = schema

@@ -29,6 +29,7 @@ __all__ = [
     "FileChanged",
     "FileSettled",
     "HandlerFailed",
+    "HandlersCancelled",
     "PhaseDurations",
     "PluginDiscovered",
     "PluginFailed",
@@ -43,7 +44,12 @@ __all__ = [
     "RuntimeStarted",
     "RuntimeStopped",
     "RuntimeStopping",
+    "StateDiscarded",
     "VersionChange",
+    "WatcherFellBack",
+    "WatcherRestarted",
+    "WatcherStarted",
+    "WatcherStopped",
 ]
 
 PluginName = Annotated[str, Field(min_length=1, description="A plugin's name.")]
@@ -336,3 +342,63 @@ class PluginStatus(_Part):
     error: ErrorInfo | None = None
     requires: list[str] = Field(default_factory=list)
     files: list[Path] = Field(default_factory=list, description="Files it owns.")
+
+
+# -- watching and hand-off ---------------------------------------------------------------------
+
+
+class WatcherStarted(Event):
+    """File watching started (or restarted) on these paths."""
+
+    topic = "hotbus.watcher.started"
+
+    observer: str = Field(description="Which observer watches: 'native' or 'polling'.")
+    paths: list[Path] = Field(default_factory=list)
+
+
+class WatcherStopped(Event):
+    """File watching stopped; no watcher thread is left running."""
+
+    topic = "hotbus.watcher.stopped"
+
+    reason: str = ""
+
+
+class WatcherRestarted(Event):
+    """The observer thread died; the runtime noticed and started watching again."""
+
+    topic = "hotbus.watcher.restarted"
+
+    observer: str
+    reason: str = Field(description="What happened to the previous observer.")
+
+
+class WatcherFellBack(Event):
+    """The native observer could not start (e.g. the inotify limits); polling instead."""
+
+    topic = "hotbus.watcher.fallback"
+
+    observer: str = "polling"
+    error: ErrorInfo
+    hint: str = Field(default="", description="How to lift the limit.")
+
+
+class HandlersCancelled(Event):
+    """In-flight handlers of a reloading plugin ran past the quiesce limit and were cancelled."""
+
+    topic = "hotbus.reload.handlers_cancelled"
+
+    plugin: PluginName
+    cancelled: NonNegativeInt
+    timeout_s: NonNegativeFloat
+
+
+class StateDiscarded(Event):
+    """A reloaded plugin starts fresh: its old state could not be handed over."""
+
+    topic = "hotbus.plugin.state_discarded"
+
+    plugin: PluginName
+    old_schema_version: int | None = None
+    new_schema_version: int | None = None
+    reason: str

@@ -21,6 +21,7 @@ from schemas import (
     FileChangeKind,
     FileSettled,
     HandlerFailed,
+    HandlersCancelled,
     Phase,
     PhaseDurations,
     PluginDiscovered,
@@ -40,7 +41,12 @@ from schemas import (
     RuntimeStopping,
     SettleOutcome,
     SourceKind,
+    StateDiscarded,
     VersionChange,
+    WatcherFellBack,
+    WatcherRestarted,
+    WatcherStarted,
+    WatcherStopped,
     registry,
 )
 
@@ -637,3 +643,57 @@ def test_every_topic_of_the_vocabulary_has_its_own_line() -> None:
         topic for topic in registry.topics() if registry.get(topic).__module__ == "schemas._events"
     }
     assert vocabulary - set(_logging._FORMATTERS) == set()
+
+
+# -- watching and hand-off --------------------------------------------------------------------
+
+
+async def test_watcher_started_is_logged_with_paths_and_observer(logged: Publish) -> None:
+    event = WatcherStarted(observer="native", paths=[Path("/srv/plugins"), Path("/srv")])
+    assert await logged(event) == [
+        ("hotbus.watcher", INFO, "👀 watching /srv/plugins, /srv (native)")
+    ]
+
+
+async def test_watcher_stopped_is_logged_with_its_reason(logged: Publish) -> None:
+    assert await logged(WatcherStopped(reason="switched off")) == [
+        ("hotbus.watcher", INFO, "watching stopped (switched off)")
+    ]
+    assert await logged(WatcherStopped()) == [("hotbus.watcher", INFO, "watching stopped")]
+
+
+async def test_watcher_restart_is_a_warning(logged: Publish) -> None:
+    event = WatcherRestarted(observer="native", reason="the native observer thread died")
+    assert await logged(event) == [
+        ("hotbus.watcher", WARNING, "⚠ watching again (native): the native observer thread died")
+    ]
+
+
+async def test_watcher_fallback_is_a_warning_with_the_hint(logged: Publish) -> None:
+    event = WatcherFellBack(
+        error=ErrorInfo(type="OSError", message="inotify watch limit reached"),
+        hint="raise the limits",
+    )
+    assert await logged(event) == [
+        (
+            "hotbus.watcher",
+            WARNING,
+            "⚠ watching by polling: OSError: inotify watch limit reached; raise the limits",
+        )
+    ]
+
+
+async def test_cancelled_handlers_are_a_warning(logged: Publish) -> None:
+    event = HandlersCancelled(plugin="dice", cancelled=2, timeout_s=0.5)
+    assert await logged(event) == [
+        (
+            "hotbus.reload",
+            WARNING,
+            "⚠ dice: cancelled 2 in-flight handler(s) still running after 0.5 s",
+        )
+    ]
+
+
+async def test_discarded_state_is_a_warning_with_the_reason(logged: Publish) -> None:
+    event = StateDiscarded(plugin="quotes", old_schema_version=1, new_schema_version=2, reason="x")
+    assert await logged(event) == [("hotbus.plugin", WARNING, "⚠ quotes starts fresh: x")]

@@ -1,0 +1,241 @@
+"""The debouncer: the subscriber of ``hotbus.file.changed`` that publishes ``hotbus.file.settled``.
+
+Settling is per path and two-tier:
+
+- a **write window** over closed, created and moved-onto events: when no further write came for
+  the window, the path settles (where the platform reports no "closed" events, modified events
+  count instead, with a longer window);
+- a **delete window** for deleted and moved-away paths: a delete is tentative, and a recreate
+  inside the window is a change, not an unload (vim's default save renames the file away before
+  writing it again; ``git checkout`` deletes and recreates).
+
+When a path settles its content is hashed: unchanged content (``touch``, a same-content save)
+publishes nothing, and a missing file that was known publishes ``deleted``. A maximum wait stops
+continuous writing from postponing a settle forever.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import final
+
+from bus import RUNTIME, Bus, Subscription
+from runtime._paths import is_ignored
+from schemas import FileChanged, FileChangeKind, FileSettled, SettleOutcome
+
+__all__ = ["Debouncer", "hash_file"]
+
+
+def hash_file(path: Path) -> str | None:
+    """The content hash of ``path``, or None if it cannot be read (missing, a directory)."""
+    try:
+        return hashlib.sha256(path.read_bytes()).hexdigest()
+    except OSError:
+        return None
+
+
+_EMPTY = hashlib.sha256(b"").hexdigest()
+
+
+@dataclass(slots=True)
+class _Pending:
+    first: float
+    deadline: float
+    absorbed: int
+    emptied: bool = False
+
+
+@final
+class Debouncer:
+    """Turns bursts of raw file events into one settled outcome per path."""
+
+    __slots__ = (
+        "_bus",
+        "_closed_events",
+        "_delete_window",
+        "_handle",
+        "_interesting",
+        "_known",
+        "_max_wait",
+        "_modified_window",
+        "_pending",
+        "_subscription",
+        "_write_window",
+    )
+
+    def __init__(
+        self,
+        bus: Bus,
+        *,
+        write_window_ms: float = 20.0,
+        modified_window_ms: float = 100.0,
+        delete_window_ms: float = 150.0,
+        max_wait_windows: int = 10,
+        closed_events: bool = True,
+        interesting: Callable[[Path], bool] = lambda path: path.suffix == ".py",
+    ) -> None:
+        self._bus = bus
+        self._write_window = write_window_ms / 1000
+        self._modified_window = modified_window_ms / 1000
+        self._delete_window = delete_window_ms / 1000
+        self._max_wait = max_wait_windows
+        self._closed_events = closed_events
+        self._interesting = interesting
+        self._pending: dict[Path, _Pending] = {}
+        self._known: dict[Path, str] = {}
+        self._handle: asyncio.TimerHandle | None = None
+        self._subscription: Subscription | None = None
+
+    def __repr__(self) -> str:
+        return (
+            f"<hotbus Debouncer window={self._write_window * 1000:g}ms "
+            f"pending={len(self._pending)} known={len(self._known)}>"
+        )
+
+    @property
+    def pending(self) -> int:
+        """How many paths wait to settle."""
+        return len(self._pending)
+
+    def attach(self) -> None:
+        """Subscribe to ``hotbus.file.changed`` (idempotent)."""
+        if self._subscription is None or not self._subscription.active:
+            self._subscription = self._bus.subscribe(FileChanged, self.on_changed, owner=RUNTIME)
+
+    def detach(self) -> None:
+        """Unsubscribe and forget what is pending."""
+        if self._subscription is not None:
+            self._subscription.cancel()
+            self._subscription = None
+        if self._handle is not None:
+            self._handle.cancel()
+            self._handle = None
+        self._pending.clear()
+
+    def configure(self, *, write_window_ms: float, delete_window_ms: float) -> None:
+        """Change the windows (applies to events from now on)."""
+        self._write_window = write_window_ms / 1000
+        self._delete_window = delete_window_ms / 1000
+
+    def configure_closed(self, closed_events: bool) -> None:
+        """Whether the observer reports "closed" events (else modified events count)."""
+        self._closed_events = closed_events
+
+    def remember(self, paths: Iterable[Path]) -> None:
+        """Record the current content of ``paths``, so that a same-content save is no change."""
+        for path in paths:
+            digest = hash_file(path)
+            if digest is not None:
+                self._known[path] = digest
+
+    def on_changed(self, event: FileChanged) -> None:
+        """Absorb one raw event (the bus calls this)."""
+        kind = event.kind
+        if event.is_directory:
+            self._directory_event(event)
+            return
+        if kind is FileChangeKind.MOVED:
+            self._note(event.path, self._delete_window)
+            if event.dest_path is not None:
+                self._note(event.dest_path, self._write_window)
+        elif kind is FileChangeKind.DELETED:
+            self._note(event.path, self._delete_window)
+        elif kind in (FileChangeKind.CLOSED, FileChangeKind.CREATED):
+            self._note(event.path, self._write_window)
+        elif kind is FileChangeKind.MODIFIED:
+            if self._closed_events:
+                self._absorb(event.path)  # the "closed" that follows settles it
+            else:
+                self._note(event.path, self._modified_window)
+
+    def _directory_event(self, event: FileChanged) -> None:
+        gone = event.kind in (FileChangeKind.DELETED, FileChangeKind.MOVED)
+        if gone:
+            for path in [p for p in self._known if p.is_relative_to(event.path)]:
+                self._note(path, self._delete_window)
+        arrived = event.dest_path if event.kind is FileChangeKind.MOVED else None
+        if event.kind is FileChangeKind.CREATED:
+            arrived = event.path
+        if arrived is not None and arrived.is_dir():
+            for path in sorted(arrived.rglob("*")):
+                if path.is_file():
+                    self._note(path, self._write_window)
+
+    def _wanted(self, path: Path) -> bool:
+        return not is_ignored(path) and (self._interesting(path) or path in self._known)
+
+    def _absorb(self, path: Path) -> None:
+        pending = self._pending.get(path)
+        if pending is not None:
+            pending.absorbed += 1
+
+    def _note(self, path: Path, window: float) -> None:
+        if not self._wanted(path):
+            return
+        now = time.monotonic()
+        pending = self._pending.get(path)
+        if pending is None:
+            pending = self._pending[path] = _Pending(first=now, deadline=now + window, absorbed=0)
+        pending.absorbed += 1
+        limit = pending.first + self._max_wait * max(window, self._write_window)
+        pending.deadline = min(now + window, limit)
+        self._schedule()
+
+    def _schedule(self) -> None:
+        if not self._pending:
+            return
+        deadline = min(p.deadline for p in self._pending.values())
+        loop = asyncio.get_running_loop()
+        if self._handle is not None:
+            if self._handle.when() <= deadline:  # the loop's clock is time.monotonic
+                return
+            self._handle.cancel()
+        delay = max(0.0, deadline - time.monotonic())
+        self._handle = loop.call_later(delay, self._fire)
+
+    def _fire(self) -> None:
+        self._handle = None
+        now = time.monotonic()
+        due = sorted(path for path, p in self._pending.items() if p.deadline <= now + 0.001)
+        settled: list[FileSettled] = []
+        for path in due:
+            pending = self._pending.pop(path)
+            outcome = self._settle(path, pending, now)
+            if outcome is not None:
+                settled.append(outcome)
+        for event in settled:
+            self._bus.publish_nowait(event)
+        self._schedule()
+
+    def _settle(self, path: Path, pending: _Pending, now: float) -> FileSettled | None:
+        digest = hash_file(path)
+        known = self._known.get(path)
+        if digest is None:
+            if known is None:
+                return None  # a file we never knew came and went
+            del self._known[path]
+            outcome, digest = SettleOutcome.DELETED, None
+        elif digest == known:
+            return None  # touched, or saved with the same content
+        elif digest == _EMPTY and known is not None and not pending.emptied:
+            # Truncated: an editor that truncates and writes a moment later. Like a delete,
+            # an emptied file is tentative for the delete window.
+            pending.emptied = True
+            pending.deadline = now + self._delete_window
+            self._pending[path] = pending
+            return None
+        else:
+            self._known[path] = digest
+            outcome = SettleOutcome.CHANGED if known is not None else SettleOutcome.CREATED
+        return FileSettled(
+            path=path,
+            outcome=outcome,
+            content_hash=digest,
+            absorbed=pending.absorbed,
+            waited_ms=(now - pending.first) * 1000,
+        )

@@ -1,0 +1,130 @@
+"""The reloader: the subscriber of ``hotbus.file.settled`` that asks for reloads.
+
+It maps a settled path to the plugins that own it (their module or package, a helper module
+they imported, or, while they are failed, a file named in their traceback) and publishes
+``hotbus.reload.requested``. A new plugin file is loaded and a deleted one unloaded. A change to
+the config file re-validates the plugin sections and reloads only the plugins whose section
+changed.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import TYPE_CHECKING, final
+
+from bus import RUNTIME, Subscription
+from runtime._loader import source_for
+from runtime._settings import read_config_file
+from schemas import (
+    ConfigChanged,
+    FileSettled,
+    HotbusError,
+    ReloadAction,
+    ReloadReason,
+    ReloadRequested,
+    SettleOutcome,
+)
+
+if TYPE_CHECKING:
+    from runtime._runtime import Runtime
+
+__all__ = ["Reloader"]
+
+logger = logging.getLogger("hotbus.reload")
+
+
+@final
+class Reloader:
+    """Maps settled files to plugins and publishes reload requests."""
+
+    __slots__ = ("_runtime", "_subscription")
+
+    def __init__(self, runtime: Runtime) -> None:
+        self._runtime = runtime
+        self._subscription: Subscription | None = None
+
+    def attach(self) -> None:
+        """Subscribe to ``hotbus.file.settled`` (idempotent)."""
+        if self._subscription is None or not self._subscription.active:
+            self._subscription = self._runtime.bus.subscribe(
+                FileSettled, self.on_settled, owner=RUNTIME
+            )
+
+    def detach(self) -> None:
+        """Unsubscribe."""
+        if self._subscription is not None:
+            self._subscription.cancel()
+            self._subscription = None
+
+    async def on_settled(self, event: FileSettled) -> None:
+        """Publish what the settled path asks for (the bus calls this)."""
+        rt = self._runtime
+        path = event.path
+        if rt.settings.config_file is not None and path == rt.settings.config_file:
+            await self._config_changed(path)
+            return
+        requests: list[ReloadRequested] = []
+        owners = rt.owners(path)
+        for name in owners:
+            rec = rt._records[name]
+            main = rec.source.main_file
+            gone = event.outcome is SettleOutcome.DELETED and (
+                path == main or (rec.source.path is not None and not rec.source.path.exists())
+            )
+            action = ReloadAction.UNLOAD if gone else ReloadAction.RELOAD
+            requests.append(
+                ReloadRequested(plugin=name, action=action, reason=ReloadReason.FILE, paths=[path])
+            )
+        if not owners and event.outcome is not SettleOutcome.DELETED:
+            candidate = self._source_path(path)
+            if candidate is not None:
+                source = source_for(candidate)
+                if source is not None:
+                    requests.append(
+                        ReloadRequested(
+                            plugin=source.name,
+                            action=ReloadAction.LOAD,
+                            reason=ReloadReason.FILE,
+                            paths=[candidate],
+                        )
+                    )
+        for request in requests:
+            await rt.bus.publish(request)
+
+    def _source_path(self, path: Path) -> Path | None:
+        """The plugin source a new file may be: a top-level module or a package's __init__."""
+        for directory in self._runtime.settings.plugin_dirs:
+            root = Path(directory).resolve()
+            if path.parent == root:
+                return path
+            if path.name == "__init__.py" and path.parent.parent == root:
+                return path.parent
+        return None
+
+    async def _config_changed(self, path: Path) -> None:
+        rt = self._runtime
+        try:
+            data = read_config_file(path)
+        except HotbusError as error:
+            logger.error("%s; the plugins keep their current config", error)
+            return
+        sections = data.get("plugins", {})
+        old = rt.settings.plugins
+        changed = sorted(
+            name for name in set(old) | set(sections) if old.get(name) != sections.get(name)
+        )
+        rt.settings = rt.settings.model_copy(update={"plugins": sections})
+        for name in changed:
+            before, after = old.get(name, {}), sections.get(name, {})
+            fields = sorted(k for k in set(before) | set(after) if before.get(k) != after.get(k))
+            await rt.bus.publish(ConfigChanged(plugin=name, path=path, fields=fields))
+            if name in rt._records:
+                await rt.bus.publish(
+                    ReloadRequested(
+                        plugin=name,
+                        action=ReloadAction.RELOAD,
+                        reason=ReloadReason.CONFIG,
+                        paths=[path],
+                    )
+                )

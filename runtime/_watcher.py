@@ -1,0 +1,200 @@
+"""The watcher: a watchdog observer whose callback only hands raw events to the loop.
+
+Nothing but a ``call_soon_threadsafe`` runs on watchdog's threads: no event is built there, no
+lock taken, and no exception can escape into them (an exception in a watchdog handler silently
+kills the observer thread). A supervisor task notices a dead observer, says so in an event and
+starts watching again; when the kernel's inotify limits are reached the watcher falls back to a
+polling observer, with a warning event.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any, Final, final
+
+from watchdog.events import FileSystemEvent, FileSystemEventHandler
+from watchdog.observers import Observer
+from watchdog.observers.api import BaseObserver
+from watchdog.observers.polling import PollingObserver
+
+from bus import Bus
+from schemas import (
+    ErrorInfo,
+    FileChanged,
+    FileChangeKind,
+    WatcherFellBack,
+    WatcherRestarted,
+    WatcherStarted,
+    WatcherStopped,
+)
+
+__all__ = ["Watcher"]
+
+_KINDS: Final = {
+    "created": FileChangeKind.CREATED,
+    "modified": FileChangeKind.MODIFIED,
+    "moved": FileChangeKind.MOVED,
+    "deleted": FileChangeKind.DELETED,
+    "closed": FileChangeKind.CLOSED,
+}
+_LIMIT_HINT: Final = (
+    "the kernel's inotify limits are reached: raise them, e.g. "
+    "'sysctl fs.inotify.max_user_watches=524288 fs.inotify.max_user_instances=512'"
+)
+
+
+def _text(path: bytes | str) -> str:
+    return os.fsdecode(path)
+
+
+class _Forwarder(FileSystemEventHandler):
+    """Runs on watchdog's thread: hands the raw fields to the loop and does nothing else."""
+
+    def __init__(self, hand_over: Callable[..., Any]) -> None:
+        super().__init__()
+        self._hand_over = hand_over
+
+    def dispatch(self, event: FileSystemEvent) -> None:
+        # An exception here would kill watchdog's thread silently; the only one possible is
+        # the loop closing, and then the event has nowhere to go anyway.
+        with contextlib.suppress(BaseException):
+            self._hand_over(event.event_type, event.src_path, event.dest_path, event.is_directory)
+
+
+@final
+class Watcher:
+    """Watches plugin directories (recursively) and the config file, on a watchdog observer."""
+
+    __slots__ = (
+        "_bus",
+        "_check_interval",
+        "_config_file",
+        "_dirs",
+        "_native",
+        "_observer",
+        "_supervisor",
+        "kind",
+    )
+
+    def __init__(
+        self,
+        bus: Bus,
+        plugin_dirs: Sequence[Path],
+        *,
+        config_file: Path | None = None,
+        observer_class: Callable[[], BaseObserver] = Observer,
+        check_interval: float = 0.25,
+    ) -> None:
+        self._bus = bus
+        self._dirs = [Path(d).resolve() for d in plugin_dirs]
+        self._config_file = config_file
+        self._native = observer_class
+        self._check_interval = check_interval
+        self._observer: BaseObserver | None = None
+        self._supervisor: asyncio.Task[None] | None = None
+        #: Which observer watches now: "native", "polling", or "" when stopped.
+        self.kind = ""
+
+    def __repr__(self) -> str:
+        return f"<hotbus Watcher {self.kind or 'stopped'} dirs={len(self._dirs)}>"
+
+    @property
+    def running(self) -> bool:
+        """Whether an observer thread is watching."""
+        return self._observer is not None and self._observer.is_alive()
+
+    @property
+    def reports_closed(self) -> bool:
+        """Whether the observer reports "closed" events (inotify does; polling does not)."""
+        return self.kind == "native" and type(self._observer).__name__ == "InotifyObserver"
+
+    def _targets(self) -> list[tuple[Path, bool]]:
+        targets = [(d, True) for d in self._dirs if d.is_dir()]
+        if self._config_file is not None:
+            parent = self._config_file.resolve().parent
+            if not any(parent.is_relative_to(d) for d in self._dirs) and parent.is_dir():
+                targets.append((parent, False))
+        return targets
+
+    def _launch(
+        self, factory: Callable[[], BaseObserver], loop: asyncio.AbstractEventLoop
+    ) -> BaseObserver:
+        forwarder = _Forwarder(lambda *fields: loop.call_soon_threadsafe(self._emit, *fields))
+        observer = factory()
+        try:
+            for path, recursive in self._targets():
+                observer.schedule(forwarder, str(path), recursive=recursive)
+            observer.start()
+        except BaseException:
+            if observer.is_alive():
+                observer.stop()
+            raise
+        return observer
+
+    async def start(self) -> None:
+        """Start watching (harmless if already watching)."""
+        if self._supervisor is not None:
+            return
+        self._bus.bind()
+        await self._open()
+        self._supervisor = asyncio.get_running_loop().create_task(
+            self._supervise(), name="hotbus-watcher"
+        )
+
+    async def _open(self, restarted_because: str = "") -> None:
+        loop = asyncio.get_running_loop()
+        try:
+            self._observer = await asyncio.to_thread(self._launch, self._native, loop)
+            self.kind = "native"
+        except OSError as error:
+            self._observer = await asyncio.to_thread(
+                self._launch, lambda: PollingObserver(timeout=0.1), loop
+            )
+            self.kind = "polling"
+            await self._bus.publish(
+                WatcherFellBack(error=ErrorInfo.from_exception(error), hint=_LIMIT_HINT)
+            )
+        paths = [path for path, _ in self._targets()]
+        if restarted_because:
+            await self._bus.publish(WatcherRestarted(observer=self.kind, reason=restarted_because))
+        await self._bus.publish(WatcherStarted(observer=self.kind, paths=paths))
+
+    async def _supervise(self) -> None:
+        while True:
+            await asyncio.sleep(self._check_interval)
+            observer = self._observer
+            if observer is not None and not observer.is_alive():
+                await self._open(f"the {self.kind} observer thread died")
+
+    async def stop(self, reason: str = "") -> None:
+        """Stop watching; returns once no watcher thread is left (harmless if stopped)."""
+        supervisor, self._supervisor = self._supervisor, None
+        if supervisor is not None:
+            supervisor.cancel()
+            await asyncio.gather(supervisor, return_exceptions=True)
+        observer, self._observer = self._observer, None
+        if observer is None:
+            return
+        observer.stop()
+        if observer.is_alive():
+            await asyncio.to_thread(observer.join)
+        self.kind = ""
+        await self._bus.publish(WatcherStopped(reason=reason))
+
+    def _emit(self, kind: str, src: bytes | str, dest: bytes | str, is_dir: bool) -> None:
+        """On the loop: turn the raw fields into a `FileChanged` and publish it."""
+        change = _KINDS.get(kind)
+        if change is None:  # opened, closed_no_write: reads, not changes
+            return
+        self._bus.publish_nowait(
+            FileChanged(
+                kind=change,
+                path=Path(_text(src)),
+                dest_path=Path(_text(dest)) if dest else None,
+                is_directory=is_dir,
+            )
+        )
