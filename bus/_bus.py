@@ -23,6 +23,7 @@ from schemas import (
     HandlerFailed,
     HandlerTimeoutError,
     PublishDepthError,
+    TopicError,
     is_pattern,
     topic_matches,
     validate_pattern,
@@ -66,7 +67,15 @@ _Plan = tuple[tuple[tuple[Handler, int, Subscription], ...], bool]
 
 def _pattern_of(topic: TopicLike, owner: str | None = None) -> str:
     if isinstance(topic, type) and issubclass(topic, Event):
-        return topic.topic
+        found = getattr(topic, "topic", None)
+        if found is None:
+            raise TopicError(
+                topic.__qualname__,
+                "this event class has no topic of its own (an abstract base): subscribe to a "
+                "class that sets `topic`, or to a pattern",
+                owner=owner,
+            )
+        return str(found)
     return validate_pattern(topic, owner=owner)
 
 

@@ -158,10 +158,12 @@ class Context:
 
     def _subscribe_markers(self, instance: Plugin) -> None:
         """Subscribe every method of ``instance`` marked with `subscribe`."""
-        from runtime._plugin import MARKER
+        from runtime._plugin import MARKER, Plugin
 
         seen: set[str] = set()
         for klass in type(instance).__mro__:
+            if klass is Plugin or klass is object:
+                continue  # they define no handlers
             for attr, value in vars(klass).items():
                 if attr in seen:
                     continue

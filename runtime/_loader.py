@@ -13,7 +13,6 @@ source bytes, never from a cached ``.pyc``. So
 
 from __future__ import annotations
 
-import ast
 import hashlib
 import importlib
 import importlib.abc
@@ -22,6 +21,7 @@ import importlib.metadata
 import importlib.util
 import inspect
 import itertools
+import re
 import sys
 import threading
 import types
@@ -121,22 +121,16 @@ class LoadError(Exception):
 # -- discovery ---------------------------------------------------------------------------------
 
 
-def _defines_plugin_class(source: bytes) -> bool | None:
-    """Whether the module source defines a class deriving from a ``...Plugin`` base.
+_PLUGIN_CLASS = re.compile(rb"^class[ \t]+\w+[ \t]*\([^)]*\bPlugin\b", re.MULTILINE)
 
-    Returns None when the source does not parse: it may be a plugin with a syntax error.
+
+def _defines_plugin_class(source: bytes) -> bool:
+    """Whether the module source has a top-level class with a ``Plugin`` base.
+
+    A textual check, so that discovery neither executes nor parses helpers (and a plugin with
+    a syntax error is still found: loading it then reports where the error is).
     """
-    try:
-        tree = ast.parse(source)
-    except (SyntaxError, ValueError):
-        return None
-    for node in tree.body:
-        if isinstance(node, ast.ClassDef):
-            for base in node.bases:
-                name = base.attr if isinstance(base, ast.Attribute) else getattr(base, "id", "")
-                if name == "Plugin":
-                    return True
-    return False
+    return _PLUGIN_CLASS.search(source) is not None
 
 
 def discover(plugin_dirs: Sequence[Path], *, entry_points: bool = True) -> list[PluginSource]:
@@ -154,7 +148,7 @@ def discover(plugin_dirs: Sequence[Path], *, entry_points: bool = True) -> list[
         for entry in sorted(root.iterdir()):
             if is_ignored(entry) or entry.name.startswith("_"):
                 continue
-            source = source_for(entry)
+            source = source_for(entry, resolved=True)
             if source is not None:
                 found.append(source)
     if entry_points:
@@ -163,9 +157,10 @@ def discover(plugin_dirs: Sequence[Path], *, entry_points: bool = True) -> list[
     return found
 
 
-def source_for(path: Path) -> PluginSource | None:
+def source_for(path: Path, *, resolved: bool = False) -> PluginSource | None:
     """The plugin source at ``path`` (a module or package), or None if it is not one."""
-    path = path.resolve()
+    if not resolved:
+        path = path.resolve()
     if path.is_dir():
         if (path / "__init__.py").is_file() and path.name.isidentifier():
             return PluginSource(name=path.name, kind=SourceKind.PACKAGE, path=path)
@@ -176,7 +171,7 @@ def source_for(path: Path) -> PluginSource | None:
         data = path.read_bytes()
     except OSError:
         return None
-    if _defines_plugin_class(data) is False:
+    if not _defines_plugin_class(data):
         return None
     return PluginSource(name=path.stem, kind=SourceKind.MODULE, path=path)
 
@@ -299,13 +294,22 @@ class Loaded:
         """Every file this load executed (the plugin's own and the helpers it imported)."""
         return frozenset(self.generation.files) if self.generation is not None else frozenset()
 
+    _version: str | None = None
+
     @property
     def version(self) -> str:
-        """Declared version plus a short hash of the source: same bytes, same version."""
-        declared = str(self.plugin_class.version)
-        if self.generation is None:
-            return declared
-        return f"{declared}+{self.generation.content_hash()}"
+        """Declared version plus a short hash of the source: same bytes, same version.
+
+        Fixed when first asked (right after loading): modules the plugin imports later do not
+        change the version it was loaded as.
+        """
+        if self._version is None:
+            declared = str(getattr(self.plugin_class, "version", "?"))
+            if self.generation is None:
+                self._version = declared
+            else:
+                self._version = f"{declared}+{self.generation.content_hash()}"
+        return self._version
 
 
 def load(source: PluginSource) -> Loaded | None:
@@ -330,7 +334,7 @@ def load(source: PluginSource) -> Loaded | None:
         except (SyntaxError, ValueError) as error:
             raise LoadError(Phase.COMPILE, _located(source, error, main)) from error
         try:
-            module = importlib.import_module(name)
+            module = _execute_main(generation, name, main, source.kind is SourceKind.PACKAGE)
         except SyntaxError as error:  # a helper module that does not compile
             raise LoadError(Phase.COMPILE, _located(source, error, main)) from error
         except Exception as error:
@@ -343,6 +347,26 @@ def load(source: PluginSource) -> Loaded | None:
         purge(generation)
         return None
     return Loaded(source, plugin_class, module, generation)
+
+
+def _execute_main(generation: Generation, name: str, main: Path, package: bool) -> types.ModuleType:
+    """Import the plugin's own module directly (its location is known: no finder needed)."""
+    spec = importlib.util.spec_from_file_location(
+        name,
+        main,
+        loader=_SourceLoader(generation, main),
+        submodule_search_locations=[str(main.parent)] if package else None,
+    )
+    assert spec is not None
+    assert spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module
+    try:
+        spec.loader.exec_module(module)
+    except BaseException:
+        sys.modules.pop(name, None)
+        raise
+    return sys.modules[name]
 
 
 def _load_entry_point(source: PluginSource) -> Loaded | None:

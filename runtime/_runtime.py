@@ -596,12 +596,12 @@ class Runtime:
         cls = loaded.plugin_class
         main = rec.source.main_file
         where = f"class {cls.__qualname__}"
-        try:
-            line = inspect.getsourcelines(cls)[1]
-        except (OSError, TypeError):
-            line = None
 
         def problem(message: str) -> ManifestError:
+            try:  # only on failure: finding the line re-reads and tokenizes the source
+                line: int | None = inspect.getsourcelines(cls)[1]
+            except (OSError, TypeError):
+                line = None
             return ManifestError(rec.source.name, f"{where}: {message}", path=main, line=line)
 
         for attr in ("name", "version"):

@@ -1,0 +1,194 @@
+"""The `Event` base: topics checked at class definition, frozen strict models, stamped fields."""
+
+from __future__ import annotations
+
+import asyncio
+import gc
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime, timedelta, timezone
+from uuid import UUID
+
+import pytest
+from pydantic import ValidationError
+
+from schemas import Event, TopicError, current_source, registry, use_source
+
+
+class Note(Event):
+    topic = "test.event.note"
+
+    text: str = ""
+
+
+# -- topics ------------------------------------------------------------------------------------
+
+
+def test_invalid_topic_fails_at_class_definition() -> None:
+    with pytest.raises(TopicError, match=r"\.Broken: invalid topic 'test\.event\.bad topic'"):
+
+        class Broken(Event):
+            topic = "test.event.bad topic"
+
+
+def test_class_definition_error_carries_the_topic_and_the_class() -> None:
+    with pytest.raises(TopicError, match="only allowed in subscriptions") as caught:
+
+        class Wild(Event):
+            topic = "test.event.*"
+
+    assert (caught.value.topic, caught.value.owner) == (
+        "test.event.*",
+        f"{__name__}.{test_class_definition_error_carries_the_topic_and_the_class.__name__}"
+        ".<locals>.Wild",
+    )
+
+
+def test_hotbus_topic_defined_outside_schemas_is_rejected() -> None:
+    with pytest.raises(TopicError, match=r"topics under 'hotbus\.' are reserved") as caught:
+
+        class Intruder(Event):
+            topic = "hotbus.test.intruder"
+
+    assert caught.value.topic == "hotbus.test.intruder"
+
+
+def test_rejected_hotbus_topic_is_not_registered() -> None:
+    with pytest.raises(TopicError, match="reserved"):
+
+        class Intruder(Event):
+            topic = "hotbus.test.unregistered"
+
+    assert "hotbus.test.unregistered" not in registry
+
+
+def test_hotbus_topic_in_a_module_merely_named_like_schemas_is_rejected() -> None:
+    source = 'from schemas import Event\nclass Sneaky(Event):\n    topic = "hotbus.test.sneaky"\n'
+    namespace = {"__name__": "schemas_extra"}
+    try:
+        with pytest.raises(TopicError, match="reserved") as caught:
+            exec(compile(source, "schemas_extra.py", "exec"), namespace)
+    finally:
+        namespace.clear()  # if the class was accepted, let it leave the registry
+        gc.collect()
+    assert caught.value.owner == "schemas_extra.Sneaky"
+
+
+@contextmanager
+def _gc_paused() -> Iterator[None]:
+    """No garbage collection inside the block: weakly held classes stay registered."""
+    gc.collect()
+    gc.disable()
+    try:
+        yield
+    finally:
+        gc.enable()
+
+
+def test_subclass_without_a_topic_is_not_registered() -> None:
+    with _gc_paused():
+        before = registry.topics()
+
+        class Abstract(Event):
+            pass
+
+        after = registry.topics()
+    assert after == before
+
+
+def test_subclass_reusing_its_parents_topic_leaves_the_parent_registered() -> None:
+    class LoudNote(Note):
+        pass
+
+    assert registry.get(Note.topic) is Note
+
+
+# -- model behaviour ---------------------------------------------------------------------------
+
+
+def test_event_is_frozen() -> None:
+    note = Note(text="hi")
+    with pytest.raises(ValidationError, match="frozen"):
+        note.text = "changed"  # type: ignore[misc]
+
+
+def test_extra_fields_are_rejected() -> None:
+    with pytest.raises(ValidationError, match="surprise") as caught:
+        Note.model_validate({"text": "hi", "surprise": 1})
+    assert caught.value.errors()[0]["type"] == "extra_forbidden"
+
+
+def test_event_id_is_a_uuid() -> None:
+    assert isinstance(Note().event_id, UUID)
+
+
+def test_every_event_gets_its_own_event_id() -> None:
+    assert len({Note().event_id for _ in range(100)}) == 100
+
+
+def test_timestamp_is_aware_utc() -> None:
+    assert Note().timestamp.tzinfo is UTC
+
+
+def test_timestamp_is_the_creation_time() -> None:
+    before = datetime.now(UTC)
+    note = Note()
+    assert before <= note.timestamp <= datetime.now(UTC)
+
+
+def test_aware_timestamp_in_another_zone_is_converted_to_utc() -> None:
+    paris_summer = timezone(timedelta(hours=2))
+    note = Note(timestamp=datetime(2024, 5, 1, 12, 0, tzinfo=paris_summer))
+    assert note.timestamp.isoformat() == "2024-05-01T10:00:00+00:00"
+
+
+def test_naive_timestamp_is_rejected() -> None:
+    with pytest.raises(ValidationError, match="timezone info") as caught:
+        Note(timestamp=datetime(2024, 5, 1, 12, 0))
+    assert caught.value.errors()[0]["loc"] == ("timestamp",)
+
+
+def test_source_defaults_to_current_source() -> None:
+    assert Note().source == current_source()
+
+
+def test_use_source_stamps_events_created_inside_the_block() -> None:
+    with use_source("bot-1"):
+        note = Note()
+    assert note.source == "bot-1"
+
+
+def test_use_source_restores_the_previous_source_after_the_block() -> None:
+    outer = current_source()
+    with use_source("bot-1"):
+        pass
+    assert Note().source == outer
+
+
+def test_leaving_a_nested_use_source_restores_the_outer_one() -> None:
+    with use_source("outer"):
+        with use_source("inner"):
+            pass
+        note = Note()
+    assert note.source == "outer"
+
+
+async def test_use_source_reaches_tasks_started_inside_the_block() -> None:
+    async def make() -> Note:
+        return Note()
+
+    with use_source("bot-2"):
+        task = asyncio.create_task(make())
+    note = await asyncio.wait_for(task, timeout=5)
+    assert note.source == "bot-2"
+
+
+def test_explicit_source_wins_over_use_source() -> None:
+    with use_source("bot-1"):
+        note = Note(source="relay")
+    assert note.source == "relay"
+
+
+def test_parse_reads_back_model_dump_json() -> None:
+    note = Note(text="hello")
+    assert Note.parse(note.model_dump_json()) == note
