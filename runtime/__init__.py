@@ -5,7 +5,9 @@ Plugin authors use `Plugin`, `State`, `subscribe` and `Context`; hosts use `Runt
 
 from runtime._cli import cli, main
 from runtime._context import Context, Disposer
+from runtime._editor import SAVE_STYLES, PluginDir, SaveStyle
 from runtime._graph import dependents_closure, find_cycles, topological_order
+from runtime._harness import Harness
 from runtime._lifecycle import TRANSITIONS, check_transition
 from runtime._loader import ENTRY_POINT_GROUP, NAMESPACE, PluginSource, discover
 from runtime._logging import EventLogger
@@ -18,13 +20,17 @@ __all__ = [
     "ENTRY_POINT_GROUP",
     "ENV_PREFIX",
     "NAMESPACE",
+    "SAVE_STYLES",
     "TRANSITIONS",
     "Context",
     "Disposer",
     "EventLogger",
+    "Harness",
     "Plugin",
+    "PluginDir",
     "PluginSource",
     "Runtime",
+    "SaveStyle",
     "State",
     "check_transition",
     "cli",

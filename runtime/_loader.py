@@ -121,14 +121,16 @@ class LoadError(Exception):
 # -- discovery ---------------------------------------------------------------------------------
 
 
-_PLUGIN_CLASS = re.compile(rb"^class[ \t]+\w+[ \t]*\([^)]*\bPlugin\b", re.MULTILINE)
+_PLUGIN_CLASS = re.compile(rb"\bPlugin\b")
 
 
 def _defines_plugin_class(source: bytes) -> bool:
-    """Whether the module source has a top-level class with a ``Plugin`` base.
+    """Whether the module source may define a plugin: it mentions ``Plugin`` at all.
 
-    A textual check, so that discovery neither executes nor parses helpers (and a plugin with
-    a syntax error is still found: loading it then reports where the error is).
+    A textual check, so that discovery neither executes nor parses helper modules that never
+    mention it, while a plugin with a syntax error, or one deriving from an alias of
+    ``Plugin``, is still found (loading reports where a syntax error is). A candidate that
+    turns out to define no plugin class is a helper too.
     """
     return _PLUGIN_CLASS.search(source) is not None
 
@@ -337,7 +339,7 @@ def load(source: PluginSource) -> Loaded | None:
             module = _execute_main(generation, name, main, source.kind is SourceKind.PACKAGE)
         except SyntaxError as error:  # a helper module that does not compile
             raise LoadError(Phase.COMPILE, _located(source, error, main)) from error
-        except Exception as error:
+        except (Exception, SystemExit) as error:
             raise LoadError(Phase.IMPORT, _located(source, error, main)) from error
         plugin_class = _find_plugin_class(source, module, main)
     except BaseException:

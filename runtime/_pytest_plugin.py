@@ -1,0 +1,41 @@
+"""hotbus's pytest plugin, for plugin authors (registered through the ``pytest11`` entry point).
+
+Fixtures:
+
+- ``plugin_dir``: a `PluginDir` in a temporary directory, to write plugin files and save them
+  the way editors do (in place, atomic replace, vim, JetBrains, ``git checkout``, ...);
+- ``hotbus``: a `Harness` on that directory: ``await hotbus.start()`` runs a `Runtime` with a
+  real watcher, ``hotbus.events`` records every event, ``await hotbus.wait_for(topic)`` waits
+  for one with a time limit; the runtime is stopped when the test ends.
+
+The ``hotbus`` fixture is async: it needs an asyncio pytest plugin (such as pytest-asyncio).
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+
+from runtime._editor import PluginDir
+from runtime._harness import Harness
+
+__all__ = ["hotbus", "plugin_dir"]
+
+
+@pytest.fixture
+def plugin_dir(tmp_path: Path) -> PluginDir:
+    """An empty plugin directory in the test's temporary directory."""
+    return PluginDir(tmp_path / "plugins")
+
+
+@pytest.fixture
+async def hotbus(plugin_dir: PluginDir) -> AsyncIterator[Harness]:
+    """A harness on ``plugin_dir``: start it with ``await hotbus.start(**settings)``."""
+    harness = Harness(plugin_dir)
+    try:
+        yield harness
+    finally:
+        await harness.stop()
+        harness.close()
