@@ -3,6 +3,7 @@
 Plugin authors use `Plugin`, `State`, `subscribe` and `Context`; hosts use `Runtime`.
 """
 
+from runtime._chat import ChatMessage, ChatReply
 from runtime._cli import cli, main
 from runtime._context import Context, Disposer
 from runtime._editor import SAVE_STYLES, PluginDir, SaveStyle
@@ -22,6 +23,8 @@ __all__ = [
     "NAMESPACE",
     "SAVE_STYLES",
     "TRANSITIONS",
+    "ChatMessage",
+    "ChatReply",
     "Context",
     "Disposer",
     "EventLogger",

@@ -1,13 +1,46 @@
-"""The ``hotbus`` command."""
+"""The ``hotbus`` command: ``run`` (a live console chat host), ``check`` and ``events``.
+
+`cli` takes the arguments and the streams, so tests run it in-process; `main` is the console
+entry point.
+"""
 
 from __future__ import annotations
 
 import argparse
+import asyncio
+import contextlib
+import getpass
+import json
+import logging
+import os
+import signal
 import sys
-from collections.abc import Sequence
+import threading
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
 from importlib.metadata import PackageNotFoundError, version
+from pathlib import Path
+from typing import IO, Any, Final
+
+from bus import RUNTIME, Bus
+from runtime._chat import ChatMessage, ChatReply
+from runtime._runtime import Runtime
+from runtime._settings import load_settings
+from schemas import Event, HotbusError, PluginState, registry
 
 __all__ = ["cli", "main"]
+
+#: Exit code of a usage error: bad arguments, a missing directory or file.
+USAGE: Final = 2
+_DEFAULT_DIR: Final = Path("plugins")
+_CONFIG_NAME: Final = "hotbus.toml"
+_COLOURS: Final = {
+    logging.DEBUG: "\033[2m",
+    logging.INFO: "",
+    logging.WARNING: "\033[33m",
+    logging.ERROR: "\033[31m",
+}
+_RESET: Final = "\033[0m"
 
 
 def _version() -> str:
@@ -17,23 +50,342 @@ def _version() -> str:
         return "0+unknown"
 
 
-def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+class _UsageError(Exception):
+    """A problem with the command line: printed as ``hotbus: error: ...``, exit 2."""
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> Any:  # argparse would sys.exit() itself
+        raise _UsageError(f"{message}\n{self.format_usage().rstrip()}")
+
+
+def _parser() -> _Parser:
+    parser = _Parser(
         prog="hotbus",
         description="A Python plugin runtime in which reload is just another event.",
     )
     parser.add_argument("--version", action="version", version=f"hotbus {_version()}")
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+
+    run = commands.add_parser(
+        "run",
+        help="run the console chat host on plugin directories, reloading plugins as you edit",
+        description="Each line you type is a chat message; plugins answer. Edit a plugin and "
+        "save it: it reloads, and the console shows every step. Ctrl+C or Ctrl+D stops.",
+    )
+    run.add_argument("plugin_dirs", nargs="*", type=Path, metavar="PLUGIN_DIR")
+    run.add_argument("--config", type=Path, metavar="FILE", help="a hotbus.toml")
+    run.add_argument("--debounce", type=float, metavar="MS", help="write window in ms")
+    run.add_argument("--no-watch", action="store_true", help="do not reload on file changes")
+    run.add_argument(
+        "--events-jsonl",
+        metavar="PATH",
+        help="write every bus event as one JSON line to PATH ('-' for stdout)",
+    )
+    run.add_argument("-v", "--verbose", action="store_true", help="also show every small step")
+    run.add_argument("--user", help="the name your chat messages carry")
+
+    check = commands.add_parser(
+        "check",
+        help="stage every plugin without starting it and report problems",
+        description="Compile every plugin, validate its manifest, dependencies and config, "
+        "and print a table. Exit status 0 when all are fine, 1 otherwise.",
+    )
+    check.add_argument("plugin_dirs", nargs="*", type=Path, metavar="PLUGIN_DIR")
+    check.add_argument("--config", type=Path, metavar="FILE", help="a hotbus.toml")
+
+    events = commands.add_parser("events", help="list every event topic")
+    events.add_argument(
+        "--schema", action="store_true", help="print the JSON Schema of every event"
+    )
     return parser
 
 
-def cli(*args: str) -> int:
-    """Run the command with ``args`` (without the program name); returns the exit code."""
+def _resolve_dirs(given: list[Path], err: IO[str]) -> list[Path]:
+    dirs = given
+    if not dirs:
+        dirs = [_DEFAULT_DIR]
+        print(f"hotbus: no plugin directory given, using ./{_DEFAULT_DIR}", file=err)
+    for directory in dirs:
+        if not directory.is_dir():
+            raise _UsageError(
+                f"plugin directory '{directory}' does not exist: create it, or name an "
+                "existing directory"
+            )
+    return dirs
+
+
+def _resolve_config(given: Path | None, dirs: list[Path]) -> Path | None:
+    if given is not None:
+        if not given.is_file():
+            raise _UsageError(
+                f"config file '{given}' does not exist: create it, or leave --config out"
+            )
+        return given
+    for candidate in (dirs[0] / _CONFIG_NAME, Path(_CONFIG_NAME)):
+        if candidate.is_file():
+            return candidate
+    return None
+
+
+def cli(
+    *args: str,
+    stdin: IO[str] | None = None,
+    stdout: IO[str] | None = None,
+    stderr: IO[str] | None = None,
+) -> int:
+    """Run ``hotbus`` with ``args`` (without the program name); returns the exit status."""
+    out = stdout if stdout is not None else sys.stdout
+    err = stderr if stderr is not None else sys.stderr
     parser = _parser()
-    parser.parse_args(args)
-    parser.print_help()
-    return 0
+    try:
+        with contextlib.redirect_stdout(out):
+            options = parser.parse_args(args)
+        if options.command is None:
+            parser.print_help(out)
+            raise _UsageError("choose a command: run, check or events")
+        if options.command == "events":
+            return _events(options, out)
+        dirs = _resolve_dirs(options.plugin_dirs, err)
+        config = _resolve_config(options.config, dirs)
+        if options.command == "check":
+            return asyncio.run(_check(dirs, config, out))
+        source = stdin if stdin is not None else sys.stdin
+        return asyncio.run(_run(options, dirs, config, _Streams(source, out, err)))
+    except _UsageError as error:
+        print(f"hotbus: error: {error}", file=err)
+        return USAGE
+    except SystemExit as exit_:  # --help and --version
+        return int(exit_.code or 0)
+    except HotbusError as error:
+        print(f"hotbus: error: {error}", file=err)
+        return USAGE
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Console entry point."""
     return cli(*(sys.argv[1:] if argv is None else argv))
+
+
+# -- hotbus events -----------------------------------------------------------------------------
+
+
+def _events(options: argparse.Namespace, out: IO[str]) -> int:
+    if options.schema:
+        json.dump(registry.json_schema(), out, indent=2)
+        out.write("\n")
+        return 0
+    topics = registry.topics()
+    width = max(len(t) for t in topics)
+    for topic in topics:
+        doc = (registry.get(topic).__doc__ or "").strip().splitlines()
+        print(f"{topic:<{width}}  {doc[0] if doc else ''}", file=out)
+    return 0
+
+
+# -- hotbus check ------------------------------------------------------------------------------
+
+
+async def _check(dirs: list[Path], config: Path | None, out: IO[str]) -> int:
+    runtime = Runtime(dirs, config_file=config, log_events=False, watch=False)
+    rows = await runtime.check()
+    if not rows:
+        print(f"no plugins found in {', '.join(map(str, dirs))}", file=out)
+        return 0
+    table = [("plugin", "version", "status", "source")]
+    for row in rows:
+        status = "ok" if row.state is PluginState.LOADED else str(row.state)
+        table.append((row.name, row.version or "-", status, row.source))
+    widths = [max(len(r[i]) for r in table) for i in range(4)]
+    for cells in table:
+        print("  ".join(c.ljust(w) for c, w in zip(cells, widths, strict=True)).rstrip(), file=out)
+    problems = [row for row in rows if row.state is not PluginState.LOADED]
+    if not problems:
+        print(f"\nall {len(rows)} plugins are fine", file=out)
+        return 0
+    print(file=out)
+    for row in problems:
+        print(_problem_line(row), file=out)
+    return 1
+
+
+def _problem_line(row: Any) -> str:
+    """``file:line: plugin: what is wrong, how to fix it``."""
+    error = row.error
+    if error is not None:
+        where = str(error.file) if error.file else row.source
+        if error.line:
+            where += f":{error.line}"
+        message = error.message
+        prefix = f"plugin {row.name!r}: "
+        if prefix in message:  # hotbus errors already name the plugin (and often the place)
+            message = message.split(prefix, 1)[1]
+        return f"{where}: {row.name}: {error.type.rsplit('.', 1)[-1]}: {message}"
+    return (
+        f"{row.source}: {row.name}: {row.reason}: load the missing plugin, fix the failed one, "
+        "or change the requirement"
+    )
+
+
+# -- hotbus run --------------------------------------------------------------------------------
+
+
+class _ConsoleFormatter(logging.Formatter):
+    def __init__(self, colour: bool) -> None:
+        super().__init__("%(message)s")
+        self._colour = colour
+
+    def format(self, record: logging.LogRecord) -> str:
+        text = super().format(record)
+        if not self._colour:
+            return text
+        colour = _COLOURS.get(record.levelno, "")
+        return f"{colour}{text}{_RESET}" if colour else text
+
+
+@contextlib.contextmanager
+def _console_logging(err: IO[str], verbose: bool) -> Iterator[None]:
+    handler = logging.StreamHandler(err)
+    handler.setFormatter(_ConsoleFormatter(colour=_is_terminal(err)))
+    logger = logging.getLogger("hotbus")
+    previous = (logger.level, logger.propagate)
+    logger.setLevel(logging.DEBUG if verbose else logging.INFO)
+    logger.addHandler(handler)
+    logger.propagate = False
+    try:
+        yield
+    finally:
+        logger.removeHandler(handler)
+        logger.setLevel(previous[0])
+        logger.propagate = previous[1]
+
+
+def _is_terminal(stream: IO[str]) -> bool:
+    try:
+        return stream.isatty() and os.environ.get("NO_COLOR") is None
+    except (AttributeError, ValueError):
+        return False
+
+
+def _json_line(event: Event) -> str:
+    return json.dumps({"topic": event.topic, **event.model_dump(mode="json")}, ensure_ascii=False)
+
+
+def _start_reader(source: IO[str], loop: asyncio.AbstractEventLoop) -> asyncio.Queue[str | None]:
+    """Read lines on a daemon thread (a blocked read never holds up exit); None at the end."""
+    queue: asyncio.Queue[str | None] = asyncio.Queue()
+
+    def read() -> None:
+        try:
+            for line in source:
+                loop.call_soon_threadsafe(queue.put_nowait, line)
+        except (OSError, ValueError):
+            pass
+        with contextlib.suppress(RuntimeError):  # the loop already closed
+            loop.call_soon_threadsafe(queue.put_nowait, None)
+
+    threading.Thread(target=read, name="hotbus-stdin", daemon=True).start()
+    return queue
+
+
+@dataclass(slots=True)
+class _Streams:
+    source: IO[str]
+    out: IO[str]
+    err: IO[str]
+
+
+def _open_jsonl(target: str | None, out: IO[str]) -> IO[str] | None:
+    if target == "-":
+        return out
+    if target:
+        return Path(target).open("w", encoding="utf-8")
+    return None
+
+
+async def _run(
+    options: argparse.Namespace, dirs: list[Path], config: Path | None, io: _Streams
+) -> int:
+    settings = load_settings(
+        config,
+        plugin_dirs=dirs,
+        debounce_ms=options.debounce,
+        watch=False if options.no_watch else None,
+    )
+    bus = Bus()
+    jsonl = _open_jsonl(options.events_jsonl, io.out)
+
+    def write_json(event: Event) -> None:
+        assert jsonl is not None
+        jsonl.write(_json_line(event) + "\n")
+        jsonl.flush()
+
+    def print_reply(event: ChatReply) -> None:
+        print(f"{event.plugin}: {event.text}", file=io.out, flush=True)
+
+    if jsonl is not None:
+        bus.subscribe(">", write_json, owner=RUNTIME, priority=1 << 40)
+    if jsonl is not io.out:
+        bus.subscribe(ChatReply, print_reply, owner=RUNTIME)
+    try:
+        with _console_logging(io.err, options.verbose), _stop_signals() as stop:
+            async with Runtime(settings=settings, bus=bus):
+                if _is_terminal(io.source):
+                    print(
+                        "type a message (try !help), edit a plugin to reload it; "
+                        "Ctrl+D or Ctrl+C to quit",
+                        file=io.err,
+                    )
+                await _chat(bus, options.user or _user_name(), io.source, stop)
+    finally:
+        if jsonl is not None and jsonl is not io.out:
+            jsonl.close()
+    return 0
+
+
+@contextlib.contextmanager
+def _stop_signals() -> Iterator[asyncio.Event]:
+    """An event set by Ctrl+C or SIGTERM (when running on the main thread)."""
+    loop = asyncio.get_running_loop()
+    stop = asyncio.Event()
+    installed: list[signal.Signals] = []
+    if threading.current_thread() is threading.main_thread():
+        for number in (signal.SIGINT, signal.SIGTERM):
+            with contextlib.suppress(NotImplementedError, RuntimeError):
+                loop.add_signal_handler(number, stop.set)
+                installed.append(number)
+    try:
+        yield stop
+    finally:
+        for number in installed:
+            loop.remove_signal_handler(number)
+
+
+async def _chat(bus: Bus, user: str, source: IO[str], stop: asyncio.Event) -> None:
+    """Publish each line as a chat message until the input ends or a stop is asked for."""
+    lines = _start_reader(source, asyncio.get_running_loop())
+    stopping = asyncio.ensure_future(stop.wait())
+    try:
+        while True:
+            reading = asyncio.ensure_future(lines.get())
+            done, _ = await asyncio.wait({reading, stopping}, return_when=asyncio.FIRST_COMPLETED)
+            if stopping in done:
+                reading.cancel()
+                return
+            line = reading.result()
+            if line is None:
+                return
+            text = line.rstrip("\r\n")
+            if text.strip():
+                await bus.publish(ChatMessage(user=user, text=text))
+                await bus.join()
+    finally:
+        stopping.cancel()
+        await bus.join()
+
+
+def _user_name() -> str:
+    try:
+        return getpass.getuser()
+    except (OSError, KeyError):
+        return "you"

@@ -301,6 +301,51 @@ class Runtime:
                     )
                 )
 
+    async def check(self) -> list[PluginStatus]:
+        """Stage every plugin without starting any: compile, manifest, dependencies, config.
+
+        Returns one row per plugin: ``loaded`` when it would start, ``failed`` with the error,
+        ``blocked`` with the dependency problem. Nothing stays loaded afterwards.
+        """
+        if self._started:
+            raise PluginError("*", "check() stages plugins of a runtime that has not started")
+        with use_source(self.id):
+            async with self._lock:
+                sources = discover(
+                    self.settings.plugin_dirs, entry_points=self.settings.entry_points
+                )
+                records = [await self._discovered(source) for source in sources]
+                for rec in records:
+                    await self._load(rec)
+                graph = {n: r.requires for n, r in self._records.items() if r.manifest}
+                cycles = {m: cycle for cycle in find_cycles(graph) for m in cycle}
+                for name in topological_order(graph):
+                    rec = self._records[name]
+                    reason = self._check_blocker(rec, cycles)
+                    if reason:
+                        await self._transition(rec, S.BLOCKED, reason)
+                rows = self.status()
+                for rec in list(self._records.values()):
+                    self._forget(rec)
+        return rows
+
+    def _check_blocker(self, rec: _Record, cycles: dict[str, list[str]]) -> str:
+        """Like `_blocker`, for plugins that are loaded but not started."""
+        if rec.name in cycles:
+            return "dependency cycle " + " -> ".join(cycles[rec.name])
+        assert rec.manifest is not None
+        for requirement in rec.manifest.requires:
+            dep = self._records.get(requirement.name)
+            if dep is None:
+                return f"missing dependency {requirement}"
+            if dep.manifest is None:
+                return f"dependency {dep.name} failed"
+            if dep.state is S.BLOCKED:
+                return f"dependency {dep.name} is blocked"
+            if not requirement.satisfied_by(dep.manifest.version):
+                return f"needs {requirement}, found {dep.name} {dep.manifest.version}"
+        return ""
+
     async def stop(self, reason: str = "") -> None:
         """Stop every plugin in reverse dependency order; returns when all teardown is done."""
         if not self._started:
