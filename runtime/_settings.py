@@ -115,6 +115,35 @@ def load_settings(
         raise SettingsError("invalid settings: " + "; ".join(problems)) from None
 
 
+_MASK: Final = "**********"
+
+
+def _model_at(model: type[BaseModel], loc: tuple[int | str, ...]) -> Any:
+    """The model whose fields the value at ``loc`` holds (``model`` for the whole section)."""
+    current: Any = model
+    for part in loc:
+        fields = getattr(current, "model_fields", None)
+        if not isinstance(part, str) or fields is None or part not in fields:
+            return None
+        current = fields[part].annotation
+    return current
+
+
+def _masked(model: Any, value: Any) -> Any:
+    """``value`` with every field typed as a secret replaced by a mask."""
+    fields = getattr(model, "model_fields", None)
+    if fields is None or not isinstance(value, dict):
+        return value
+    shown: dict[Any, Any] = {}
+    for key, item in value.items():
+        field = fields.get(key) if isinstance(key, str) else None
+        if field is not None and "Secret" in repr(field.annotation):
+            shown[key] = _MASK
+        else:
+            shown[key] = _masked(field.annotation if field is not None else None, item)
+    return shown
+
+
 def _is_secret(model: type[BaseModel], loc: tuple[int | str, ...]) -> bool:
     current: Any = model
     for part in loc:
@@ -152,7 +181,10 @@ def validate_plugin_config(
         for item in error.errors():
             loc = tuple(item["loc"])
             field = ".".join(str(p) for p in loc) or "(section)"
-            shown = "**********" if _is_secret(model, loc) else repr(item.get("input"))
+            if _is_secret(model, loc):
+                shown = _MASK
+            else:
+                shown = repr(_masked(_model_at(model, loc), item.get("input")))
             problems.append(f"{field}: {item['msg']} (got {shown})")
         raise ConfigError(
             plugin,

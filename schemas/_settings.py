@@ -48,5 +48,7 @@ class Settings(BaseModel):
         default=True, description="Check that unloaded versions are collected."
     )
     plugins: dict[str, dict[str, Any]] = Field(
-        default_factory=dict, description="Each plugin's config section, by plugin name."
+        default_factory=dict,
+        description="Each plugin's config section, by plugin name.",
+        repr=False,  # sections may hold secrets; only the plugin's model knows which
     )
