@@ -8,13 +8,16 @@ Fixtures:
   real watcher, ``hotbus.events`` records every event, ``await hotbus.wait_for(topic)`` waits
   for one with a time limit; the runtime is stopped when the test ends.
 
-The ``hotbus`` fixture is async: it needs an asyncio pytest plugin (such as pytest-asyncio).
+The ``hotbus`` fixture is async and comes from pytest-asyncio (mark the test with
+``@pytest.mark.asyncio``, or use its auto mode).
 """
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+import importlib.util
+from collections.abc import AsyncIterator, Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -23,6 +26,12 @@ from runtime._harness import Harness
 
 __all__ = ["hotbus", "plugin_dir"]
 
+_async_fixture: Callable[..., Any] = pytest.fixture  # with another asyncio plugin's auto mode
+if importlib.util.find_spec("pytest_asyncio") is not None:
+    import pytest_asyncio
+
+    _async_fixture = pytest_asyncio.fixture
+
 
 @pytest.fixture
 def plugin_dir(tmp_path: Path) -> PluginDir:
@@ -30,7 +39,7 @@ def plugin_dir(tmp_path: Path) -> PluginDir:
     return PluginDir(tmp_path / "plugins")
 
 
-@pytest.fixture
+@_async_fixture
 async def hotbus(plugin_dir: PluginDir) -> AsyncIterator[Harness]:
     """A harness on ``plugin_dir``: start it with ``await hotbus.start(**settings)``."""
     harness = Harness(plugin_dir)
