@@ -121,11 +121,11 @@ class LoadError(Exception):
 # -- discovery ---------------------------------------------------------------------------------
 
 
-_PLUGIN_CLASS = re.compile(rb"\bPlugin\b")
+_PLUGIN_CLASS = re.compile(rb"Plugin\b")
 
 
 def _defines_plugin_class(source: bytes) -> bool:
-    """Whether the module source may define a plugin: it mentions ``Plugin`` at all.
+    """Whether the module source may define a plugin: it mentions ``...Plugin`` at all.
 
     A textual check, so that discovery neither executes nor parses helper modules that never
     mention it, while a plugin with a syntax error, or one deriving from an alias of

@@ -138,5 +138,9 @@ class Planner:
         if triggers:
             transaction = Transaction(rt, uuid.uuid4().hex[:12], list(triggers.values()))
             outcome = await transaction.run()
+            retired, transaction.retired = transaction.retired, []
+            del transaction
+            rt._watch_for_leaks(retired)  # keeps weak references only
+            del retired
         await rt._start_ready()
         return outcome

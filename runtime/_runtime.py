@@ -432,7 +432,12 @@ class Runtime:
     async def load(self, path: str | Path) -> str | None:
         """Load and start the plugin at ``path`` (a module file or package directory).
 
-        Returns the plugin's name, or None if the source defines no plugin (a helper).
+        Returns the plugin's name, or None when executing the source found no plugin class
+        in it (a helper).
+
+        Raises:
+            PluginError: when ``path`` is no plugin source at all (not a ``.py`` module or
+                package, or a module that never mentions a Plugin base).
         """
         source = source_for(Path(path))
         if source is None:
@@ -635,6 +640,7 @@ class Runtime:
         if self._records.get(rec.name) is rec:
             del self._records[rec.name]
         rec.name = name
+        rec.gate.plugin = name
         self._records[name] = rec
 
     def _validate(self, rec: _Record, loaded: Loaded) -> PluginManifest:
@@ -656,9 +662,7 @@ class Runtime:
                     f"{attr} = {'dice' if attr == 'name' else '1.0.0'!r}"
                 )
         try:
-            manifest = PluginManifest(
-                name=cls.name, version=cls.version, requires=tuple(cls.requires)
-            )
+            manifest = PluginManifest(name=cls.name, version=cls.version, requires=cls.requires)
         except ValidationError as error:
             details = "; ".join(
                 f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']} (got {e.get('input')!r})"
@@ -834,7 +838,8 @@ class Runtime:
                 "plugin's state_model (a runtime.State subclass), or None",
                 path=rec.source.main_file,
             )
-        return Handoff(type(state).schema_version, state.model_dump(mode="python"))
+        # As JSON data: nothing of the old version's classes (enums, models) may travel along.
+        return Handoff(type(state).schema_version, state.model_dump(mode="json"))
 
     async def _import_state(self, rec: _Record, instance: Plugin, handoff: Handoff) -> None:
         """Give ``instance`` the state of the previous version, migrating it if it is older."""

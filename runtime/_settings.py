@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import tomllib
+import typing
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Final
@@ -118,29 +119,41 @@ def load_settings(
 _MASK: Final = "**********"
 
 
-def _model_at(model: type[BaseModel], loc: tuple[int | str, ...]) -> Any:
-    """The model whose fields the value at ``loc`` holds (``model`` for the whole section)."""
-    current: Any = model
+def _model_at(model: type[BaseModel], loc: tuple[int | str, ...]) -> list[Any]:
+    """The annotations of the value at ``loc`` (the model itself for the whole section)."""
+    current: list[Any] = [model]
     for part in loc:
-        fields = getattr(current, "model_fields", None)
-        if not isinstance(part, str) or fields is None or part not in fields:
-            return None
-        current = fields[part].annotation
+        if isinstance(part, int):
+            continue  # an item of a list: its models are found inside the list's annotation
+        fields = [m.model_fields[part] for a in current for m in _models_in(a)]
+        fields = [f for f in fields if f is not None]
+        if not fields:
+            return []
+        current = [f.annotation for f in fields]
     return current
 
 
-def _masked(model: Any, value: Any) -> Any:
-    """``value`` with every field typed as a secret replaced by a mask."""
-    fields = getattr(model, "model_fields", None)
-    if fields is None or not isinstance(value, dict):
+def _models_in(annotation: Any) -> list[type[BaseModel]]:
+    """The pydantic models an annotation can hold (``Model | None``, ``list[Model]``, ...)."""
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return [annotation]
+    return [m for arg in typing.get_args(annotation) for m in _models_in(arg)]
+
+
+def _masked(annotations: list[Any], value: Any) -> Any:
+    """``value`` with every field typed as a secret replaced by a mask, at any depth."""
+    if isinstance(value, list | tuple):
+        return [_masked(annotations, item) for item in value]
+    if not isinstance(value, dict):
         return value
+    models = [m for a in annotations for m in _models_in(a)]
     shown: dict[Any, Any] = {}
     for key, item in value.items():
-        field = fields.get(key) if isinstance(key, str) else None
-        if field is not None and "Secret" in repr(field.annotation):
+        fields = [m.model_fields[key] for m in models if key in m.model_fields]
+        if any("Secret" in repr(f.annotation) for f in fields):
             shown[key] = _MASK
         else:
-            shown[key] = _masked(field.annotation if field is not None else None, item)
+            shown[key] = _masked([f.annotation for f in fields], item)
     return shown
 
 

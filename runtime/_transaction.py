@@ -85,6 +85,9 @@ class Transaction:
     triggers: list[_Record]
     members: list[Member] = field(default_factory=list)
     outcome: Event | None = None
+    #: The versions a commit replaced: the planner checks they are collected, once the
+    #: transaction itself (which holds them) is gone.
+    retired: list[Loaded] = field(default_factory=list)
 
     async def run(self) -> Event | None:
         """Plan, stage, quiesce, swap, commit. Returns the outcome event."""
@@ -148,7 +151,7 @@ class Transaction:
                 ),
             )
             await rt.bus.publish(self.outcome)
-            rt._watch_for_leaks(old)
+            self.retired = old
             return self.outcome
         finally:
             for member in self.members:
@@ -352,8 +355,10 @@ class Transaction:
             assert member.staged is not None
             if rec.state is not S.LOADED:
                 await rt._transition(rec, S.LOADING, "reloading")
-            rec.loaded, rec.manifest, rec.config = member.staged, member.manifest, member.config
             assert member.manifest is not None
+            if not member.was_active and member.manifest.name != rec.name:
+                rt._rename(rec, member.manifest.name)  # a new plugin, known by its file so far
+            rec.loaded, rec.manifest, rec.config = member.staged, member.manifest, member.config
             rec.requires = [r.name for r in member.manifest.requires]
             rec.error = None
             rec.extra_files = set()

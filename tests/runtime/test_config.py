@@ -1,0 +1,299 @@
+"""Plugin config: ``[plugins.<name>]`` sections of hotbus.toml, validated per plugin; secrets
+never shown."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Any
+
+import pytest
+from pydantic import BaseModel, SecretStr, model_validator
+
+from runtime import validate_plugin_config
+from runtime._editor import PluginDir
+from schemas import ConfigError, Phase, PluginState
+from tests.runtime.helpers import MakeRuntime, failures, plugin_source
+
+SECRET = "s3cr3t-d1ce-t0ken"
+
+DICE_WITH_CONFIG = plugin_source(
+    "dice",
+    header="""
+        from pydantic import BaseModel, SecretStr
+
+        class DiceConfig(BaseModel):
+            max_dice: int = 10
+            token: SecretStr | None = None
+    """,
+    body="config_model = DiceConfig",
+)
+DICE_WITH_SECTION_CHECK = plugin_source(
+    "dice",
+    header="""
+        from pydantic import BaseModel, SecretStr, model_validator
+
+        class DiceConfig(BaseModel):
+            max_dice: int = 10
+            token: SecretStr
+
+            @model_validator(mode="after")
+            def _check(self) -> "DiceConfig":
+                raise ValueError("max_dice does not fit this token")
+    """,
+    body="config_model = DiceConfig",
+)
+
+DICE_WITH_OPTIONAL_DATABASE = plugin_source(
+    "dice",
+    header="""
+        from pydantic import BaseModel, SecretStr, model_validator
+
+        class Database(BaseModel):
+            password: SecretStr
+            port: int = 5432
+
+            @model_validator(mode="after")
+            def _check(self) -> "Database":
+                raise ValueError("cannot reach the database")
+
+        class DiceConfig(BaseModel):
+            database: Database | None = None
+    """,
+    body="config_model = DiceConfig",
+)
+
+
+@pytest.fixture
+def config_file(tmp_path: Path) -> Path:
+    """Where the tests write their hotbus.toml."""
+    return tmp_path / "hotbus.toml"
+
+
+def _write(config_file: Path, text: str) -> Path:
+    config_file.write_text(text, encoding="utf-8")
+    return config_file
+
+
+async def test_a_config_section_reaches_the_plugin_validated(
+    plugin_dir: PluginDir, make_runtime: MakeRuntime, config_file: Path
+) -> None:
+    plugin_dir.write("dice.py", DICE_WITH_CONFIG)
+    _write(config_file, "[plugins.dice]\nmax_dice = 3\n")
+    runtime = make_runtime(config_file=config_file)
+    await runtime.start()
+    config = runtime.plugin("dice").config
+    assert (type(config).__name__, config.max_dice) == ("DiceConfig", 3)
+
+
+async def test_a_plugin_without_a_section_gets_its_models_defaults(
+    plugin_dir: PluginDir, make_runtime: MakeRuntime, config_file: Path
+) -> None:
+    plugin_dir.write("dice.py", DICE_WITH_CONFIG)
+    _write(config_file, "setup_timeout_s = 5\n")
+    runtime = make_runtime(config_file=config_file)
+    await runtime.start()
+    assert runtime.plugin("dice").config.max_dice == 10
+
+
+async def test_a_plugin_without_a_config_model_gets_none(
+    plugin_dir: PluginDir, make_runtime: MakeRuntime
+) -> None:
+    plugin_dir.write("dice.py", plugin_source("dice"))
+    runtime = make_runtime()
+    await runtime.start()
+    assert runtime.plugin("dice").config is None
+
+
+async def test_an_invalid_section_fails_the_plugin_at_config_naming_field_and_value(
+    plugin_dir: PluginDir, make_runtime: MakeRuntime, config_file: Path
+) -> None:
+    plugin_dir.write("dice.py", DICE_WITH_CONFIG)
+    _write(config_file, '[plugins.dice]\nmax_dice = "many"\n')
+    runtime = make_runtime(config_file=config_file)
+    with runtime.bus.record() as recorded:
+        await runtime.start()
+    (failure,) = failures(recorded, "dice")
+    assert failure.phase is Phase.CONFIG
+    assert "max_dice: Input should be a valid integer" in failure.error.message
+    assert "(got 'many')" in failure.error.message
+
+
+async def test_an_invalid_section_fails_only_that_plugin(
+    plugin_dir: PluginDir, make_runtime: MakeRuntime, config_file: Path
+) -> None:
+    plugin_dir.write("coin.py", plugin_source("coin"))
+    plugin_dir.write("dice.py", DICE_WITH_CONFIG)
+    _write(config_file, '[plugins.dice]\nmax_dice = "many"\n')
+    runtime = make_runtime(config_file=config_file)
+    await runtime.start()
+    assert {r.name: r.state for r in runtime.status()} == {
+        "coin": PluginState.ACTIVE,
+        "dice": PluginState.FAILED,
+    }
+
+
+async def test_a_section_for_a_plugin_without_a_config_model_fails_it_at_config(
+    plugin_dir: PluginDir, make_runtime: MakeRuntime, config_file: Path
+) -> None:
+    plugin_dir.write("dice.py", plugin_source("dice"))
+    _write(config_file, "[plugins.dice]\nmax_dice = 3\n")
+    runtime = make_runtime(config_file=config_file)
+    with runtime.bus.record() as recorded:
+        await runtime.start()
+    (failure,) = failures(recorded, "dice")
+    assert failure.phase is Phase.CONFIG
+    assert "has a [plugins.dice] section (max_dice) but declares no config_model" in (
+        failure.error.message
+    )
+
+
+async def test_a_config_failure_points_at_the_config_file(
+    plugin_dir: PluginDir, make_runtime: MakeRuntime, config_file: Path
+) -> None:
+    plugin_dir.write("dice.py", DICE_WITH_CONFIG)
+    _write(config_file, '[plugins.dice]\nmax_dice = "many"\n')
+    runtime = make_runtime(config_file=config_file)
+    with runtime.bus.record() as recorded:
+        await runtime.start()
+    (failure,) = failures(recorded, "dice")
+    assert failure.error.file == config_file.resolve()
+
+
+# -- secrets ---------------------------------------------------------------------------------------
+
+
+async def test_a_valid_secret_reaches_the_plugin(
+    plugin_dir: PluginDir, make_runtime: MakeRuntime, config_file: Path
+) -> None:
+    plugin_dir.write("dice.py", DICE_WITH_CONFIG)
+    _write(config_file, f'[plugins.dice]\ntoken = "{SECRET}"\n')
+    runtime = make_runtime(config_file=config_file)
+    await runtime.start()
+    assert runtime.plugin("dice").config.token.get_secret_value() == SECRET
+
+
+async def test_a_valid_secret_never_appears_in_an_event_or_a_log_line(
+    plugin_dir: PluginDir,
+    make_runtime: MakeRuntime,
+    config_file: Path,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    caplog.set_level(logging.DEBUG)
+    plugin_dir.write("dice.py", DICE_WITH_CONFIG)
+    _write(config_file, f'[plugins.dice]\ntoken = "{SECRET}"\n')
+    runtime = make_runtime(config_file=config_file)
+    with runtime.bus.record() as recorded:
+        await runtime.start()
+        await runtime.reload("dice")
+        await runtime.stop()
+    assert len(recorded.events) > 10
+    assert [e.topic for e in recorded.events if SECRET in e.model_dump_json()] == []
+    assert SECRET not in caplog.text
+
+
+async def test_a_valid_secret_never_appears_in_a_repr(
+    plugin_dir: PluginDir, make_runtime: MakeRuntime, config_file: Path
+) -> None:
+    plugin_dir.write("dice.py", DICE_WITH_CONFIG)
+    _write(config_file, f'[plugins.dice]\ntoken = "{SECRET}"\n')
+    runtime = make_runtime(config_file=config_file)
+    await runtime.start()
+    dice = runtime.plugin("dice")
+    shown = [repr(dice), repr(dice.config), repr(dice.ctx), repr(runtime), repr(runtime.status())]
+    assert [text for text in shown if SECRET in text] == []
+
+
+async def test_a_secret_never_appears_in_the_repr_of_the_settings(
+    plugin_dir: PluginDir, make_runtime: MakeRuntime, config_file: Path
+) -> None:
+    plugin_dir.write("dice.py", DICE_WITH_CONFIG)
+    _write(config_file, f'[plugins.dice]\ntoken = "{SECRET}"\n')
+    runtime = make_runtime(config_file=config_file)
+    assert SECRET not in repr(runtime.settings)
+
+
+async def test_a_secret_of_the_wrong_type_never_appears_in_events_logs_or_status(
+    plugin_dir: PluginDir,
+    make_runtime: MakeRuntime,
+    config_file: Path,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    caplog.set_level(logging.DEBUG)
+    plugin_dir.write("dice.py", DICE_WITH_CONFIG)
+    _write(config_file, '[plugins.dice]\ntoken = 918273645\nmax_dice = "many"\n')
+    runtime = make_runtime(config_file=config_file)
+    with runtime.bus.record() as recorded:
+        await runtime.start()
+    (failure,) = failures(recorded, "dice")
+    assert "token: Input should be a valid string" in failure.error.message
+    assert [e.topic for e in recorded.events if "918273645" in e.model_dump_json()] == []
+    assert "918273645" not in caplog.text + repr(runtime.status())
+
+
+async def test_a_secret_never_appears_when_the_whole_section_is_rejected(
+    plugin_dir: PluginDir,
+    make_runtime: MakeRuntime,
+    config_file: Path,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    caplog.set_level(logging.DEBUG)
+    plugin_dir.write("dice.py", DICE_WITH_SECTION_CHECK)
+    _write(config_file, f'[plugins.dice]\ntoken = "{SECRET}"\nmax_dice = 3\n')
+    runtime = make_runtime(config_file=config_file)
+    with runtime.bus.record() as recorded:
+        await runtime.start()
+    (failure,) = failures(recorded, "dice")
+    assert failure.phase is Phase.CONFIG
+    assert [e.topic for e in recorded.events if SECRET in e.model_dump_json()] == []
+    assert SECRET not in caplog.text
+
+
+async def test_a_secret_never_appears_when_an_optional_nested_section_is_rejected(
+    plugin_dir: PluginDir,
+    make_runtime: MakeRuntime,
+    config_file: Path,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    caplog.set_level(logging.DEBUG)
+    plugin_dir.write("dice.py", DICE_WITH_OPTIONAL_DATABASE)
+    _write(config_file, f'[plugins.dice.database]\npassword = "{SECRET}"\n')
+    runtime = make_runtime(config_file=config_file)
+    with runtime.bus.record() as recorded:
+        await runtime.start()
+    (failure,) = failures(recorded, "dice")
+    assert failure.phase is Phase.CONFIG
+    assert [e.topic for e in recorded.events if SECRET in e.model_dump_json()] == []
+    assert SECRET not in caplog.text
+
+
+class _Database(BaseModel):
+    password: SecretStr
+
+    @model_validator(mode="after")
+    def _check(self) -> _Database:
+        raise ValueError("cannot reach the database")
+
+
+class _OptionalDatabase(BaseModel):
+    database: _Database | None = None
+
+
+class _Databases(BaseModel):
+    databases: list[_Database] = []
+
+
+@pytest.mark.parametrize(
+    ("model", "section"),
+    [
+        (_OptionalDatabase, {"database": {"password": SECRET}}),
+        (_Databases, {"databases": [{"password": SECRET}]}),
+    ],
+    ids=["optional-model", "list-of-models"],
+)
+def test_a_rejected_nested_section_is_shown_with_its_secrets_masked(
+    model: type[BaseModel], section: dict[str, Any]
+) -> None:
+    with pytest.raises(ConfigError, match="cannot reach the database") as caught:
+        validate_plugin_config("dice", model, section)
+    assert SECRET not in str(caught.value)

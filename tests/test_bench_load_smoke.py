@@ -1,0 +1,34 @@
+"""Smoke test of the load benchmark: a quick run prints a sane JSON object."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import math
+import sys
+from pathlib import Path
+
+import pytest
+
+BENCH = Path(__file__).resolve().parent.parent / "bench" / "load.py"
+
+
+def test_load_benchmark_quick_json(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    spec = importlib.util.spec_from_file_location("_hotbus_bench_load", BENCH)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    monkeypatch.setitem(sys.modules, spec.name, module)
+    spec.loader.exec_module(module)
+
+    code = module.main(["--json", "--quick"])
+
+    out = capsys.readouterr().out
+    assert code == 0, out
+    result = json.loads(out)
+    assert result["plugins"] == 50
+    assert result["active"] == 50
+    for key in ("load_all_s", "stop_all_s", "ratio_vs_compile_exec"):
+        value = result[key]
+        assert isinstance(value, float) and math.isfinite(value) and value > 0, (key, value)
