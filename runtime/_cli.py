@@ -221,10 +221,37 @@ def _problem_line(row: Any) -> str:
         if prefix in message:  # hotbus errors already name the plugin (and often the place)
             message = message.split(prefix, 1)[1]
         return f"{where}: {row.name}: {error.type.rsplit('.', 1)[-1]}: {message}"
-    return (
-        f"{row.source}: {row.name}: {row.reason}: load the missing plugin, fix the failed one, "
-        "or change the requirement"
-    )
+    where = row.source
+    line = _requires_line(Path(row.source))
+    if line is not None:
+        where = f"{_main_file(Path(row.source))}:{line}"
+    return f"{where}: {row.name}: {row.reason}: {_dependency_fix(row.reason)}"
+
+
+def _dependency_fix(reason: str) -> str:
+    if reason.startswith("missing dependency"):
+        return "add that plugin to a plugin directory, or remove it from requires"
+    if reason.startswith("dependency cycle"):
+        return "remove one of the requirements that close the cycle"
+    if reason.startswith("needs "):
+        return "update the dependency, or relax the minimum version in requires"
+    return "fix that dependency first"
+
+
+def _main_file(source: Path) -> Path:
+    return source / "__init__.py" if source.is_dir() else source
+
+
+def _requires_line(source: Path) -> int | None:
+    """The line declaring ``requires`` in a plugin's main file, if it can be found."""
+    try:
+        text = _main_file(source).read_text(encoding="utf-8")
+    except OSError:
+        return None
+    for number, line in enumerate(text.splitlines(), 1):
+        if line.strip().startswith("requires") and "=" in line:
+            return number
+    return None
 
 
 # -- hotbus run --------------------------------------------------------------------------------

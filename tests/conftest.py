@@ -6,6 +6,10 @@ import pytest
 
 from bus import Bus
 
+# hotbus's own pytest plugin (the pytest11 entry point "hotbus" is disabled in pyproject.toml
+# so that it is imported here, after coverage has started).
+pytest_plugins = ("runtime._pytest_plugin",)
+
 
 @pytest.fixture
 def bus() -> Bus:
