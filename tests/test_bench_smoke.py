@@ -1,0 +1,48 @@
+"""Smoke test of the bus benchmark: a quick run prints every tracked figure, sane."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import math
+import sys
+from pathlib import Path
+
+import pytest
+
+BENCH = Path(__file__).resolve().parent.parent / "bench" / "bus.py"
+
+#: The tracked keys of the JSON object and the receiver counts each must carry.
+REQUIRED = {
+    "dispatch_ratio_vs_blinker": ("1", "10", "100"),
+    "async_ratio_vs_blinker": ("1", "10", "100"),
+    "loop_ratio": ("10", "100"),
+    "async_loop_ratio": ("10", "100"),
+    "wildcard_ratio_vs_exact": ("1", "10", "100"),
+    "publish_per_s": ("1", "10", "100"),
+}
+
+
+def test_bus_benchmark_quick_json(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    spec = importlib.util.spec_from_file_location("_hotbus_bench_bus", BENCH)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    monkeypatch.setitem(sys.modules, spec.name, module)
+    spec.loader.exec_module(module)
+
+    code = module.main(["--json", "--quick"])
+
+    out = capsys.readouterr().out
+    assert code == 0, out
+    result = json.loads(out)
+    for key, counts in REQUIRED.items():
+        assert key in result, key
+        figures = result[key]
+        assert isinstance(figures, dict), (key, figures)
+        for count in counts:
+            assert count in figures, (key, count)
+            value = figures[count]
+            assert isinstance(value, int | float) and not isinstance(value, bool), (key, value)
+            assert math.isfinite(value) and value > 0, (key, count, value)
