@@ -326,7 +326,13 @@ def _open_jsonl(target: str | None, out: IO[str]) -> IO[str] | None:
     if target == "-":
         return out
     if target:
-        return Path(target).open("w", encoding="utf-8")
+        try:
+            return Path(target).open("w", encoding="utf-8")
+        except OSError as error:
+            raise _UsageError(
+                f"cannot write the events file '{target}': {error.strerror}; give a path in an "
+                "existing, writable directory, or '-' for stdout"
+            ) from None
     return None
 
 

@@ -321,30 +321,13 @@ class Runtime:
                 cycles = {m: cycle for cycle in find_cycles(graph) for m in cycle}
                 for name in topological_order(graph):
                     rec = self._records[name]
-                    reason = self._check_blocker(rec, cycles)
+                    reason = self._blocker(rec, cycles, staged=True)
                     if reason:
                         await self._transition(rec, S.BLOCKED, reason)
                 rows = self.status()
                 for rec in list(self._records.values()):
                     self._forget(rec)
         return rows
-
-    def _check_blocker(self, rec: _Record, cycles: dict[str, list[str]]) -> str:
-        """Like `_blocker`, for plugins that are loaded but not started."""
-        if rec.name in cycles:
-            return "dependency cycle " + " -> ".join(cycles[rec.name])
-        assert rec.manifest is not None
-        for requirement in rec.manifest.requires:
-            dep = self._records.get(requirement.name)
-            if dep is None:
-                return f"missing dependency {requirement}"
-            if dep.manifest is None:
-                return f"dependency {dep.name} failed"
-            if dep.state is S.BLOCKED:
-                return f"dependency {dep.name} is blocked"
-            if not requirement.satisfied_by(dep.manifest.version):
-                return f"needs {requirement}, found {dep.name} {dep.manifest.version}"
-        return ""
 
     async def stop(self, reason: str = "") -> None:
         """Stop every plugin in reverse dependency order; returns when all teardown is done."""
@@ -699,8 +682,11 @@ class Runtime:
 
     # -- internals: starting and stopping -------------------------------------------------------
 
-    def _blocker(self, rec: _Record, cycles: dict[str, list[str]]) -> str:
-        """Why ``rec`` cannot start now, or ``""`` if it can."""
+    def _blocker(self, rec: _Record, cycles: dict[str, list[str]], *, staged: bool = False) -> str:
+        """Why ``rec`` cannot start now, or ``""`` if it can.
+
+        With ``staged`` (`check`), dependencies only need to have loaded, not to be active.
+        """
         if rec.name in cycles:
             return "dependency cycle " + " -> ".join(cycles[rec.name])
         assert rec.manifest is not None
@@ -708,9 +694,11 @@ class Runtime:
             dep = self._records.get(requirement.name)
             if dep is None:
                 return f"missing dependency {requirement}"
-            if dep.state is S.FAILED:
+            if dep.state is S.FAILED or dep.manifest is None:
                 return f"dependency {dep.name} failed"
-            if dep.state is not S.ACTIVE:
+            if staged and dep.state is S.BLOCKED:
+                return f"dependency {dep.name} is blocked"
+            if not staged and dep.state is not S.ACTIVE:
                 state = "disabled" if not dep.enabled else str(dep.state)
                 return f"dependency {dep.name} is {state}"
             assert dep.manifest is not None
