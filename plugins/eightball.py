@@ -37,7 +37,7 @@ class EightBall(Plugin):
         text = message.text.strip()
         if text == "!help":
             answer = USAGE
-        elif text.lower().startswith("!8ball"):
+        elif text.lower() == "!8ball" or text.lower().startswith("!8ball "):
             question = text[len("!8ball") :].strip()
             if not question:
                 answer = f"usage: {USAGE}"

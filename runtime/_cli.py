@@ -213,14 +213,19 @@ def _problem_line(row: Any) -> str:
     """``file:line: plugin: what is wrong, how to fix it``."""
     error = row.error
     if error is not None:
+        line = error.line
+        fix = ""
+        if error.type.endswith("ConfigError") and error.file is not None and line is None:
+            line = _section_line(error.file, row.name)
+            fix = f"; fix the value in [plugins.{row.name}] or the plugin's config_model"
         where = str(error.file) if error.file else row.source
-        if error.line:
-            where += f":{error.line}"
+        if line:
+            where += f":{line}"
         message = error.message
         prefix = f"plugin {row.name!r}: "
         if prefix in message:  # hotbus errors already name the plugin (and often the place)
             message = message.split(prefix, 1)[1]
-        return f"{where}: {row.name}: {error.type.rsplit('.', 1)[-1]}: {message}"
+        return f"{where}: {row.name}: {error.type.rsplit('.', 1)[-1]}: {message}{fix}"
     where = row.source
     line = _requires_line(Path(row.source))
     if line is not None:
@@ -240,6 +245,16 @@ def _dependency_fix(reason: str) -> str:
 
 def _main_file(source: Path) -> Path:
     return source / "__init__.py" if source.is_dir() else source
+
+
+def _section_line(config: Path, plugin: str) -> int | None:
+    """The line of ``[plugins.<plugin>]`` in a config file, if it can be found."""
+    try:
+        lines = config.read_text(encoding="utf-8").splitlines()
+    except OSError:
+        return None
+    header = f"[plugins.{plugin}]"
+    return next((n for n, line in enumerate(lines, 1) if line.strip() == header), None)
 
 
 def _requires_line(source: Path) -> int | None:

@@ -38,7 +38,7 @@ class Trivia(Plugin):
             question = rng.choice(questions.QUESTIONS)
             self.open[message.user] = question
             answer = f"❓ {question.text}"
-        elif text.startswith("!answer"):
+        elif text == "!answer" or text.startswith("!answer "):
             asked = self.open.pop(message.user, None)
             if asked is None:
                 answer = "no open question: ask for one with !trivia"

@@ -1,0 +1,18 @@
+"""Fixtures of the example plugin tests: a runtime on the real ``plugins/`` directory."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+
+import pytest
+
+from runtime import Runtime
+from tests.plugins.chat import CONFIG, PLUGINS
+
+
+@pytest.fixture
+async def examples() -> AsyncIterator[Runtime]:
+    """The example plugins, running as configured by plugins/hotbus.toml, without a watcher."""
+    runtime = Runtime([PLUGINS], config_file=CONFIG, watch=False, entry_points=False)
+    async with runtime:
+        yield runtime

@@ -1,0 +1,37 @@
+"""rng: the plugins that use its random numbers reload with it, in one transaction."""
+
+from __future__ import annotations
+
+import re
+
+from runtime import Harness
+from schemas import ReloadCommitted
+from tests.plugins.chat import answer, copy_plugins
+
+
+async def save_rng(hotbus: Harness) -> ReloadCommitted:
+    """Start the examples on a copy, save an edited rng.py; the first commit that follows."""
+    copy_plugins(hotbus.plugins.path)
+    await hotbus.start(config_file=hotbus.plugins / "hotbus.toml")
+    source = hotbus.plugins.read("rng.py")
+    await hotbus.plugins.save("rng.py", source + "\n# edited while running\n", "atomic")
+    return await hotbus.wait_for(ReloadCommitted, timeout=10)
+
+
+async def test_saving_rng_reloads_it_and_every_dependent_in_one_transaction(
+    hotbus: Harness,
+) -> None:
+    committed = await save_rng(hotbus)
+    assert sorted(c.plugin for c in committed.changes) == ["dice", "eightball", "rng", "trivia"]
+
+
+async def test_saving_rng_gives_every_member_a_new_version(hotbus: Harness) -> None:
+    committed = await save_rng(hotbus)
+    assert all(c.old_version is not None and c.new_version is not None for c in committed.changes)
+
+
+async def test_dice_answers_after_rng_reloaded(hotbus: Harness) -> None:
+    await save_rng(hotbus)
+    assert hotbus.runtime is not None
+    reply = await answer(hotbus.runtime, "!roll 2d6", "dice")
+    assert re.fullmatch(r"🎲 2d6: \d \+ \d = \d+", reply)
