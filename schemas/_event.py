@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import os
+import random
 import socket
 import weakref
 from collections.abc import Iterator
 from contextvars import ContextVar
 from datetime import UTC, datetime
 from typing import Any, ClassVar, Self
-from uuid import UUID, uuid4
+from uuid import UUID, SafeUUID
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator
 
@@ -55,6 +56,41 @@ def _now() -> datetime:
     return datetime.now(UTC)
 
 
+class _EventIds:
+    """Random version-4 UUIDs for event ids, about four times cheaper than `uuid.uuid4`.
+
+    Event ids identify, they protect nothing: a generator seeded from ``os.urandom`` (and
+    seeded anew in a forked child, so that parent and child never share ids) is enough, and
+    saves a system call per event.
+    """
+
+    __slots__ = ("_bits",)
+
+    _CLEAR = ~((0xF000 << 64) | (0xC000 << 48))
+    _SET = (0x4000 << 64) | (0x8000 << 48)  # version 4, RFC 4122 variant
+
+    def __init__(self) -> None:
+        self._bits = random.Random(os.urandom(32)).getrandbits
+        os.register_at_fork(after_in_child=self._reseed)
+
+    def _reseed(self) -> None:
+        self._bits = random.Random(os.urandom(32)).getrandbits
+
+    def __call__(
+        self,
+        _new: Any = object.__new__,
+        _set: Any = object.__setattr__,
+        _unknown: SafeUUID = SafeUUID.unknown,
+    ) -> UUID:
+        event_id: UUID = _new(UUID)
+        _set(event_id, "int", (self._bits(128) & self._CLEAR) | self._SET)
+        _set(event_id, "is_safe", _unknown)
+        return event_id
+
+
+_new_event_id = _EventIds()
+
+
 class Event(BaseModel):
     """A fact published on the bus. Frozen, strict about extra fields, routed by ``topic``.
 
@@ -74,7 +110,7 @@ class Event(BaseModel):
 
     topic: ClassVar[str]
 
-    event_id: UUID = Field(default_factory=uuid4, description="Unique id of this event.")
+    event_id: UUID = Field(default_factory=_new_event_id, description="Unique id of this event.")
     timestamp: AwareDatetime = Field(
         default_factory=_now, description="When the event was created (aware, UTC)."
     )

@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import gc
+import os
+import uuid
+import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta, timezone
@@ -192,3 +195,29 @@ def test_explicit_source_wins_over_use_source() -> None:
 def test_parse_reads_back_model_dump_json() -> None:
     note = Note(text="hello")
     assert Note.parse(note.model_dump_json()) == note
+
+
+def test_event_ids_are_random_version_4_uuids() -> None:
+    ids = [EventIdProbe().event_id for _ in range(10_000)]
+    assert len(set(ids)) == len(ids)
+    assert {i.version for i in ids} == {4}
+    assert all(uuid.UUID(str(i)) == i for i in ids[:100])
+
+
+def test_a_forked_child_does_not_repeat_the_parents_event_ids() -> None:
+    read, write = os.pipe()
+    with warnings.catch_warnings():  # newer Pythons warn about forking a threaded process
+        warnings.simplefilter("ignore", DeprecationWarning)
+        pid = os.fork()
+    if pid == 0:  # pragma: no cover - the child
+        os.write(write, str(EventIdProbe().event_id).encode())
+        os._exit(0)
+    os.waitpid(pid, 0)
+    child = uuid.UUID(os.read(read, 100).decode())
+    os.close(read)
+    os.close(write)
+    assert child != EventIdProbe().event_id
+
+
+class EventIdProbe(Event):
+    topic = "test.event.id-probe"
