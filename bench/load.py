@@ -14,6 +14,15 @@ Target: ``ratio_vs_compile_exec`` (runtime start time / baseline time) at most 1
 
 from __future__ import annotations
 
+import sys
+from pathlib import Path
+
+if __name__ == "__main__":
+    # Run as ``python bench/load.py``, this file's directory leads sys.path and bench/bus.py
+    # would shadow the ``bus`` package: drop that entry before importing hotbus.
+    _HERE = Path(__file__).resolve().parent
+    sys.path[:] = [entry for entry in sys.path if Path(entry or ".").resolve() != _HERE]
+
 import argparse
 import asyncio
 import gc

@@ -1,0 +1,699 @@
+"""Benchmark: save-to-commit latency of hot reload, the transaction's cost, memory over reloads.
+
+One `Runtime`, with its default settings (watching on, the default write window), runs one
+realistic 50-line plugin (a config model, a hand-off state, two handlers, helpers) in a
+temporary directory. Every save writes a new ``VALUE`` into the source, so every reload is a
+new version. In one run:
+
+1. **latency**: saves alternate between in-place writes and atomic replaces (a temp file
+   ``os.replace``-d onto the plugin). Before each save the previous reload has committed and
+   the runtime is idle; saves are paced ~60 ms apart so that each is its own reload. The
+   latency runs from the return of ``PluginDir.save`` to the arrival of
+   ``hotbus.reload.committed`` on the bus (a sync handler stamps ``perf_counter``; it waits for
+   nothing). Other sync handlers stamp the pipeline's events on the way, which splits the
+   latency into: kernel to loop, debounce (window, timer, hash), reloader, planner, and the
+   transaction (of which stage, quiesce and swap come from the commit's ``durations``). One
+   save of each kind warms up first and is not counted.
+2. **transaction cost**: watching off, ``--saves`` manual ``runtime.reload()`` calls, each on
+   new content written in place beforehand (outside the timing), against ``compile`` + ``exec``
+   of the same source bytes into a fresh module, as often, interleaved (``gc.collect()`` before
+   each). The ratio is of the medians; the transaction's time is its own ``durations.total``
+   (the time of the whole ``await runtime.reload()`` is reported too, for information).
+3. **memory**: resident set size (``/proc/self/statm``, after ``gc.collect()``) before and after
+   ``--rss-reloads`` manual reloads of changing content. Every ``hotbus.plugin.leaked`` of the
+   whole run is counted (after the leak checks under way have finished).
+
+::
+
+    python bench/reload.py            # a table
+    python bench/reload.py --json     # one JSON object
+    python bench/reload.py --quick    # 10 saves of each kind, 50 reloads for memory (smoke test)
+
+Targets (default settings): p50 at most the write window + 5 ms and p95 at most 50 ms for both
+kinds of save, ``transaction_ratio_vs_compile_exec`` at most 2, RSS growth over 1,000 reloads at
+most 2 MB (MiB: 2**20 bytes), no leaked versions.
+
+Linux only (``/proc/self/statm``, inotify).
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+if __name__ == "__main__":
+    # Run as ``python bench/reload.py``, this file's directory leads sys.path, and a benchmark
+    # there named like a package (bench/bus.py) would shadow it: drop that entry first.
+    _HERE = Path(__file__).resolve().parent
+    sys.path[:] = [entry for entry in sys.path if Path(entry or ".").resolve() != _HERE]
+
+import argparse
+import asyncio
+import gc
+import itertools
+import json
+import math
+import os
+import statistics
+import tempfile
+import time
+import types
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from typing import Any, Final
+
+from bus import Bus, Handler, Subscription
+from runtime import PluginDir, Runtime, SaveStyle
+from schemas import (
+    Event,
+    FileChanged,
+    FileSettled,
+    PluginLeaked,
+    PluginState,
+    ReloadCommitted,
+    ReloadPlanned,
+    ReloadRejected,
+    ReloadRequested,
+    ReloadRolledBack,
+)
+
+#: p50 save-to-commit latency may exceed the write window by this much (ms).
+TARGET_P50_OVER_WINDOW_MS: Final = 5.0
+#: p95 save-to-commit latency target (ms).
+TARGET_P95_MS: Final = 50.0
+#: ``transaction_ratio_vs_compile_exec`` the runtime should stay under.
+TARGET_RATIO: Final = 2.0
+#: RSS growth over 1,000 reloads the runtime should stay under (MiB).
+TARGET_RSS_MB: Final = 2.0
+#: Leaked versions allowed.
+TARGET_LEAKED: Final = 0
+#: Saves are this far apart (s), so that each is a reload of its own.
+SAVE_SPACING_S: Final = 0.060
+#: How long one save may take to commit before the benchmark gives up (s).
+COMMIT_TIMEOUT_S: Final = 10.0
+#: The benchmark's probes run before any other handler of the topics they stamp.
+PROBE_PRIORITY: Final = 1_000_000
+#: The plugin's name and file.
+PLUGIN: Final = "bench_counter"
+FILE: Final = f"{PLUGIN}.py"
+#: Save kinds, in the order they alternate.
+STYLES: Final[tuple[SaveStyle, SaveStyle]] = ("in_place", "atomic")
+#: Pipeline steps a save goes through, in order; their times add up to the latency.
+STEPS: Final = ("kernel_to_loop", "debounce", "reloader", "planner", "transaction")
+
+_baseline_ids = itertools.count(1)
+
+
+class BenchError(Exception):
+    """The runtime did not do what the benchmark needs (no commit, no new version, ...)."""
+
+
+# -- the plugin ----------------------------------------------------------------------------------
+
+_SOURCE: Final = '''\
+"""Benchmark plugin: a counter that keeps its count across reloads."""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, Field
+
+from runtime import Plugin, State, subscribe
+from schemas import Event
+
+VALUE = @VALUE@
+
+
+class CounterConfig(BaseModel):
+    step: int = Field(default=1, ge=1)
+    limit: int = Field(default=1_000, ge=1)
+    label: str = "counter"
+
+
+class CounterState(State):
+    schema_version = 1
+
+    count: int = 0
+    seen: list[str] = Field(default_factory=list)
+
+
+class BenchCounter(Plugin):
+    name = "bench_counter"
+    version = "1.0.0"
+    config_model = CounterConfig
+    state_model = CounterState
+    config: CounterConfig
+
+    async def setup(self) -> None:
+        self.count = 0
+        self.seen: list[str] = []
+
+    async def export_state(self) -> CounterState:
+        return CounterState(count=self.count, seen=self.seen[-10:])
+
+    async def import_state(self, state: State) -> None:
+        if isinstance(state, CounterState):
+            self.count, self.seen = state.count, list(state.seen)
+
+    @subscribe("bench.tick")
+    async def on_tick(self, event: Event) -> None:
+        self.count = self._bounded(self.count + self.config.step)
+        self._remember(event.topic)
+
+    @subscribe("bench.reset", priority=1)
+    def on_reset(self, event: Event) -> None:
+        self.count = 0
+
+    def _bounded(self, value: int) -> int:
+        return min(value, self.config.limit)
+
+    def _remember(self, topic: str) -> None:
+        self.seen = [*self.seen[-9:], topic]
+
+    def describe(self) -> str:
+        return f"{self.config.label}: {self.count} (value {VALUE})"
+'''
+
+
+def plugin_source(value: int) -> str:
+    """The plugin's source with ``VALUE = value``: each value is a different version."""
+    return _SOURCE.replace("@VALUE@", str(value))
+
+
+# -- stamping events as they arrive -------------------------------------------------------------
+
+
+class Probe:
+    """Sync bus handlers that stamp ``perf_counter`` as events arrive; they never wait.
+
+    `expect` arms it for one reload: the outcome (committed, rejected, rolled back) resolves the
+    returned future with its arrival time; the pipeline events on the way are stamped too.
+    """
+
+    __slots__ = ("_outcome", "leaked", "path", "planned", "raw", "requested", "settled")
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._outcome: asyncio.Future[tuple[float, Event]] | None = None
+        #: Every ``hotbus.plugin.leaked`` seen.
+        self.leaked: list[PluginLeaked] = []
+        #: Arrival of the last raw event about ``path``, and of the pipeline's next events.
+        self.raw = self.settled = self.requested = self.planned = math.nan
+
+    def attach(self, bus: Bus) -> list[Subscription]:
+        """Subscribe every probe to ``bus``, ahead of every other handler."""
+        handlers: list[tuple[type[Event], Handler]] = [
+            (ReloadCommitted, self.on_outcome),
+            (ReloadRejected, self.on_outcome),
+            (ReloadRolledBack, self.on_outcome),
+            (PluginLeaked, self.on_leaked),
+            (FileChanged, self.on_changed),
+            (FileSettled, self.on_settled),
+            (ReloadRequested, self.on_requested),
+            (ReloadPlanned, self.on_planned),
+        ]
+        return [
+            bus.subscribe(topic, handler, priority=PROBE_PRIORITY) for topic, handler in handlers
+        ]
+
+    def expect(self) -> asyncio.Future[tuple[float, Event]]:
+        """Arm for the next outcome; resets the pipeline stamps."""
+        self.raw = self.settled = self.requested = self.planned = math.nan
+        future: asyncio.Future[tuple[float, Event]] = asyncio.get_running_loop().create_future()
+        self._outcome = future
+        return future
+
+    def on_outcome(self, event: Event) -> None:
+        stamp = time.perf_counter()
+        future, self._outcome = self._outcome, None
+        if future is not None and not future.done():
+            future.set_result((stamp, event))
+
+    def on_leaked(self, event: PluginLeaked) -> None:
+        self.leaked.append(event)
+
+    def on_changed(self, event: FileChanged) -> None:
+        if self.path in (event.path, event.dest_path):
+            self.raw = time.perf_counter()
+
+    def on_settled(self, event: FileSettled) -> None:
+        if event.path == self.path and math.isnan(self.settled):
+            self.settled = time.perf_counter()
+
+    def on_requested(self, event: ReloadRequested) -> None:
+        if math.isnan(self.requested):
+            self.requested = time.perf_counter()
+
+    def on_planned(self, event: ReloadPlanned) -> None:
+        if math.isnan(self.planned):
+            self.planned = time.perf_counter()
+
+
+class Versions:
+    """Checks that every outcome is a commit of the plugin onto a new version."""
+
+    __slots__ = ("current", "reloads")
+
+    def __init__(self, current: str) -> None:
+        self.current = current
+        self.reloads = 0
+
+    def commit(self, outcome: Event | None) -> ReloadCommitted:
+        """``outcome`` as a `ReloadCommitted` from the current version to a new one."""
+        if not isinstance(outcome, ReloadCommitted):
+            detail = outcome.model_dump_json() if outcome is not None else "no outcome"
+            raise BenchError(f"reload {self.reloads + 1} did not commit: {detail}")
+        change = next((c for c in outcome.changes if c.plugin == PLUGIN), None)
+        if change is None or change.old_version != self.current:
+            raise BenchError(f"reload {self.reloads + 1} did not reload {PLUGIN}: {outcome}")
+        if change.new_version is None or change.new_version == self.current:
+            raise BenchError(
+                f"reload {self.reloads + 1} kept version {self.current}: the content did not count"
+            )
+        self.current = change.new_version
+        self.reloads += 1
+        return outcome
+
+
+@dataclass(frozen=True, slots=True)
+class Bench:
+    """The runtime under test, its plugin directory, and what checks and stamps its reloads."""
+
+    runtime: Runtime
+    plugins: PluginDir
+    probe: Probe
+    versions: Versions
+    values: Iterator[int]
+
+    def next_source(self) -> str:
+        """The plugin's source with a ``VALUE`` not used before."""
+        return plugin_source(next(self.values))
+
+    def write(self) -> Path:
+        """Write new content in place (no save style: for reloads by hand)."""
+        return self.plugins.write(FILE, self.next_source())
+
+
+async def settle(runtime: Runtime) -> None:
+    """Wait until no reload runs or waits, no event is queued, and no leak check runs."""
+    while True:
+        await runtime._planner.idle()
+        await runtime.bus.join()
+        await runtime._leaks.join()
+        if not runtime._planner.busy and runtime._debouncer.pending == 0:
+            return
+        await asyncio.sleep(0.001)
+
+
+# -- 1. latency of saves ------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class SaveSample:
+    """One save: its latency, and where the time went (ms)."""
+
+    style: SaveStyle
+    latency_ms: float
+    steps_ms: dict[str, float]
+    stage_ms: float
+    quiesce_ms: float
+    swap_ms: float
+
+
+async def timed_save(bench: Bench, style: SaveStyle) -> tuple[SaveSample, float]:
+    """Save new content ``style``-wise and wait for the commit; returns the sample and when
+    the save ended (``perf_counter``)."""
+    probe = bench.probe
+    outcome = probe.expect()
+    await bench.plugins.save(FILE, bench.next_source(), style)
+    saved = time.perf_counter()
+    try:
+        arrived, event = await asyncio.wait_for(outcome, COMMIT_TIMEOUT_S)
+    except TimeoutError:
+        raise BenchError(
+            f"a {style} save did not commit within {COMMIT_TIMEOUT_S:g} s "
+            f"(observer {bench.runtime._watcher.kind or 'stopped'})"
+        ) from None
+    committed = bench.versions.commit(event)
+    marks = [saved, probe.raw, probe.settled, probe.requested, probe.planned, arrived]
+    if not all(math.isfinite(m) for m in marks):
+        raise BenchError(f"a {style} save committed without the whole pipeline: {marks}")
+    steps = {
+        step: (b - a) * 1000 for step, (a, b) in zip(STEPS, itertools.pairwise(marks), strict=True)
+    }
+    sample = SaveSample(
+        style=style,
+        latency_ms=(arrived - saved) * 1000,
+        steps_ms=steps,
+        stage_ms=committed.durations.stage,
+        quiesce_ms=committed.durations.quiesce,
+        swap_ms=committed.durations.swap,
+    )
+    return sample, saved
+
+
+async def latency_phase(bench: Bench, saves: int) -> list[SaveSample]:
+    """``saves`` saves of each kind, alternating, after one warm-up save of each."""
+    samples: list[SaveSample] = []
+    next_at = time.perf_counter()
+    for index in range(2 * (saves + 1)):
+        await settle(bench.runtime)
+        await asyncio.sleep(max(0.0, next_at - time.perf_counter()))  # pacing only
+        sample, saved = await timed_save(bench, STYLES[index % 2])
+        next_at = saved + SAVE_SPACING_S
+        if index >= 2:
+            samples.append(sample)
+    await settle(bench.runtime)
+    return samples
+
+
+# -- 2. cost of the transaction -----------------------------------------------------------------
+
+
+def compile_exec(data: bytes, path: Path) -> float:
+    """The baseline: compile ``data`` and execute it in a fresh module; returns ms."""
+    name = f"_hotbus_bench_reload_baseline_{next(_baseline_ids)}"
+    begin = time.perf_counter()
+    code = compile(data, str(path), "exec", dont_inherit=True)
+    module = types.ModuleType(name)
+    module.__file__ = str(path)
+    sys.modules[name] = module
+    try:
+        exec(code, module.__dict__)
+    finally:
+        del sys.modules[name]
+    return (time.perf_counter() - begin) * 1000
+
+
+@dataclass(frozen=True, slots=True)
+class Costs:
+    """Per reload (ms): the transaction's own total, the whole await, the baseline."""
+
+    transaction_ms: list[float]
+    await_ms: list[float]
+    compile_exec_ms: list[float]
+
+
+async def transaction_phase(bench: Bench, count: int) -> Costs:
+    """``count`` manual reloads of new content against as many compile + exec of it.
+
+    Watching must be off: the content is written in place before each pair, untimed.
+    """
+    runtime = bench.runtime
+    costs = Costs([], [], [])
+    for index in range(count):
+        path = bench.write()
+        data = path.read_bytes()
+        await settle(runtime)
+        for turn in (index % 2, 1 - index % 2):  # alternate which goes first
+            gc.collect()
+            if turn == 0:
+                costs.compile_exec_ms.append(compile_exec(data, path))
+                continue
+            begin = time.perf_counter()
+            outcome = await runtime.reload(PLUGIN)
+            costs.await_ms.append((time.perf_counter() - begin) * 1000)
+            costs.transaction_ms.append(bench.versions.commit(outcome).durations.total)
+            await settle(runtime)  # the leak check's collection, off the next timing
+    return costs
+
+
+# -- 3. memory over many reloads ----------------------------------------------------------------
+
+
+def rss_bytes() -> int:
+    """The resident set size of this process."""
+    try:
+        fields = Path("/proc/self/statm").read_text(encoding="ascii").split()
+    except OSError as error:
+        raise BenchError(f"cannot read the RSS: {error} (this benchmark needs Linux)") from None
+    return int(fields[1]) * os.sysconf("SC_PAGE_SIZE")
+
+
+@dataclass(frozen=True, slots=True)
+class Memory:
+    """RSS before and after the reloads (bytes), and how long the reloads took (s)."""
+
+    reloads: int
+    before: int
+    after: int
+    seconds: float
+
+    @property
+    def growth_mb(self) -> float:
+        return (self.after - self.before) / 2**20
+
+
+async def rss_phase(bench: Bench, count: int) -> Memory:
+    """RSS before and after ``count`` manual reloads of changing content (watching off)."""
+    runtime = bench.runtime
+    await settle(runtime)
+    gc.collect()
+    before = rss_bytes()
+    begin = time.perf_counter()
+    for _ in range(count):
+        bench.write()
+        bench.versions.commit(await runtime.reload(PLUGIN))
+    seconds = time.perf_counter() - begin
+    await settle(runtime)
+    gc.collect()
+    return Memory(reloads=count, before=before, after=rss_bytes(), seconds=seconds)
+
+
+# -- the run --------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Result:
+    """Everything one run measured."""
+
+    window_ms: float
+    observer: str
+    samples: list[SaveSample]
+    costs: Costs
+    memory: Memory
+    leaked: list[PluginLeaked]
+
+    def latencies(self, style: SaveStyle) -> list[float]:
+        return [s.latency_ms for s in self.samples if s.style == style]
+
+    def breakdown(self, style: SaveStyle) -> dict[str, float]:
+        """Median time of each step (ms) for saves of ``style``."""
+        mine = [s for s in self.samples if s.style == style]
+        found = {step: statistics.median(s.steps_ms[step] for s in mine) for step in STEPS}
+        found["stage"] = statistics.median(s.stage_ms for s in mine)
+        found["quiesce"] = statistics.median(s.quiesce_ms for s in mine)
+        found["swap"] = statistics.median(s.swap_ms for s in mine)
+        return found
+
+    def summary(self) -> dict[str, Any]:
+        """The JSON object: the figures the targets are about first, then the details."""
+        transaction = statistics.median(self.costs.transaction_ms)
+        whole = statistics.median(self.costs.await_ms)
+        baseline = statistics.median(self.costs.compile_exec_ms)
+        return {
+            "window_ms": self.window_ms,
+            "latency_ms": spread(self.latencies("in_place")),
+            "atomic_latency_ms": spread(self.latencies("atomic")),
+            "transaction_ratio_vs_compile_exec": transaction / baseline,
+            "rss_growth_mb_1000_reloads": self.memory.growth_mb,
+            "leaked_versions": len(self.leaked),
+            "saves_per_kind": len(self.latencies("in_place")),
+            "observer": self.observer,
+            "breakdown_ms": {style: self.breakdown(style) for style in STYLES},
+            "transactions": len(self.costs.transaction_ms),
+            "transaction_ms_p50": transaction,
+            "reload_await_ms_p50": whole,
+            "compile_exec_ms_p50": baseline,
+            "reload_await_ratio_vs_compile_exec": whole / baseline,
+            "rss_reloads": self.memory.reloads,
+            "rss_before_mb": self.memory.before / 2**20,
+            "rss_after_mb": self.memory.after / 2**20,
+            "rss_reloads_s": self.memory.seconds,
+            "leaked": [f"{e.plugin} {e.version}: {', '.join(e.referrers)}" for e in self.leaked],
+            "targets": {
+                "latency_p50_ms": self.window_ms + TARGET_P50_OVER_WINDOW_MS,
+                "latency_p95_ms": TARGET_P95_MS,
+                "transaction_ratio": TARGET_RATIO,
+                "rss_growth_mb_1000_reloads": TARGET_RSS_MB,
+                "leaked_versions": TARGET_LEAKED,
+            },
+            "python": sys.version.split()[0],
+        }
+
+
+def percentile(values: Sequence[float], q: float) -> float:
+    """The ``q``-th percentile of ``values``, interpolating linearly between ranks."""
+    ordered = sorted(values)
+    rank = (len(ordered) - 1) * q / 100
+    low = math.floor(rank)
+    high = min(low + 1, len(ordered) - 1)
+    return ordered[low] + (ordered[high] - ordered[low]) * (rank - low)
+
+
+def spread(values: Sequence[float]) -> dict[str, float]:
+    """p50, p95 and max of ``values``."""
+    return {"p50": percentile(values, 50), "p95": percentile(values, 95), "max": max(values)}
+
+
+async def measure(directory: Path, saves: int, rss_reloads: int) -> Result:
+    """Run the three measurements on one runtime (default settings) on ``directory``."""
+    plugins = PluginDir(directory)
+    values = itertools.count(1)
+    plugins.write(FILE, plugin_source(next(values)))
+    runtime = Runtime([directory], entry_points=False, log_events=False)
+    probe = Probe(directory / FILE)
+    probe.attach(runtime.bus)
+    await runtime.start()
+    try:
+        row = next((r for r in runtime.status() if r.name == PLUGIN), None)
+        if row is None or row.state is not PluginState.ACTIVE or row.version is None:
+            raise BenchError(f"{PLUGIN} did not start: {row}")
+        if not runtime.watching:
+            raise BenchError("the runtime is not watching its plugin directory")
+        bench = Bench(runtime, plugins, probe, Versions(row.version), values)
+        window_ms, observer = runtime.settings.debounce_ms, runtime._watcher.kind
+        samples = await latency_phase(bench, saves)
+        await runtime.watch(False)
+        costs = await transaction_phase(bench, saves)
+        memory = await rss_phase(bench, rss_reloads)
+    finally:
+        await runtime.stop()
+    await runtime._leaks.join()
+    return Result(
+        window_ms=window_ms,
+        observer=observer,
+        samples=samples,
+        costs=costs,
+        memory=memory,
+        leaked=list(probe.leaked),
+    )
+
+
+# -- reporting -----------------------------------------------------------------------------------
+
+
+def _verdict(value: float, limit: float, unit: str) -> str:
+    return f"ok (<= {limit:g}{unit})" if value <= limit else f"OVER (target <= {limit:g}{unit})"
+
+
+def table(summary: dict[str, Any]) -> str:
+    """The human-readable report."""
+    window = summary["window_ms"]
+    targets = summary["targets"]
+    rows: list[tuple[str, str, str]] = []
+    for key, kind in (("latency_ms", "in-place"), ("atomic_latency_ms", "atomic")):
+        figures = summary[key]
+        rows += [
+            (
+                f"{kind} save -> commit p50",
+                f"{figures['p50']:.1f} ms",
+                _verdict(figures["p50"], targets["latency_p50_ms"], " ms"),
+            ),
+            (
+                f"{kind} save -> commit p95",
+                f"{figures['p95']:.1f} ms",
+                _verdict(figures["p95"], targets["latency_p95_ms"], " ms"),
+            ),
+            (f"{kind} save -> commit max", f"{figures['max']:.1f} ms", ""),
+        ]
+    ratio = summary["transaction_ratio_vs_compile_exec"]
+    growth = summary["rss_growth_mb_1000_reloads"]
+    leaked = summary["leaked_versions"]
+    rows += [
+        (
+            "transaction (durations.total) p50",
+            f"{summary['transaction_ms_p50']:.2f} ms",
+            f"{summary['transactions']} manual reloads",
+        ),
+        ("compile+exec (baseline) p50", f"{summary['compile_exec_ms_p50']:.2f} ms", ""),
+        (
+            "ratio vs compile+exec",
+            f"{ratio:.2f}x",
+            _verdict(ratio, targets["transaction_ratio"], "x"),
+        ),
+        (
+            "await runtime.reload() p50",
+            f"{summary['reload_await_ms_p50']:.2f} ms",
+            f"{summary['reload_await_ratio_vs_compile_exec']:.2f}x compile+exec (info)",
+        ),
+        (
+            f"RSS growth over {summary['rss_reloads']} reloads",
+            f"{growth:+.2f} MB",
+            _verdict(growth, targets["rss_growth_mb_1000_reloads"], " MB")
+            + f", {summary['rss_before_mb']:.1f} -> {summary['rss_after_mb']:.1f} MB"
+            f" in {summary['rss_reloads_s']:.1f} s",
+        ),
+        ("leaked versions", f"{leaked}", _verdict(leaked, targets["leaked_versions"], "")),
+    ]
+    width = max(len(r[0]) for r in rows)
+    value_width = max(len(r[1]) for r in rows)
+    lines = [
+        f"hotbus reload benchmark (Python {summary['python']}, {summary['observer']} observer, "
+        f"write window {window:g} ms, {summary['saves_per_kind']} saves of each kind)"
+    ]
+    lines += [f"  {a:<{width}}  {b:>{value_width}}  {c}".rstrip() for a, b, c in rows]
+    lines.append("  where a save's milliseconds go (medians):")
+    steps = [*STEPS, "stage", "quiesce", "swap"]
+    step_width = max(len(s) for s in steps)
+    lines.append(f"    {'':<{step_width}}  {'in-place':>9}  {'atomic':>9}")
+    breakdown = summary["breakdown_ms"]
+    for step in steps:
+        label = f"  {step}" if step in ("stage", "quiesce", "swap") else step
+        lines.append(
+            f"    {label:<{step_width}}  {breakdown['in_place'][step]:>6.2f} ms"
+            f"  {breakdown['atomic'][step]:>6.2f} ms"
+        )
+    return "\n".join(lines)
+
+
+def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        prog="bench/reload.py",
+        description="Time save-to-commit latency, the reload transaction's cost, and RSS growth.",
+    )
+    parser.add_argument(
+        "--saves", type=int, default=None, help="saves of each kind (default 50; 10 --quick)"
+    )
+    parser.add_argument(
+        "--rss-reloads",
+        type=int,
+        default=None,
+        help="manual reloads for the RSS figure (default 1000; 50 --quick)",
+    )
+    parser.add_argument("--quick", action="store_true", help="10 saves each, 50 reloads for RSS")
+    parser.add_argument("--json", action="store_true", help="print only a JSON object")
+    args = parser.parse_args(argv)
+    if args.saves is None:
+        args.saves = 10 if args.quick else 50
+    if args.rss_reloads is None:
+        args.rss_reloads = 50 if args.quick else 1000
+    if args.saves < 1 or args.rss_reloads < 1:
+        parser.error("--saves and --rss-reloads must be at least 1")
+    return args
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the benchmark; returns 0, or 1 if a reload did not commit as it should."""
+    args = parse_args(argv)
+    with tempfile.TemporaryDirectory(prefix="hotbus-bench-") as tmp:
+        try:
+            result = asyncio.run(measure(Path(tmp).resolve(), args.saves, args.rss_reloads))
+        except BenchError as error:
+            print(f"bench/reload.py: {error}", file=sys.stderr)
+            return 1
+    summary = result.summary()
+    figures = [
+        *summary["latency_ms"].values(),
+        *summary["atomic_latency_ms"].values(),
+        summary["transaction_ratio_vs_compile_exec"],
+        summary["rss_growth_mb_1000_reloads"],
+    ]
+    if not all(math.isfinite(f) for f in figures):
+        print("a figure is not finite: the clock misbehaved", file=sys.stderr)
+        return 1
+    print(json.dumps(summary, indent=2) if args.json else table(summary))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
