@@ -59,6 +59,7 @@ class Debouncer:
         "_closed_events",
         "_delete_window",
         "_handle",
+        "_idle",
         "_interesting",
         "_known",
         "_max_wait",
@@ -90,6 +91,7 @@ class Debouncer:
         self._known: dict[Path, str] = {}
         self._handle: asyncio.TimerHandle | None = None
         self._subscription: Subscription | None = None
+        self._idle: asyncio.Event | None = None
 
     def __repr__(self) -> str:
         return (
@@ -101,6 +103,23 @@ class Debouncer:
     def pending(self) -> int:
         """How many paths wait to settle."""
         return len(self._pending)
+
+    async def quiet(self, limit: float) -> bool:
+        """Wait until no path waits to settle, for at most ``limit`` seconds.
+
+        The planner waits for this, so that the files of one save-all or ``git checkout``,
+        which settle a few milliseconds apart, make one plan. Returns whether it is quiet.
+        """
+        if not self._pending:
+            return True
+        if self._idle is None:
+            self._idle = asyncio.Event()
+        try:
+            async with asyncio.timeout(limit):
+                await self._idle.wait()
+        except TimeoutError:
+            return False
+        return True
 
     def attach(self) -> None:
         """Subscribe to ``hotbus.file.changed`` (idempotent)."""
@@ -116,6 +135,9 @@ class Debouncer:
             self._handle.cancel()
             self._handle = None
         self._pending.clear()
+        if self._idle is not None:
+            self._idle.set()
+            self._idle = None
 
     def configure(self, *, write_window_ms: float, delete_window_ms: float) -> None:
         """Change the windows (applies to events from now on)."""
@@ -211,6 +233,9 @@ class Debouncer:
         for event in settled:
             self._bus.publish_nowait(event)
         self._schedule()
+        if not self._pending and self._idle is not None:
+            self._idle.set()
+            self._idle = None
 
     def _settle(self, path: Path, pending: _Pending, now: float) -> FileSettled | None:
         digest = hash_file(path)

@@ -8,7 +8,7 @@ from collections import deque
 from typing import TYPE_CHECKING, Any, final
 from uuid import UUID
 
-from bus import Handler
+from bus import Handler, Subscription
 from schemas import Event
 
 if TYPE_CHECKING:
@@ -27,7 +27,16 @@ class Gate:
     can wait for them, and cancel them past a limit.
     """
 
-    __slots__ = ("_closed", "_held", "_held_ids", "_idle", "_replaying", "_scopes", "plugin")
+    __slots__ = (
+        "_closed",
+        "_held",
+        "_held_ids",
+        "_idle",
+        "_replaying",
+        "_scopes",
+        "_stand_ins",
+        "plugin",
+    )
 
     def __init__(self, plugin: str) -> None:
         self.plugin = plugin
@@ -37,6 +46,7 @@ class Gate:
         self._scopes: set[asyncio.Timeout] = set()
         self._idle: asyncio.Event | None = None
         self._replaying: UUID | None = None
+        self._stand_ins: list[Subscription] = []
 
     def __repr__(self) -> str:
         state = "closed" if self._closed else "open"
@@ -97,12 +107,20 @@ class Gate:
 
         return functools.wraps(handler)(gated)
 
-    async def close(self, timeout: float) -> int:
+    async def close(self, bus: Bus, timeout: float) -> int:
         """Hold new events and wait for in-flight handlers; past ``timeout`` cancel them.
+
+        Events addressed to the plugin keep being held after its running version has
+        unsubscribed (torn down) and before the next one has subscribed: for each topic the
+        running version listens to, a stand-in subscription holds them meanwhile.
 
         Returns how many handlers were cancelled.
         """
         self._closed = True
+        if not self._stand_ins:
+            owner = f"@gate:{self.plugin}"
+            patterns = dict.fromkeys(sub.pattern for sub in bus.subscriptions(self.plugin))
+            self._stand_ins = [bus.subscribe(p, self._hold, owner=owner) for p in patterns]
         if not self._scopes:
             return 0
         self._idle = asyncio.Event()
@@ -128,6 +146,9 @@ class Gate:
 
         Returns how many events were delivered.
         """
+        for stand_in in self._stand_ins:
+            stand_in.cancel()
+        self._stand_ins.clear()
         delivered = 0
         while self._held:
             event = self._held.popleft()

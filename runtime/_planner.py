@@ -87,6 +87,7 @@ class Planner:
         try:
             while self._pending:
                 await asyncio.sleep(0)  # requests published in the same burst join this batch
+                await self._runtime._files_settled()  # ... and those of files still settling
                 batch, self._pending = self._pending, []
                 outcome: Event | None = None
                 error: BaseException | None = None

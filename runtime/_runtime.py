@@ -393,6 +393,12 @@ class Runtime:
                 await self._stop_watching("switched off")
                 await self._planner.idle()
 
+    async def _files_settled(self) -> None:
+        """Wait (boundedly) until no changed file waits to settle, then let its request in."""
+        limit = self.settings.max_wait_windows * self.settings.debounce_ms / 1000
+        if await self._debouncer.quiet(limit):
+            await asyncio.sleep(0)  # the settled files' events reach the reloader and planner
+
     def _interesting(self, path: Path) -> bool:
         return path.suffix == ".py" or path == self.settings.config_file
 

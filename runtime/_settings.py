@@ -125,8 +125,8 @@ def _model_at(model: type[BaseModel], loc: tuple[int | str, ...]) -> list[Any]:
     for part in loc:
         if isinstance(part, int):
             continue  # an item of a list: its models are found inside the list's annotation
-        fields = [m.model_fields[part] for a in current for m in _models_in(a)]
-        fields = [f for f in fields if f is not None]
+        found = [m.model_fields.get(part) for a in current for m in _models_in(a)]
+        fields = [f for f in found if f is not None]
         if not fields:
             return []
         current = [f.annotation for f in fields]

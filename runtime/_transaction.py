@@ -112,7 +112,7 @@ class Transaction:
         staged_at = time.perf_counter()
         for member in self.members:
             if member.was_active:
-                cancelled = await member.rec.gate.close(rt.settings.quiesce_timeout_s)
+                cancelled = await member.rec.gate.close(rt.bus, rt.settings.quiesce_timeout_s)
                 if cancelled:
                     await rt.bus.publish(
                         HandlersCancelled(
@@ -325,19 +325,21 @@ class Transaction:
 
     # -- swapping ---------------------------------------------------------------------------------
 
-    def _swap_order(self) -> list[Member]:
+    def _order(self, *, new: bool) -> list[Member]:
+        """Members in dependency order, by the new versions' requirements or the old ones'.
+
+        Old versions come down in reverse of the order they run in; new versions go up in the
+        order they will run in (a new version may reverse a dependency).
+        """
         by_name = {m.name: m for m in self.members}
-        graph = {
-            m.name: [r.name for r in m.manifest.requires] if m.manifest else []
-            for m in self.members
-        }
+        graph = {m.name: _requires(m.manifest if new else m.old_manifest) for m in self.members}
         return [by_name[n] for n in topological_order(graph)]
 
     async def _swap(self) -> None:
         """Down in reverse order (export, teardown), up in order (setup, import)."""
         rt = self.runtime
-        order = self._swap_order()
-        for member in reversed(order):
+        old_order, order = self._order(new=False), self._order(new=True)
+        for member in reversed(old_order):
             if not member.was_active:
                 continue
             rec = member.rec
@@ -391,15 +393,14 @@ class Transaction:
                 error=info,
             )
         )
-        order = self._swap_order()
-        for member in reversed(order):
+        for member in reversed(self._order(new=True)):
             if member.up:
                 await rt._transition(member.rec, S.STOPPING, "rolling back")
                 await rt._bring_down(member.rec)
                 await rt._transition(member.rec, S.LOADED, "rolling back")
                 member.up = False
         restored: list[str] = []
-        for member in order:
+        for member in self._order(new=False):
             rec = member.rec
             if member.staged is not None and member.staged.generation is not None:
                 purge(member.staged.generation)
