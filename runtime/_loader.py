@@ -95,11 +95,15 @@ class Generation:
     directory: Path | None
     files: dict[Path, str] = field(default_factory=dict)
     compiled: dict[Path, types.CodeType] = field(default_factory=dict)
+    names: list[str] = field(default_factory=list)
 
     def modules(self) -> list[str]:
-        """Names of this generation's modules currently in ``sys.modules``."""
-        prefix = self.package + "."
-        return [n for n in list(sys.modules) if n == self.package or n.startswith(prefix)]
+        """Names of this generation's modules currently in ``sys.modules``.
+
+        Kept as the loader executes them, so that purging a generation costs what it loaded,
+        not a scan of every module of the process.
+        """
+        return [n for n in (self.package, *self.names) if n in sys.modules]
 
     def content_hash(self) -> str:
         """A short hash over every file this generation executed (path order)."""
@@ -192,6 +196,7 @@ class _SourceLoader(importlib.abc.Loader):
         return None
 
     def exec_module(self, module: types.ModuleType) -> None:
+        self._generation.names.append(module.__name__)
         code = self._generation.compiled.pop(self._path, None)
         if code is None:
             data = self._path.read_bytes()
