@@ -58,6 +58,7 @@ class Debouncer:
         "_bus",
         "_closed_events",
         "_delete_window",
+        "_early",
         "_handle",
         "_idle",
         "_interesting",
@@ -88,6 +89,7 @@ class Debouncer:
         self._closed_events = closed_events
         self._interesting = interesting
         self._pending: dict[Path, _Pending] = {}
+        self._early: dict[Path, int] = {}
         self._known: dict[Path, str] = {}
         self._handle: asyncio.TimerHandle | None = None
         self._subscription: Subscription | None = None
@@ -135,6 +137,7 @@ class Debouncer:
             self._handle.cancel()
             self._handle = None
         self._pending.clear()
+        self._early.clear()
         if self._idle is not None:
             self._idle.set()
             self._idle = None
@@ -192,9 +195,14 @@ class Debouncer:
         return not is_ignored(path) and (self._interesting(path) or path in self._known)
 
     def _absorb(self, path: Path) -> None:
+        """Count a raw event that does not move the deadline (a write before its "closed")."""
+        if not self._wanted(path):
+            return
         pending = self._pending.get(path)
         if pending is not None:
             pending.absorbed += 1
+        else:
+            self._early[path] = self._early.get(path, 0) + 1
 
     def _note(self, path: Path, window: float) -> None:
         if not self._wanted(path):
@@ -202,7 +210,10 @@ class Debouncer:
         now = time.monotonic()
         pending = self._pending.get(path)
         if pending is None:
-            pending = self._pending[path] = _Pending(first=now, deadline=now + window, absorbed=0)
+            early = self._early.pop(path, 0)
+            pending = self._pending[path] = _Pending(
+                first=now, deadline=now + window, absorbed=early
+            )
         pending.absorbed += 1
         limit = pending.first + self._max_wait * max(window, self._write_window)
         pending.deadline = min(now + window, limit)

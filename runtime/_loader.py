@@ -421,13 +421,14 @@ def _find_plugin_class(
                 f"defines {len(unique)} plugins ({names}): a module or package defines exactly "
                 "one Plugin subclass; move the others to modules of their own",
                 path=main,
-                line=_line_of(unique[1]),
+                line=source_line(unique[1]),
             ),
         )
     return unique[0] if unique else None
 
 
-def _line_of(cls: type) -> int | None:
+def source_line(cls: type) -> int | None:
+    """The line where ``cls`` is defined (reads the source: use it for errors only)."""
     try:
         return inspect.getsourcelines(cls)[1]
     except (OSError, TypeError):

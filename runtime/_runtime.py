@@ -23,7 +23,16 @@ from runtime._gate import Gate
 from runtime._graph import dependents_closure, find_cycles, topological_order
 from runtime._leaks import LeakChecker
 from runtime._lifecycle import check_transition
-from runtime._loader import Loaded, LoadError, PluginSource, discover, load, purge, source_for
+from runtime._loader import (
+    Loaded,
+    LoadError,
+    PluginSource,
+    discover,
+    load,
+    purge,
+    source_for,
+    source_line,
+)
 from runtime._logging import EventLogger
 from runtime._paths import files_in_traceback
 from runtime._plugin import MARKER, Plugin, State
@@ -638,11 +647,9 @@ class Runtime:
         where = f"class {cls.__qualname__}"
 
         def problem(message: str) -> ManifestError:
-            try:  # only on failure: finding the line re-reads and tokenizes the source
-                line: int | None = inspect.getsourcelines(cls)[1]
-            except (OSError, TypeError):
-                line = None
-            return ManifestError(rec.source.name, f"{where}: {message}", path=main, line=line)
+            return ManifestError(
+                rec.source.name, f"{where}: {message}", path=main, line=source_line(cls)
+            )
 
         for attr in ("name", "version"):
             if not isinstance(getattr(cls, attr, None), str):

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 from pydantic import BaseModel
 
 from runtime._graph import dependents_closure, find_cycles, topological_order
-from runtime._loader import Loaded, LoadError, purge
+from runtime._loader import Loaded, LoadError, purge, source_line
 from runtime._paths import files_in_traceback
 from runtime._runtime import Handoff, StepFailed, _Record
 from schemas import (
@@ -220,6 +220,7 @@ class Transaction:
                         f"the new version is named {manifest.name!r}: a reload keeps the name; "
                         f"rename it back to {rec.name!r}, or unload it and load it as a new plugin",
                         path=rec.source.main_file,
+                        line=source_line(staged.plugin_class),
                     )
             except ManifestError as error:
                 raise _MemberFailed(member, Phase.VALIDATE, error) from None
