@@ -23,17 +23,19 @@ class Gate:
 
     While open, events pass straight through. While closed (a reload is swapping the plugin),
     events addressed to the plugin are held, once each, in arrival order; `open` delivers them
-    to whichever version is then serving. In-flight async handlers are tracked so that a reload
-    can wait for them, and cancel them past a limit.
+    to whichever version is then serving. In-flight async handlers are tracked (by task, which
+    costs a dictionary update per call) so that a reload can wait for them, and cancel them
+    past a limit without cancelling the task that published the event.
     """
 
     __slots__ = (
+        "_cancelled",
         "_closed",
         "_held",
         "_held_ids",
         "_idle",
         "_replaying",
-        "_scopes",
+        "_running",
         "_stand_ins",
         "plugin",
     )
@@ -43,7 +45,8 @@ class Gate:
         self._closed = False
         self._held: deque[Event] = deque()
         self._held_ids: set[UUID] = set()
-        self._scopes: set[asyncio.Timeout] = set()
+        self._running: dict[asyncio.Task[Any], int] = {}
+        self._cancelled: set[asyncio.Task[Any]] = set()
         self._idle: asyncio.Event | None = None
         self._replaying: UUID | None = None
         self._stand_ins: list[Subscription] = []
@@ -52,7 +55,7 @@ class Gate:
         state = "closed" if self._closed else "open"
         return (
             f"<hotbus Gate {self.plugin!r} {state} held={len(self._held)} "
-            f"in_flight={len(self._scopes)}>"
+            f"in_flight={self.in_flight}>"
         )
 
     @property
@@ -63,7 +66,7 @@ class Gate:
     @property
     def in_flight(self) -> int:
         """How many async handlers of the plugin are running now."""
-        return len(self._scopes)
+        return sum(self._running.values())
 
     @property
     def held(self) -> int:
@@ -83,19 +86,31 @@ class Gate:
                 if self._closed and event.event_id != self._replaying:
                     self._hold(event)
                     return
-                scope = asyncio.timeout(None)
+                task = asyncio.current_task()
+                assert task is not None
+                running = self._running
+                running[task] = running.get(task, 0) + 1
                 try:
-                    async with scope:
-                        self._scopes.add(scope)
-                        await handler(event)
-                except TimeoutError:
-                    if not scope.expired():
-                        raise  # the handler's own TimeoutError
-                    # cancelled by a reload that waited long enough: reported there
+                    await handler(event)
+                except asyncio.CancelledError:
+                    if task not in self._cancelled:
+                        raise
+                    # Cancelled by a reload that waited long enough (and said so in an event):
+                    # the handler stops, the task that published the event goes on.
+                    self._cancelled.discard(task)
+                    if task.uncancel() > 0:
+                        raise  # cancelled by someone else too
                 finally:
-                    self._scopes.discard(scope)
-                    if not self._scopes and self._idle is not None:
-                        self._idle.set()
+                    if task in self._cancelled:  # the handler swallowed the cancellation
+                        self._cancelled.discard(task)
+                        task.uncancel()
+                    count = running[task] - 1
+                    if count:
+                        running[task] = count
+                    else:
+                        del running[task]
+                        if not running and self._idle is not None:
+                            self._idle.set()
 
             return functools.wraps(handler)(gated_async)
 
@@ -121,25 +136,30 @@ class Gate:
             owner = f"@gate:{self.plugin}"
             patterns = dict.fromkeys(sub.pattern for sub in bus.subscriptions(self.plugin))
             self._stand_ins = [bus.subscribe(p, self._hold, owner=owner) for p in patterns]
-        if not self._scopes:
+        if not self._running:
             return 0
         self._idle = asyncio.Event()
         try:
-            async with asyncio.timeout(timeout):
-                await self._idle.wait()
-            return 0
-        except TimeoutError:
-            pending = list(self._scopes)
-            loop = asyncio.get_running_loop()
-            for scope in pending:
-                scope.reschedule(loop.time())
-            if self._scopes:
-                self._idle.clear()
-                async with asyncio.timeout(timeout):
-                    await self._idle.wait()
-            return len(pending)
+            if await self._wait_idle(timeout):
+                return 0
+            tasks = list(self._running)
+            cancelled = sum(self._running.values())
+            for task in tasks:
+                self._cancelled.add(task)
+                task.cancel()
+            await self._wait_idle(timeout)  # a handler may ignore cancellation: go on anyway
+            return cancelled
         finally:
             self._idle = None
+
+    async def _wait_idle(self, timeout: float) -> bool:
+        assert self._idle is not None
+        try:
+            async with asyncio.timeout(timeout):
+                await self._idle.wait()
+        except TimeoutError:
+            return False
+        return True
 
     async def open(self, bus: Bus) -> int:
         """Deliver the held events to the plugin's current handlers, then let events through.
