@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import inspect
 import os
 import socket
 import time
@@ -14,13 +13,14 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any, Self, final
 
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel
 
 from bus import Bus
 from runtime._context import Context
 from runtime._debouncer import Debouncer
 from runtime._gate import Gate
 from runtime._graph import dependents_closure, find_cycles, topological_order
+from runtime._handoff import Handoff, pack, unpack
 from runtime._leaks import LeakChecker
 from runtime._lifecycle import check_transition
 from runtime._loader import (
@@ -31,12 +31,12 @@ from runtime._loader import (
     load,
     purge,
     source_for,
-    source_line,
 )
 from runtime._logging import EventLogger
 from runtime._paths import files_in_traceback
-from runtime._plugin import MARKER, Plugin, State
+from runtime._plugin import Plugin
 from runtime._settings import load_settings, validate_plugin_config
+from runtime._validation import validate_plugin_class
 from runtime._watcher import Watcher
 from schemas import (
     ErrorInfo,
@@ -64,7 +64,7 @@ from schemas import (
     use_source,
 )
 
-__all__ = ["Handoff", "Runtime", "StepFailed"]
+__all__ = ["Runtime", "StepFailed"]
 
 S = PluginState
 _TIMEOUT_SETTING = {
@@ -101,14 +101,6 @@ class _Record:
     @property
     def version(self) -> str | None:
         return self.loaded.version if self.loaded is not None else None
-
-
-@dataclass(frozen=True, slots=True)
-class Handoff:
-    """State exported by one plugin version for the next: plain data plus its schema version."""
-
-    schema_version: int
-    data: dict[str, Any]
 
 
 class StepFailed(Exception):
@@ -642,56 +634,11 @@ class Runtime:
         self._records[name] = rec
 
     def _validate(self, rec: _Record, loaded: Loaded) -> PluginManifest:
-        cls = loaded.plugin_class
-        main = rec.source.main_file
-        where = f"class {cls.__qualname__}"
+        def taken_by(name: str) -> PluginSource | None:
+            other = self._records.get(name)
+            return other.source if other is not None and other is not rec else None
 
-        def problem(message: str) -> ManifestError:
-            return ManifestError(
-                rec.source.name, f"{where}: {message}", path=main, line=source_line(cls)
-            )
-
-        for attr in ("name", "version"):
-            if not isinstance(getattr(cls, attr, None), str):
-                raise problem(
-                    f"declares no {attr}: add a class attribute such as "
-                    f"{attr} = {'dice' if attr == 'name' else '1.0.0'!r}"
-                )
-        try:
-            manifest = PluginManifest(name=cls.name, version=cls.version, requires=cls.requires)
-        except ValidationError as error:
-            details = "; ".join(
-                f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']} (got {e.get('input')!r})"
-                for e in error.errors()
-            )
-            raise problem(
-                f"invalid declaration: {details}. A name is a lowercase identifier, a version "
-                "is MAJOR.MINOR.PATCH, requires lists names or 'name>=1.2.0'"
-            ) from None
-        if manifest.name in {r.name for r in manifest.requires}:
-            raise problem(f"requires itself ({manifest.name!r}): remove it from requires")
-        other = self._records.get(manifest.name)
-        if other is not None and other is not rec:
-            raise problem(
-                f"plugin name {manifest.name!r} is already taken by {other.source.describe()}: "
-                "rename one of them"
-            )
-        for hook in ("setup", "teardown", "export_state", "import_state"):
-            if not inspect.iscoroutinefunction(getattr(cls, hook)):
-                raise problem(f"{hook} must be a coroutine function: write 'async def {hook}'")
-        if cls.config_model is not None and not (
-            isinstance(cls.config_model, type) and issubclass(cls.config_model, BaseModel)
-        ):
-            raise problem("config_model must be a pydantic BaseModel subclass (or None)")
-        if cls.state_model is not None and not (
-            isinstance(cls.state_model, type) and issubclass(cls.state_model, State)
-        ):
-            raise problem("state_model must be a subclass of runtime.State (or None)")
-        for klass in cls.__mro__:
-            for attr, value in vars(klass).items():
-                if getattr(value, MARKER, None) and not callable(value):
-                    raise problem(f"@subscribe is on {attr!r}, which is not a method")
-        return manifest
+        return validate_plugin_class(loaded.plugin_class, rec.source, taken_by)
 
     # -- internals: starting and stopping -------------------------------------------------------
 
@@ -830,46 +777,18 @@ class Runtime:
         state = await self._run_hook(
             rec, "export_state", instance.export_state(), self.settings.setup_timeout_s
         )
-        if state is None:
-            return None
-        if not isinstance(state, State):
-            raise PluginError(
-                rec.name,
-                f"export_state returned {type(state).__name__}: return an instance of the "
-                "plugin's state_model (a runtime.State subclass), or None",
-                path=rec.source.main_file,
-            )
-        # As JSON data: nothing of the old version's classes (enums, models) may travel along.
-        return Handoff(type(state).schema_version, state.model_dump(mode="json"))
+        return pack(rec.name, state, rec.source.main_file)
 
     async def _import_state(self, rec: _Record, instance: Plugin, handoff: Handoff) -> None:
         """Give ``instance`` the state of the previous version, migrating it if it is older."""
-        model = type(instance).state_model
-        new_version = model.schema_version if model is not None else None
-        reason = ""
-        state: State | None = None
-        if model is None:
-            reason = "this version declares no state_model"
-        elif handoff.schema_version == model.schema_version:
-            state = model.model_validate(handoff.data)
-        elif handoff.schema_version < model.schema_version:
-            state = instance.migrate_state(dict(handoff.data), handoff.schema_version)
-            if state is None:
-                reason = (
-                    f"no migration from state schema {handoff.schema_version} to "
-                    f"{model.schema_version}: define migrate_state to keep the state"
-                )
-        else:
-            reason = (
-                f"the state has schema {handoff.schema_version}, newer than this version's "
-                f"{model.schema_version}"
-            )
+        state, reason = unpack(instance, handoff)
         if state is None:
+            model = type(instance).state_model
             await self.bus.publish(
                 StateDiscarded(
                     plugin=rec.name,
                     old_schema_version=handoff.schema_version,
-                    new_schema_version=new_version,
+                    new_schema_version=model.schema_version if model is not None else None,
                     reason=reason,
                 )
             )

@@ -15,9 +15,10 @@ from typing import TYPE_CHECKING
 from pydantic import BaseModel
 
 from runtime._graph import dependents_closure, find_cycles, topological_order
+from runtime._handoff import Handoff
 from runtime._loader import Loaded, LoadError, purge, source_line
 from runtime._paths import files_in_traceback
-from runtime._runtime import Handoff, StepFailed, _Record
+from runtime._runtime import StepFailed, _Record
 from schemas import (
     DependencyError,
     ErrorInfo,
