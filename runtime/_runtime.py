@@ -501,10 +501,6 @@ class Runtime:
         self._forget(rec)
         self._watch_for_leaks(old)
 
-    def _execute(self, source: PluginSource) -> Loaded | None:
-        """Execute ``source`` in a fresh generation (raises `LoadError`)."""
-        return load(source)
-
     def _config_for(self, name: str, loaded: Loaded) -> BaseModel | None:
         """Validate plugin ``name``'s config section against ``loaded``'s model."""
         return validate_plugin_config(
@@ -534,9 +530,8 @@ class Runtime:
         return topological_order({n: r.requires for n, r in self._records.items()})
 
     def _forget(self, rec: _Record) -> None:
-        if rec.loaded is not None and rec.loaded.generation is not None:
-            purge(rec.loaded.generation)
-        rec.loaded = rec.instance = rec.ctx = None
+        self._drop_generation(rec)
+        rec.instance = rec.ctx = None
         if self._records.get(rec.name) is rec:
             del self._records[rec.name]
 
@@ -590,7 +585,7 @@ class Runtime:
         await self._transition(rec, S.LOADING, rec.source.describe())
         rec.error = None
         try:
-            loaded = self._execute(rec.source)
+            loaded = load(rec.source)
         except LoadError as error:
             rec.loaded = None
             rec.extra_files = files_in_traceback(error.error, self.settings.plugin_dirs)

@@ -16,7 +16,7 @@ from pydantic import BaseModel
 
 from runtime._graph import dependents_closure, find_cycles, topological_order
 from runtime._handoff import Handoff
-from runtime._loader import Loaded, LoadError, purge, source_line
+from runtime._loader import Loaded, LoadError, load, purge, source_line
 from runtime._paths import files_in_traceback
 from runtime._runtime import StepFailed, _Record
 from schemas import (
@@ -198,7 +198,7 @@ class Transaction:
         for member in self.members:
             rec = member.rec
             try:
-                staged = rt._execute(rec.source)
+                staged = load(rec.source)
             except LoadError as error:
                 raise _MemberFailed(member, error.phase, error.error) from None
             if staged is None:
