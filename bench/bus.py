@@ -48,9 +48,7 @@ from time import perf_counter
 from typing import Any, Final
 
 import blinker
-
-from bus import Bus
-from schemas import Event
+from hotbus import Bus, Event
 
 #: Receiver counts measured; the JSON ratios are keyed by these (as strings).
 RECEIVERS: Final = (0, 1, 10, 100)

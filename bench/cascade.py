@@ -45,8 +45,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Final, Literal
 
-from runtime import Runtime
-from schemas import PluginState, ReloadCommitted
+from hotbus import Runtime
+from hotbus.schemas import PluginState, ReloadCommitted
 
 #: ``per_plugin_growth_500_vs_10`` the cascade should stay under.
 TARGET_GROWTH: Final = 1.5
@@ -85,8 +85,8 @@ def plugin_source(shape: Shape, index: int, revision: int = 0) -> str:
         "",
         "from __future__ import annotations",
         "",
-        "from runtime import Plugin, State, subscribe",
-        "from schemas import Event",
+        "from hotbus.runtime import Plugin, State, subscribe",
+        "from hotbus.schemas import Event",
         "",
         f"REVISION = {revision}",
         "",

@@ -38,8 +38,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Final
 
-from runtime import Runtime
-from schemas import Event, PluginState
+from hotbus import Runtime
+from hotbus.schemas import Event, PluginState
 
 #: ``ratio_vs_compile_exec`` the runtime should stay under.
 TARGET_RATIO: Final = 1.5
@@ -92,8 +92,8 @@ def plugin_source(index: int) -> str:
         "",
         "from pydantic import BaseModel, Field",
         "",
-        "from runtime import Plugin, subscribe",
-        "from schemas import Event",
+        "from hotbus.runtime import Plugin, subscribe",
+        "from hotbus.schemas import Event",
         "",
         "",
         f"class {model}(BaseModel):",

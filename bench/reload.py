@@ -62,9 +62,9 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any, Final
 
-from bus import Bus, Handler, Subscription
-from runtime import PluginDir, Runtime, SaveStyle
-from schemas import (
+from hotbus import Runtime
+from hotbus.bus import Bus, Handler, Subscription
+from hotbus.schemas import (
     Event,
     FileChanged,
     FileSettled,
@@ -76,6 +76,7 @@ from schemas import (
     ReloadRequested,
     ReloadRolledBack,
 )
+from hotbus.testing import PluginDir, SaveStyle
 
 #: p50 save-to-commit latency may exceed the write window by this much (ms).
 TARGET_P50_OVER_WINDOW_MS: Final = 5.0
@@ -117,8 +118,8 @@ from __future__ import annotations
 
 from pydantic import BaseModel, Field
 
-from runtime import Plugin, State, subscribe
-from schemas import Event
+from hotbus import Plugin, State, subscribe
+from hotbus import Event
 
 VALUE = @VALUE@
 

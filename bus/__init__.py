@@ -3,9 +3,9 @@
 Imports only ``schemas``.
 """
 
-from bus._bus import DEFAULT_MAX_DEPTH, Bus, TopicLike
-from bus._recorder import Recorder
-from bus._subscription import (
+from hotbus.bus._bus import DEFAULT_MAX_DEPTH, Bus, TopicLike
+from hotbus.bus._recorder import Recorder
+from hotbus.bus._subscription import (
     RUNTIME,
     AsyncHandler,
     Handler,

@@ -13,10 +13,9 @@ from contextvars import ContextVar
 from typing import Final, TypeVar, final
 
 import blinker
-
-from bus._recorder import Recorder
-from bus._subscription import RUNTIME, Handler, Subscription
-from schemas import (
+from hotbus.bus._recorder import Recorder
+from hotbus.bus._subscription import RUNTIME, Handler, Subscription
+from hotbus.schemas import (
     BusError,
     ErrorInfo,
     Event,

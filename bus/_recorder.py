@@ -6,7 +6,7 @@ import asyncio
 from collections.abc import Callable, Iterator
 from typing import Any, TypeVar, final, overload
 
-from schemas import Event, topic_matches
+from hotbus.schemas import Event, topic_matches
 
 __all__ = ["Recorder"]
 

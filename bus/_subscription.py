@@ -6,10 +6,10 @@ import inspect
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any, Final, TypeAlias, final
 
-from schemas import Event
+from hotbus.schemas import Event
 
 if TYPE_CHECKING:
-    from bus._bus import Bus
+    from hotbus.bus._bus import Bus
 
 __all__ = ["RUNTIME", "AsyncHandler", "Handler", "Subscription", "SyncHandler"]
 

@@ -5,9 +5,8 @@ from __future__ import annotations
 import re
 from typing import TYPE_CHECKING, cast
 
+from hotbus import ChatMessage, ChatReply, Plugin, subscribe
 from pydantic import BaseModel, Field
-
-from runtime import ChatMessage, ChatReply, Plugin, subscribe
 
 if TYPE_CHECKING:
     from rng import Rng

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, cast
 
-from runtime import ChatMessage, ChatReply, Plugin, subscribe
+from hotbus import ChatMessage, ChatReply, Plugin, subscribe
 
 if TYPE_CHECKING:
     from rng import Rng

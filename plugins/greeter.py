@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
+from hotbus import ChatMessage, ChatReply, Plugin, subscribe
 from pydantic import BaseModel
-
-from runtime import ChatMessage, ChatReply, Plugin, subscribe
 
 GREETINGS = frozenset({"hi", "hello", "hey", "!hello"})
 

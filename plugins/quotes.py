@@ -8,9 +8,8 @@ from __future__ import annotations
 
 import random
 
+from hotbus import ChatMessage, ChatReply, Plugin, State, subscribe
 from pydantic import Field
-
-from runtime import ChatMessage, ChatReply, Plugin, State, subscribe
 
 USAGE = "!quote add TEXT saves a quote, !quote recalls one, !quotes counts them"
 

@@ -10,9 +10,8 @@ import random
 from collections.abc import Sequence
 from typing import TypeVar
 
+from hotbus import Plugin
 from pydantic import BaseModel
-
-from runtime import Plugin
 
 T = TypeVar("T")
 

@@ -4,9 +4,8 @@ from __future__ import annotations
 
 from uuid import UUID
 
+from hotbus.schemas import Event
 from pydantic import Field
-
-from schemas import Event
 
 __all__ = ["ChatMessage", "ChatReply"]
 

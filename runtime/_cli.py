@@ -22,11 +22,11 @@ from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import IO, Any, Final
 
-from bus import RUNTIME, Bus
-from runtime._chat import ChatMessage, ChatReply
-from runtime._runtime import Runtime
-from runtime._settings import load_settings
-from schemas import Event, HotbusError, PluginState, registry
+from hotbus.bus import RUNTIME, Bus
+from hotbus.runtime._chat import ChatMessage, ChatReply
+from hotbus.runtime._runtime import Runtime
+from hotbus.runtime._settings import load_settings
+from hotbus.schemas import Event, HotbusError, PluginState, registry
 
 __all__ = ["cli", "main"]
 

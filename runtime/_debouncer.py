@@ -24,9 +24,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import final
 
-from bus import RUNTIME, Bus, Subscription
-from runtime._paths import is_ignored
-from schemas import FileChanged, FileChangeKind, FileSettled, SettleOutcome
+from hotbus.bus import RUNTIME, Bus, Subscription
+from hotbus.runtime._paths import is_ignored
+from hotbus.schemas import FileChanged, FileChangeKind, FileSettled, SettleOutcome
 
 __all__ = ["Debouncer", "hash_file"]
 

@@ -8,11 +8,11 @@ from collections import deque
 from typing import TYPE_CHECKING, Any, final
 from uuid import UUID
 
-from bus import Handler, Subscription
-from schemas import Event
+from hotbus.bus import Handler, Subscription
+from hotbus.schemas import Event
 
 if TYPE_CHECKING:
-    from bus import Bus
+    from hotbus.bus import Bus
 
 __all__ = ["Gate"]
 

@@ -6,8 +6,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from runtime._plugin import Plugin, State
-from schemas import PluginError
+from hotbus.runtime._plugin import Plugin, State
+from hotbus.schemas import PluginError
 
 __all__ = ["Handoff", "pack", "unpack"]
 

@@ -6,10 +6,10 @@ from collections.abc import Callable
 from contextlib import ExitStack
 from typing import Any, TypeVar, final, overload
 
-from bus import Bus, Recorder
-from runtime._editor import PluginDir
-from runtime._runtime import Runtime
-from schemas import Event
+from hotbus.bus import Bus, Recorder
+from hotbus.runtime._editor import PluginDir
+from hotbus.runtime._runtime import Runtime
+from hotbus.schemas import Event
 
 __all__ = ["Harness"]
 

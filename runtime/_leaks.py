@@ -10,11 +10,11 @@ import weakref
 from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any, final
 
-from schemas import PluginLeaked
+from hotbus.schemas import PluginLeaked
 
 if TYPE_CHECKING:
-    from bus import Bus
-    from runtime._loader import Loaded
+    from hotbus.bus import Bus
+    from hotbus.runtime._loader import Loaded
 
 __all__ = ["LeakChecker", "describe_referrer"]
 

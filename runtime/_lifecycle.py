@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Final
 
-from schemas import LifecycleError, PluginState
+from hotbus.schemas import LifecycleError, PluginState
 
 __all__ = ["TRANSITIONS", "check_transition"]
 

@@ -30,9 +30,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Final
 
-from runtime._paths import is_ignored
-from runtime._plugin import Plugin
-from schemas import ManifestError, Phase, PluginLoadError, SourceKind
+from hotbus.runtime._paths import is_ignored
+from hotbus.runtime._plugin import Plugin
+from hotbus.schemas import ManifestError, Phase, PluginLoadError, SourceKind
 
 __all__ = [
     "ENTRY_POINT_GROUP",

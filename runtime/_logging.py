@@ -18,8 +18,8 @@ from functools import lru_cache
 from types import TracebackType
 from typing import Any, Final, Self, final
 
-from bus import RUNTIME, Bus, Subscription
-from schemas import (
+from hotbus.bus import RUNTIME, Bus, Subscription
+from hotbus.schemas import (
     ConfigChanged,
     ErrorInfo,
     Event,

@@ -13,10 +13,10 @@ import uuid
 from typing import TYPE_CHECKING, final
 from uuid import UUID
 
-from bus import RUNTIME, Subscription
-from runtime._loader import source_for
-from runtime._transaction import Transaction
-from schemas import (
+from hotbus.bus import RUNTIME, Subscription
+from hotbus.runtime._loader import source_for
+from hotbus.runtime._transaction import Transaction
+from hotbus.schemas import (
     Event,
     PluginState,
     ReloadAction,
@@ -27,7 +27,7 @@ from schemas import (
 )
 
 if TYPE_CHECKING:
-    from runtime._runtime import Runtime, _Record
+    from hotbus.runtime._runtime import Runtime, _Record
 
 __all__ = ["Planner"]
 

@@ -3,7 +3,7 @@
 A plugin is a class deriving from `Plugin`, in a module or package of a plugin directory::
 
     from pydantic import BaseModel
-    from runtime import Plugin, subscribe
+    from hotbus.runtime import Plugin, subscribe
 
 
     class DiceConfig(BaseModel):
@@ -32,13 +32,12 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, ClassVar, Final, NamedTuple, TypeVar
 
+from hotbus.bus import TopicLike
+from hotbus.schemas import Event, validate_pattern
 from pydantic import BaseModel
 
-from bus import TopicLike
-from schemas import Event, validate_pattern
-
 if TYPE_CHECKING:
-    from runtime._context import Context
+    from hotbus.runtime._context import Context
 
 __all__ = ["MARKER", "Plugin", "State", "SubscriptionMarker", "subscribe"]
 

@@ -13,10 +13,10 @@ import logging
 from pathlib import Path
 from typing import TYPE_CHECKING, final
 
-from bus import RUNTIME, Subscription
-from runtime._loader import source_for
-from runtime._settings import read_config_file
-from schemas import (
+from hotbus.bus import RUNTIME, Subscription
+from hotbus.runtime._loader import source_for
+from hotbus.runtime._settings import read_config_file
+from hotbus.schemas import (
     ConfigChanged,
     FileSettled,
     HotbusError,
@@ -27,7 +27,7 @@ from schemas import (
 )
 
 if TYPE_CHECKING:
-    from runtime._runtime import Runtime
+    from hotbus.runtime._runtime import Runtime
 
 __all__ = ["Reloader"]
 

@@ -13,17 +13,15 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any, Self, final
 
-from pydantic import BaseModel
-
-from bus import Bus
-from runtime._context import Context
-from runtime._debouncer import Debouncer
-from runtime._gate import Gate
-from runtime._graph import dependents_closure, find_cycles, topological_order
-from runtime._handoff import Handoff, pack, unpack
-from runtime._leaks import LeakChecker
-from runtime._lifecycle import check_transition
-from runtime._loader import (
+from hotbus.bus import Bus
+from hotbus.runtime._context import Context
+from hotbus.runtime._debouncer import Debouncer
+from hotbus.runtime._gate import Gate
+from hotbus.runtime._graph import dependents_closure, find_cycles, topological_order
+from hotbus.runtime._handoff import Handoff, pack, unpack
+from hotbus.runtime._leaks import LeakChecker
+from hotbus.runtime._lifecycle import check_transition
+from hotbus.runtime._loader import (
     Loaded,
     LoadError,
     PluginSource,
@@ -32,13 +30,13 @@ from runtime._loader import (
     purge,
     source_for,
 )
-from runtime._logging import EventLogger
-from runtime._paths import files_in_traceback
-from runtime._plugin import Plugin
-from runtime._settings import load_settings, validate_plugin_config
-from runtime._validation import validate_plugin_class
-from runtime._watcher import Watcher
-from schemas import (
+from hotbus.runtime._logging import EventLogger
+from hotbus.runtime._paths import files_in_traceback
+from hotbus.runtime._plugin import Plugin
+from hotbus.runtime._settings import load_settings, validate_plugin_config
+from hotbus.runtime._validation import validate_plugin_class
+from hotbus.runtime._watcher import Watcher
+from hotbus.schemas import (
     ErrorInfo,
     Event,
     HotbusError,
@@ -63,6 +61,7 @@ from schemas import (
     UnknownPluginError,
     use_source,
 )
+from pydantic import BaseModel
 
 __all__ = ["Runtime", "StepFailed"]
 
@@ -802,5 +801,5 @@ class Runtime:
                 await self._stop(rec, S.BLOCKED, reason)
 
 
-from runtime._planner import Planner  # noqa: E402 - the planner and reloader drive a Runtime
-from runtime._reloader import Reloader  # noqa: E402
+from hotbus.runtime._planner import Planner  # noqa: E402 - the planner and reloader drive a Runtime
+from hotbus.runtime._reloader import Reloader  # noqa: E402

@@ -10,9 +10,8 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Final
 
+from hotbus.schemas import ConfigError, Settings, SettingsError
 from pydantic import BaseModel, ValidationError
-
-from schemas import ConfigError, Settings, SettingsError
 
 __all__ = ["ENV_PREFIX", "load_settings", "read_config_file", "validate_plugin_config"]
 

@@ -12,14 +12,12 @@ import time
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from pydantic import BaseModel
-
-from runtime._graph import dependents_closure, find_cycles, topological_order
-from runtime._handoff import Handoff
-from runtime._loader import Loaded, LoadError, load, purge, source_line
-from runtime._paths import files_in_traceback
-from runtime._runtime import StepFailed, _Record
-from schemas import (
+from hotbus.runtime._graph import dependents_closure, find_cycles, topological_order
+from hotbus.runtime._handoff import Handoff
+from hotbus.runtime._loader import Loaded, LoadError, load, purge, source_line
+from hotbus.runtime._paths import files_in_traceback
+from hotbus.runtime._runtime import StepFailed, _Record
+from hotbus.schemas import (
     DependencyError,
     ErrorInfo,
     Event,
@@ -37,9 +35,10 @@ from schemas import (
     ReloadRolledBack,
     VersionChange,
 )
+from pydantic import BaseModel
 
 if TYPE_CHECKING:
-    from runtime._runtime import Runtime
+    from hotbus.runtime._runtime import Runtime
 
 __all__ = ["Member", "Transaction"]
 

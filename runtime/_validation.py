@@ -5,11 +5,10 @@ from __future__ import annotations
 import inspect
 from collections.abc import Callable
 
+from hotbus.runtime._loader import PluginSource, source_line
+from hotbus.runtime._plugin import MARKER, Plugin, State
+from hotbus.schemas import ManifestError, PluginManifest
 from pydantic import BaseModel, ValidationError
-
-from runtime._loader import PluginSource, source_line
-from runtime._plugin import MARKER, Plugin, State
-from schemas import ManifestError, PluginManifest
 
 __all__ = ["validate_plugin_class"]
 

@@ -16,13 +16,8 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, Final, final
 
-from watchdog.events import FileSystemEvent, FileSystemEventHandler
-from watchdog.observers import Observer
-from watchdog.observers.api import BaseObserver
-from watchdog.observers.polling import PollingObserver
-
-from bus import Bus
-from schemas import (
+from hotbus.bus import Bus
+from hotbus.schemas import (
     ErrorInfo,
     FileChanged,
     FileChangeKind,
@@ -31,6 +26,10 @@ from schemas import (
     WatcherStarted,
     WatcherStopped,
 )
+from watchdog.events import FileSystemEvent, FileSystemEventHandler
+from watchdog.observers import Observer
+from watchdog.observers.api import BaseObserver
+from watchdog.observers.polling import PollingObserver
 
 __all__ = ["Watcher"]
 

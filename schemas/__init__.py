@@ -3,7 +3,7 @@
 This package is pydantic models only and imports nothing else of hotbus.
 """
 
-from schemas._enums import (
+from hotbus.schemas._enums import (
     FileChangeKind,
     Phase,
     PluginState,
@@ -12,7 +12,7 @@ from schemas._enums import (
     SettleOutcome,
     SourceKind,
 )
-from schemas._errors import (
+from hotbus.schemas._errors import (
     BusError,
     ConfigError,
     DependencyError,
@@ -29,7 +29,7 @@ from schemas._errors import (
     UnknownPluginError,
     UnknownTopicError,
 )
-from schemas._event import (
+from hotbus.schemas._event import (
     RESERVED_PREFIX,
     Event,
     TopicRegistry,
@@ -37,7 +37,7 @@ from schemas._event import (
     registry,
     use_source,
 )
-from schemas._events import (
+from hotbus.schemas._events import (
     ConfigChanged,
     ErrorInfo,
     FileChanged,
@@ -65,9 +65,9 @@ from schemas._events import (
     WatcherStarted,
     WatcherStopped,
 )
-from schemas._manifest import PLUGIN_NAME_PATTERN, PluginManifest, Requirement, SemVer
-from schemas._settings import Settings
-from schemas._topic import is_pattern, topic_matches, validate_pattern, validate_topic
+from hotbus.schemas._manifest import PLUGIN_NAME_PATTERN, PluginManifest, Requirement, SemVer
+from hotbus.schemas._settings import Settings
+from hotbus.schemas._topic import is_pattern, topic_matches, validate_pattern, validate_topic
 
 __all__ = [
     "PLUGIN_NAME_PATTERN",

@@ -31,7 +31,7 @@ __all__ = [
 class HotbusError(Exception):
     """Raised by hotbus, as the root of all its errors: ``except HotbusError`` catches them all."""
 
-    __module__ = "schemas"
+    __module__ = "hotbus.schemas"
 
 
 class TopicError(HotbusError, ValueError):
@@ -42,7 +42,7 @@ class TopicError(HotbusError, ValueError):
         owner: the event class or subscriber that used it, when known.
     """
 
-    __module__ = "schemas"
+    __module__ = "hotbus.schemas"
 
     def __init__(self, topic: object, reason: str, *, owner: str | None = None) -> None:
         self.topic = topic
@@ -64,7 +64,7 @@ class TopicConflictError(HotbusError):
         duplicate: qualified name of the class that tried to register second.
     """
 
-    __module__ = "schemas"
+    __module__ = "hotbus.schemas"
 
     def __init__(self, topic: str, existing: str, duplicate: str, *, reason: str = "") -> None:
         self.topic = topic
@@ -84,7 +84,7 @@ class UnknownTopicError(HotbusError, LookupError):
         topic: the topic that was looked up.
     """
 
-    __module__ = "schemas"
+    __module__ = "hotbus.schemas"
 
     def __init__(self, topic: str, known: Sequence[str] = ()) -> None:
         self.topic = topic
@@ -99,7 +99,7 @@ class UnknownTopicError(HotbusError, LookupError):
 class BusError(HotbusError, RuntimeError):
     """Raised when the bus is used in a way it cannot honour (wrong thread, no loop, ...)."""
 
-    __module__ = "schemas"
+    __module__ = "hotbus.schemas"
 
 
 class PublishDepthError(BusError):
@@ -111,7 +111,7 @@ class PublishDepthError(BusError):
         limit: the configured maximum depth.
     """
 
-    __module__ = "schemas"
+    __module__ = "hotbus.schemas"
 
     def __init__(self, topic: str, chain: Sequence[str], limit: int) -> None:
         self.topic = topic
@@ -136,7 +136,7 @@ class HandlerTimeoutError(HotbusError, TimeoutError):
         timeout: the limit in seconds.
     """
 
-    __module__ = "schemas"
+    __module__ = "hotbus.schemas"
 
     def __init__(self, handler: str, topic: str, timeout: float) -> None:
         self.handler = handler
@@ -155,7 +155,7 @@ class SettingsError(HotbusError, ValueError):
         path: the settings file involved, when there is one.
     """
 
-    __module__ = "schemas"
+    __module__ = "hotbus.schemas"
 
     def __init__(self, message: str, *, path: Path | None = None) -> None:
         self.path = path
@@ -171,7 +171,7 @@ class PluginError(HotbusError):
         line: the line at fault, when known.
     """
 
-    __module__ = "schemas"
+    __module__ = "hotbus.schemas"
 
     def __init__(
         self,
@@ -194,19 +194,19 @@ class PluginError(HotbusError):
 class PluginLoadError(PluginError):
     """Raised when a plugin's source cannot be compiled or executed."""
 
-    __module__ = "schemas"
+    __module__ = "hotbus.schemas"
 
 
 class ManifestError(PluginError):
     """Raised when a plugin's declaration (name, version, dependencies, hooks) is invalid."""
 
-    __module__ = "schemas"
+    __module__ = "hotbus.schemas"
 
 
 class ConfigError(PluginError):
     """Raised when a plugin's config section does not validate against its config model."""
 
-    __module__ = "schemas"
+    __module__ = "hotbus.schemas"
 
 
 class DependencyError(PluginError):
@@ -217,7 +217,7 @@ class DependencyError(PluginError):
         cycle: the dependency cycle, first name repeated at the end, when there is one.
     """
 
-    __module__ = "schemas"
+    __module__ = "hotbus.schemas"
 
     def __init__(
         self,
@@ -241,7 +241,7 @@ class LifecycleError(PluginError):
         target: the state that was asked for.
     """
 
-    __module__ = "schemas"
+    __module__ = "hotbus.schemas"
 
     def __init__(self, plugin: str, current: str, target: str) -> None:
         self.current = current
@@ -256,7 +256,7 @@ class LifecycleError(PluginError):
 class UnknownPluginError(PluginError, LookupError):
     """Raised when a plugin name is not known to the runtime."""
 
-    __module__ = "schemas"
+    __module__ = "hotbus.schemas"
 
     def __init__(self, plugin: str, known: Sequence[str] = ()) -> None:
         listing = ", ".join(sorted(known)) or "none"

@@ -12,10 +12,9 @@ from datetime import UTC, datetime
 from typing import Any, ClassVar, Self
 from uuid import UUID, SafeUUID
 
+from hotbus.schemas._errors import TopicConflictError, TopicError, UnknownTopicError
+from hotbus.schemas._topic import validate_topic
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator
-
-from schemas._errors import TopicConflictError, TopicError, UnknownTopicError
-from schemas._topic import validate_topic
 
 __all__ = ["RESERVED_PREFIX", "Event", "TopicRegistry", "current_source", "registry", "use_source"]
 
@@ -131,7 +130,7 @@ class Event(BaseModel):
             return  # an abstract intermediate base, or a subclass reusing its parent's topic
         owner = f"{cls.__module__}.{cls.__qualname__}"
         topic = validate_topic(cls.__dict__["topic"], owner=owner)
-        own = cls.__module__ == "schemas" or cls.__module__.startswith("schemas.")
+        own = cls.__module__ == "hotbus.schemas" or cls.__module__.startswith("hotbus.schemas.")
         if topic.startswith(RESERVED_PREFIX) and not own:
             raise TopicError(
                 topic,

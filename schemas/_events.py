@@ -10,9 +10,7 @@ from pathlib import Path
 from typing import Annotated, Self
 from uuid import UUID
 
-from pydantic import BaseModel, ConfigDict, Field, NonNegativeFloat, NonNegativeInt
-
-from schemas._enums import (
+from hotbus.schemas._enums import (
     FileChangeKind,
     Phase,
     PluginState,
@@ -21,7 +19,8 @@ from schemas._enums import (
     SettleOutcome,
     SourceKind,
 )
-from schemas._event import Event
+from hotbus.schemas._event import Event
+from pydantic import BaseModel, ConfigDict, Field, NonNegativeFloat, NonNegativeInt
 
 __all__ = [
     "ConfigChanged",

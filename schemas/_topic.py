@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from functools import lru_cache
 
-from schemas._errors import TopicError
+from hotbus.schemas._errors import TopicError
 
 __all__ = ["is_pattern", "topic_matches", "validate_pattern", "validate_topic"]
 

@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import pytest
-
-from bus import Bus
+from hotbus import Bus
 
 # hotbus's own pytest plugin (the pytest11 entry point "hotbus" is disabled in pyproject.toml
 # so that it is imported here, after coverage has started).
-pytest_plugins = ("runtime._pytest_plugin",)
+pytest_plugins = ("hotbus.testing",)
 
 
 @pytest.fixture

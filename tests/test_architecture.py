@@ -22,7 +22,7 @@ FORBIDDEN = {"schemas": {"bus", "runtime", *_NEVER}, "bus": {"runtime", *_NEVER}
 
 def _imported_modules(path: Path, root: Path) -> list[tuple[int, str, str]]:
     """``(line, absolute module, statement)`` for every import in ``path``, however nested."""
-    package = list(path.relative_to(root).parent.parts)
+    package = ["hotbus", *path.relative_to(root).parent.parts]  # installed under hotbus
     found: list[tuple[int, str, str]] = []
     for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"), filename=str(path))):
         if isinstance(node, ast.Import):
@@ -37,6 +37,12 @@ def _imported_modules(path: Path, root: Path) -> list[tuple[int, str, str]]:
     return found
 
 
+def _layer(module: str) -> str:
+    """The folder a module comes from: ``hotbus.bus._bus`` is ``bus``, ``plugins.x`` ``plugins``."""
+    first, _, rest = module.partition(".")
+    return rest.partition(".")[0] if first == "hotbus" else first
+
+
 def _wrong_way_imports(root: Path, package: str) -> list[str]:
     """``file:line: statement`` for every import of ``package`` that points the wrong way."""
     files = sorted((root / package).rglob("*.py"))
@@ -46,7 +52,7 @@ def _wrong_way_imports(root: Path, package: str) -> list[str]:
         f"{path.relative_to(root)}:{line}: {statement}"
         for path in files
         for line, module, statement in _imported_modules(path, root)
-        if module.partition(".")[0] in FORBIDDEN[package]
+        if _layer(module) in FORBIDDEN[package]
     ]
 
 
@@ -65,18 +71,19 @@ def test_package_imports_nothing_above_it(package: str) -> None:
 def test_import_guard_names_file_line_and_import(tmp_path: Path) -> None:
     (tmp_path / "schemas").mkdir()
     (tmp_path / "schemas" / "_bad.py").write_text(
-        "import os\n\nfrom bus import Bus\nimport runtime._cli as cli\n", encoding="utf-8"
+        "import os\n\nfrom hotbus.bus import Bus\nimport hotbus.runtime._cli as cli\n",
+        encoding="utf-8",
     )
     assert _wrong_way_imports(tmp_path, "schemas") == [
-        f"{Path('schemas/_bad.py')}:3: from bus import Bus",
-        f"{Path('schemas/_bad.py')}:4: import runtime._cli as cli",
+        f"{Path('schemas/_bad.py')}:3: from hotbus.bus import Bus",
+        f"{Path('schemas/_bad.py')}:4: import hotbus.runtime._cli as cli",
     ]
 
 
 def test_import_guard_forbids_runtime_to_import_plugins(tmp_path: Path) -> None:
     (tmp_path / "runtime").mkdir()
     (tmp_path / "runtime" / "_loader.py").write_text(
-        "from bus import Bus\nimport plugins.dice\n", encoding="utf-8"
+        "from hotbus.bus import Bus\nimport plugins.dice\n", encoding="utf-8"
     )
     assert _wrong_way_imports(tmp_path, "runtime") == [
         f"{Path('runtime/_loader.py')}:2: import plugins.dice"
@@ -91,12 +98,12 @@ def test_import_guard_sees_nested_and_relative_imports(tmp_path: Path) -> None:
         "if TYPE_CHECKING:\n"
         "    from ...runtime import Runtime\n"
         "def later():\n"
-        "    from runtime._cli import cli\n",
+        "    from hotbus.runtime._cli import cli\n",
         encoding="utf-8",
     )
     assert _wrong_way_imports(tmp_path, "bus") == [
         f"{Path('bus/inner/_mod.py')}:4: from ...runtime import Runtime",
-        f"{Path('bus/inner/_mod.py')}:6: from runtime._cli import cli",
+        f"{Path('bus/inner/_mod.py')}:6: from hotbus.runtime._cli import cli",
     ]
 
 
@@ -105,19 +112,19 @@ def test_import_guard_sees_nested_and_relative_imports(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize("package", PACKAGES)
 def test_every_name_in_all_exists(package: str) -> None:
-    module = importlib.import_module(package)
+    module = importlib.import_module(f"hotbus.{package}")
     assert [name for name in module.__all__ if not hasattr(module, name)] == []
 
 
 @pytest.mark.parametrize("package", PACKAGES)
 def test_every_public_class_and_function_of_the_package_is_in_all(package: str) -> None:
-    module = importlib.import_module(package)
+    module = importlib.import_module(f"hotbus.{package}")
     unlisted = [
         name
         for name, value in vars(module).items()
         if not name.startswith("_")
         and (inspect.isclass(value) or inspect.isfunction(value))
-        and getattr(value, "__module__", "").partition(".")[0] == package
+        and _layer(getattr(value, "__module__", "")) == package
         and name not in module.__all__
     ]
     assert unlisted == []
@@ -125,5 +132,5 @@ def test_every_public_class_and_function_of_the_package_is_in_all(package: str) 
 
 @pytest.mark.parametrize("package", PACKAGES)
 def test_all_has_no_duplicates(package: str) -> None:
-    names: list[str] = list(importlib.import_module(package).__all__)
+    names: list[str] = list(importlib.import_module(f"hotbus.{package}").__all__)
     assert sorted({name for name in names if names.count(name) > 1}) == []

@@ -8,8 +8,7 @@ import sys
 from pathlib import Path
 
 import pytest
-
-from schemas import Settings, registry
+from hotbus.schemas import Settings, registry
 
 ROOT = Path(__file__).resolve().parents[1]
 README = (ROOT / "README.md").read_text(encoding="utf-8")

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, cast
 
-from runtime import ChatMessage, ChatReply, Plugin, subscribe
+from hotbus import ChatMessage, ChatReply, Plugin, subscribe
 
 from . import questions
 

@@ -5,9 +5,8 @@ from __future__ import annotations
 import asyncio
 
 import pytest
-
-from bus import Bus, Recorder
-from schemas import Event
+from hotbus import Event
+from hotbus.bus import Bus, Recorder
 
 
 class Ping(Event):

@@ -7,9 +7,8 @@ import logging
 from pathlib import Path
 
 import pytest
-
-from bus import Bus
-from schemas import Event, HandlerFailed
+from hotbus import Bus
+from hotbus.schemas import Event, HandlerFailed
 
 
 class Roll(Event):
@@ -103,7 +102,7 @@ async def test_async_handler_past_its_timeout_is_reported_as_timed_out(bus: Bus)
     async with asyncio.timeout(5):
         await bus.publish(Roll())
     assert [(f.handler, f.error.type, f.timed_out) for f in failures] == [
-        (f"{__name__}.hang", "schemas.HandlerTimeoutError", True)
+        (f"{__name__}.hang", "hotbus.schemas.HandlerTimeoutError", True)
     ]
 
 

@@ -5,9 +5,8 @@ from __future__ import annotations
 import asyncio
 
 import pytest
-
-from bus import Bus
-from schemas import BusError, Event, HandlerFailed, PublishDepthError
+from hotbus import Bus
+from hotbus.schemas import BusError, Event, HandlerFailed, PublishDepthError
 
 
 class Alpha(Event):

@@ -7,9 +7,8 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
-
-from bus import RUNTIME, Bus
-from schemas import (
+from hotbus.bus import RUNTIME, Bus
+from hotbus.schemas import (
     BusError,
     Event,
     PluginDiscovered,

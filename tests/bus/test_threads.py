@@ -7,9 +7,8 @@ import re
 import threading
 
 import pytest
-
-from bus import Bus
-from schemas import BusError, Event
+from hotbus import Bus
+from hotbus.schemas import BusError, Event
 
 
 class Saved(Event):

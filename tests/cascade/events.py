@@ -6,9 +6,8 @@ publishes and read the `Answer` a plugin version publishes back, across any numb
 
 from __future__ import annotations
 
+from hotbus import Event
 from pydantic import Field
-
-from schemas import Event
 
 __all__ = ["Answer", "Ask"]
 

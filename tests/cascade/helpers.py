@@ -7,9 +7,9 @@ from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Final
 
-from bus import Recorder
-from runtime import Harness, PluginDir, Runtime
-from schemas import (
+from hotbus import Runtime
+from hotbus.bus import Recorder
+from hotbus.schemas import (
     Event,
     FileSettled,
     PluginFailed,
@@ -23,6 +23,8 @@ from schemas import (
     ReloadRolledBack,
     SettleOutcome,
 )
+from hotbus.testing import Harness, PluginDir
+
 from tests.cascade.events import Answer, Ask
 
 __all__ = [
@@ -88,7 +90,7 @@ def plugin_source(
     extra = textwrap.indent(textwrap.dedent(setup).strip("\n"), " " * 8)
     return (
         f'"""Cascade test plugin {name}."""\n\n'
-        "from runtime import Plugin, State, subscribe\n"
+        "from hotbus.runtime import Plugin, State, subscribe\n"
         "from tests.cascade import faults\n"
         "from tests.cascade.events import Answer, Ask\n"
         f"{import_lines}\n"

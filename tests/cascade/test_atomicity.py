@@ -7,9 +7,9 @@ Driven at the bus (no watcher): each test rewrites plugin files, publishes
 from __future__ import annotations
 
 import pytest
+from hotbus.schemas import Phase, PluginState, ReloadPlanned, ReloadRejected, ReloadRolledBack
+from hotbus.testing import Harness, PluginDir
 
-from runtime import Harness, PluginDir
-from schemas import Phase, PluginState, ReloadPlanned, ReloadRejected, ReloadRolledBack
 from tests.cascade import faults
 from tests.cascade.helpers import (
     CHAIN,

@@ -9,9 +9,7 @@ from __future__ import annotations
 import asyncio
 
 import pytest
-
-from runtime import SAVE_STYLES, Harness, PluginDir, SaveStyle
-from schemas import (
+from hotbus.schemas import (
     PluginState,
     PluginStateChanged,
     ReloadCommitted,
@@ -19,6 +17,8 @@ from schemas import (
     ReloadRejected,
     ReloadRolledBack,
 )
+from hotbus.testing import SAVE_STYLES, Harness, PluginDir, SaveStyle
+
 from tests.cascade.helpers import (
     CHAIN,
     DIAMOND,

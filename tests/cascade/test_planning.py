@@ -7,9 +7,9 @@ No watcher and no sleeping: each test publishes ``hotbus.file.settled`` or
 from __future__ import annotations
 
 import pytest
+from hotbus.schemas import PluginState, PluginStateChanged, ReloadCommitted, ReloadPlanned
+from hotbus.testing import Harness, PluginDir
 
-from runtime import Harness, PluginDir
-from schemas import PluginState, PluginStateChanged, ReloadCommitted, ReloadPlanned
 from tests.cascade.helpers import (
     CHAIN,
     DIAMOND,

@@ -12,9 +12,10 @@ import weakref
 from typing import Any
 
 import pytest
+from hotbus import Runtime
+from hotbus.schemas import Event, PluginLeaked, PluginStateChanged, ReloadCommitted
+from hotbus.testing import Harness, PluginDir
 
-from runtime import Harness, PluginDir, Runtime
-from schemas import Event, PluginLeaked, PluginStateChanged, ReloadCommitted
 from tests.cascade.events import Answer
 from tests.cascade.helpers import (
     CHAIN,

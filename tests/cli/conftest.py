@@ -9,7 +9,7 @@ import pytest
 
 from tests.cli.console import Console
 
-#: The ``console`` fixture: starts ``python -m runtime *args`` in ``cwd``.
+#: The ``console`` fixture: starts ``python -m hotbus *args`` in ``cwd``.
 StartConsole = Callable[..., Console]
 
 

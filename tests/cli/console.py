@@ -20,7 +20,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, final
 
-from runtime import cli
+from hotbus.runtime import cli
+
 from tests.plugins.chat import PLUGINS, copy_plugins
 
 __all__ = [
@@ -72,11 +73,11 @@ def _environment() -> dict[str, str]:
 
 
 def _command(args: tuple[str, ...]) -> list[str]:
-    return [sys.executable, "-m", "runtime", *args]
+    return [sys.executable, "-m", "hotbus", *args]
 
 
 def run_hotbus(*args: str, input: str = "", cwd: Path = ROOT) -> Result:
-    """Run ``python -m runtime *args`` as a process with ``input`` as stdin, until it ends."""
+    """Run ``python -m hotbus *args`` as a process with ``input`` as stdin, until it ends."""
     done = subprocess.run(
         _command(args),
         input=input,
@@ -157,7 +158,7 @@ class Lines:
 
 @final
 class Console:
-    """``python -m runtime *args`` as a process whose stdin stays open until `close_input`."""
+    """``python -m hotbus *args`` as a process whose stdin stays open until `close_input`."""
 
     __slots__ = ("err", "out", "process")
 

@@ -7,14 +7,14 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+from hotbus.testing import PluginDir
 
-from runtime import PluginDir
 from tests.cli.console import PLUGINS, Result, hotbus
 
 EXAMPLES = ["dice", "eightball", "greeter", "quotes", "rng", "trivia"]
 
 SYNTAX_ERROR = """\
-    from runtime import Plugin
+    from hotbus import Plugin
 
 
     class Broken(Plugin):
@@ -24,7 +24,7 @@ SYNTAX_ERROR = """\
             pass
 """
 RAISES_AT_IMPORT = """\
-    from runtime import Plugin
+    from hotbus import Plugin
 
     raise RuntimeError("no config server")
 
@@ -34,7 +34,7 @@ RAISES_AT_IMPORT = """\
         version = "1.0.0"
 """
 BAD_VERSION = """\
-    from runtime import Plugin
+    from hotbus import Plugin
 
 
     class Bad(Plugin):
@@ -42,7 +42,7 @@ BAD_VERSION = """\
         version = "one"
 """
 NEEDS_GHOST = """\
-    from runtime import Plugin
+    from hotbus import Plugin
 
 
     class Needy(Plugin):
@@ -51,7 +51,7 @@ NEEDS_GHOST = """\
         requires = ("ghost",)
 """
 CHICKEN = """\
-    from runtime import Plugin
+    from hotbus import Plugin
 
 
     class Chicken(Plugin):
@@ -60,7 +60,7 @@ CHICKEN = """\
         requires = ("egg",)
 """
 EGG = """\
-    from runtime import Plugin
+    from hotbus import Plugin
 
 
     class Egg(Plugin):
@@ -71,7 +71,7 @@ EGG = """\
 CONFIGURED = """\
     from pydantic import BaseModel, Field
 
-    from runtime import Plugin
+    from hotbus import Plugin
 
 
     class DiceConfig(BaseModel):
@@ -84,7 +84,7 @@ CONFIGURED = """\
         config_model = DiceConfig
 """
 TWO_PLUGINS = """\
-    from runtime import Plugin
+    from hotbus import Plugin
 
 
     class Salt(Plugin):
@@ -315,7 +315,7 @@ def test_check_starts_no_plugin(plugin_dir: PluginDir, tmp_path: Path) -> None:
     plugin_dir.write(
         "loud.py",
         """\
-        from runtime import Plugin
+        from hotbus import Plugin
 
 
         class Loud(Plugin):

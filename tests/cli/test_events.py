@@ -5,8 +5,8 @@ from __future__ import annotations
 import json
 
 import pytest
+from hotbus.schemas import registry
 
-from schemas import registry
 from tests.cli.console import Result, hotbus
 
 HOTBUS_TOPICS = [topic for topic in registry.topics() if topic.startswith("hotbus.")]

@@ -7,8 +7,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from hotbus.schemas import registry
 
-from schemas import registry
 from tests.cli.console import PLUGINS, Result, hotbus
 
 Record = dict[str, Any]

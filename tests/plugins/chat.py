@@ -7,7 +7,7 @@ import shutil
 from pathlib import Path
 from types import ModuleType
 
-from runtime import ChatMessage, ChatReply, Runtime
+from hotbus import ChatMessage, ChatReply, Runtime
 
 __all__ = ["CONFIG", "PLUGINS", "answer", "copy_plugins", "load_by_path", "say"]
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 
 import pytest
+from hotbus import Runtime
 
-from runtime import Runtime
 from tests.plugins.chat import CONFIG, PLUGINS
 
 

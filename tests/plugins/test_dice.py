@@ -5,8 +5,10 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from runtime import Harness, Runtime
-from schemas import ReloadCommitted, ReloadRejected
+from hotbus import Runtime
+from hotbus.schemas import ReloadCommitted, ReloadRejected
+from hotbus.testing import Harness
+
 from tests.plugins.chat import PLUGINS, answer, copy_plugins, say
 
 TWO_D6 = re.compile(r"🎲 2d6: (\d) \+ (\d) = (\d+)")

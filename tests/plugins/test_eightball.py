@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from runtime import Runtime
+from hotbus import Runtime
+
 from tests.plugins.chat import PLUGINS, answer, load_by_path
 
 ANSWERS: tuple[str, ...] = load_by_path(PLUGINS / "eightball.py").ANSWERS

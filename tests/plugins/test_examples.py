@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import io
 
-from runtime import Runtime, cli
+from hotbus.runtime import Runtime, cli
+
 from tests.plugins.chat import PLUGINS, say
 
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 import tomllib
 
 import pytest
+from hotbus import Runtime
 
-from runtime import Runtime
 from tests.plugins.chat import CONFIG, answer, say
 
 GREETING: str = tomllib.loads(CONFIG.read_text(encoding="utf-8"))["plugins"]["greeter"]["greeting"]

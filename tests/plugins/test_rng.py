@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import re
 
-from runtime import Harness
-from schemas import ReloadCommitted
+from hotbus.schemas import ReloadCommitted
+from hotbus.testing import Harness
+
 from tests.plugins.chat import answer, copy_plugins
 
 

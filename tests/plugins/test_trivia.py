@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
-from runtime import Harness, Runtime
-from schemas import ReloadCommitted
+from hotbus import Runtime
+from hotbus.schemas import ReloadCommitted
+from hotbus.testing import Harness
+
 from tests.plugins.chat import PLUGINS, answer, copy_plugins, load_by_path
 
 #: The question bank, question text -> answer, read from plugins/trivia/questions.py.

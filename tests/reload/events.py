@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from schemas import Event
+from hotbus import Event
 
 __all__ = ["FAULTS", "HANDLED", "KEPT", "Answer", "Ask", "Busy", "Slow", "Tick", "reset"]
 

@@ -14,9 +14,11 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TypeVar
 
-from bus import Recorder
-from runtime import Harness, PluginDir, Runtime
-from schemas import Event, FileSettled, PluginStatus, ReloadCommitted
+from hotbus import Runtime
+from hotbus.bus import Recorder
+from hotbus.schemas import Event, FileSettled, PluginStatus, ReloadCommitted
+from hotbus.testing import Harness, PluginDir
+
 from tests.reload.events import Answer, Ask
 
 __all__ = [
@@ -71,7 +73,7 @@ def plugin_source(
     class_name = "".join(part.title() for part in name.split("_"))
     members = textwrap.indent(textwrap.dedent(body).strip("\n"), "    ")
     return (
-        "from runtime import Plugin, State, subscribe\n"
+        "from hotbus.runtime import Plugin, State, subscribe\n"
         "from tests.reload import events\n"
         f"{textwrap.dedent(header).strip()}\n"
         "\n\n"

@@ -4,10 +4,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from bus import Bus
-from runtime import Harness, PluginDir
-from runtime._debouncer import Debouncer
-from schemas import (
+from hotbus import Bus
+from hotbus.runtime._debouncer import Debouncer
+from hotbus.schemas import (
     FileChanged,
     FileChangeKind,
     FileSettled,
@@ -15,6 +14,8 @@ from schemas import (
     ReloadCommitted,
     SettleOutcome,
 )
+from hotbus.testing import Harness, PluginDir
+
 from tests.reload.helpers import TIMEOUT, plugin_source, sha256, write_file
 
 K = FileChangeKind

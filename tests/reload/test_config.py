@@ -5,9 +5,10 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from hotbus import Runtime
+from hotbus.schemas import ConfigChanged, ReloadCommitted, ReloadRequested
+from hotbus.testing import Harness, PluginDir
 
-from runtime import Harness, PluginDir, Runtime
-from schemas import ConfigChanged, ReloadCommitted, ReloadRequested
 from tests.reload.helpers import TIMEOUT, after, committed, plugin_source, values, write_file
 
 CONFIG_MODEL = """

@@ -16,15 +16,16 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-
-from runtime import Harness, Plugin, PluginDir, Runtime
-from schemas import (
+from hotbus import Plugin, Runtime
+from hotbus.schemas import (
     Phase,
     PluginState,
     ReloadCommitted,
     ReloadRejected,
     ReloadRolledBack,
 )
+from hotbus.testing import Harness, PluginDir
+
 from tests.reload import events
 from tests.reload.helpers import (
     IMPORTS_HELPER,

@@ -5,9 +5,10 @@ from __future__ import annotations
 import asyncio
 
 import pytest
+from hotbus import Runtime
+from hotbus.schemas import HandlersCancelled, ReloadCommitted
+from hotbus.testing import Harness, PluginDir
 
-from runtime import Harness, PluginDir, Runtime
-from schemas import HandlersCancelled, ReloadCommitted
 from tests.reload import events
 from tests.reload.events import Busy, Slow, Tick
 from tests.reload.helpers import TIMEOUT, plugin_source

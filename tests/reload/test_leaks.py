@@ -5,8 +5,9 @@ from __future__ import annotations
 import gc
 import weakref
 
-from runtime import Harness, PluginDir
-from schemas import PluginLeaked, ReloadCommitted
+from hotbus.schemas import PluginLeaked, ReloadCommitted
+from hotbus.testing import Harness, PluginDir
+
 from tests.reload.helpers import TIMEOUT, committed, plugin_source, status_of
 
 KEEPS_ITSELF = """

@@ -16,9 +16,8 @@ from pathlib import Path
 from typing import Literal
 
 import pytest
-
-from runtime import SAVE_STYLES, Harness, PluginDir, Runtime, SaveStyle
-from schemas import (
+from hotbus import Runtime
+from hotbus.schemas import (
     Event,
     PluginState,
     ReloadCommitted,
@@ -29,6 +28,8 @@ from schemas import (
     SettleOutcome,
     UnknownPluginError,
 )
+from hotbus.testing import SAVE_STYLES, Harness, PluginDir, SaveStyle
+
 from tests.reload.helpers import (
     IMPORTS_HELPER,
     SERVES_HELPER,

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import pytest
+from hotbus import Runtime
+from hotbus.schemas import ReloadCommitted, StateDiscarded
+from hotbus.testing import Harness, PluginDir
 
-from runtime import Harness, PluginDir, Runtime
-from schemas import ReloadCommitted, StateDiscarded
 from tests.reload.helpers import TIMEOUT, answers, committed, plugin_source
 
 TALLY = """

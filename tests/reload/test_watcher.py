@@ -8,13 +8,9 @@ import threading
 from pathlib import Path
 
 import pytest
-from watchdog.observers.api import BaseObserver
-from watchdog.utils import BaseThread
-
-from bus import Bus
-from runtime import Harness, PluginDir, Runtime
-from runtime._watcher import Watcher
-from schemas import (
+from hotbus import Bus, Runtime
+from hotbus.runtime._watcher import Watcher
+from hotbus.schemas import (
     FileChanged,
     ReloadCommitted,
     WatcherFellBack,
@@ -22,6 +18,10 @@ from schemas import (
     WatcherStarted,
     WatcherStopped,
 )
+from hotbus.testing import Harness, PluginDir
+from watchdog.observers.api import BaseObserver
+from watchdog.utils import BaseThread
+
 from tests.reload.helpers import TIMEOUT, committed, plugin_source, values, write_file
 
 

@@ -7,9 +7,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from hotbus import Runtime
+from hotbus.runtime._editor import PluginDir
 
-from runtime import Runtime
-from runtime._editor import PluginDir
 from tests.runtime import events
 from tests.runtime.helpers import MakeRuntime
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from schemas import Event
+from hotbus import Event
 
 __all__ = ["JOURNAL", "OBJECTS", "Ping", "Reply", "note", "reset"]
 

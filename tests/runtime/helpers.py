@@ -5,9 +5,9 @@ from __future__ import annotations
 import textwrap
 from collections.abc import Callable, Iterable
 
-from bus import Recorder
-from runtime import Runtime
-from schemas import PluginFailed, PluginState, PluginStateChanged
+from hotbus import Runtime
+from hotbus.bus import Recorder
+from hotbus.schemas import PluginFailed, PluginState, PluginStateChanged
 
 __all__ = ["MakeRuntime", "failures", "plugin_source", "transitions"]
 
@@ -32,7 +32,7 @@ def plugin_source(
     class_name = "".join(part.title() for part in name.split("_"))
     members = textwrap.indent(textwrap.dedent(body).strip("\n"), "    ")
     return (
-        "from runtime import Plugin, subscribe\n"
+        "from hotbus.runtime import Plugin, subscribe\n"
         "from tests.runtime import events\n"
         f"{textwrap.dedent(header)}\n\n"
         f"class {class_name}(Plugin):\n"

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import asyncio
 
-from runtime._editor import PluginDir
-from schemas import Phase
+from hotbus.runtime._editor import PluginDir
+from hotbus.schemas import Phase
+
 from tests.runtime import events
 from tests.runtime.events import Ping
 from tests.runtime.helpers import MakeRuntime, failures, plugin_source

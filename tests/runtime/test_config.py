@@ -8,11 +8,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from hotbus.runtime import validate_plugin_config
+from hotbus.runtime._editor import PluginDir
+from hotbus.schemas import ConfigError, Phase, PluginState
 from pydantic import BaseModel, SecretStr, model_validator
 
-from runtime import validate_plugin_config
-from runtime._editor import PluginDir
-from schemas import ConfigError, Phase, PluginState
 from tests.runtime.helpers import MakeRuntime, failures, plugin_source
 
 SECRET = "s3cr3t-d1ce-t0ken"

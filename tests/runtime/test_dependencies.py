@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from runtime._editor import PluginDir
-from schemas import PluginState
+from hotbus.runtime._editor import PluginDir
+from hotbus.schemas import PluginState
+
 from tests.runtime import events
 from tests.runtime.helpers import MakeRuntime, plugin_source
 
@@ -253,7 +254,7 @@ async def test_requires_given_as_one_string_is_one_requirement(
     plugin_dir.write(
         "dice.py",
         """
-        from runtime import Plugin
+        from hotbus import Plugin
 
         class Dice(Plugin):
             name = "dice"

@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import asyncio
 
-from bus import Bus
-from runtime._gate import Gate
-from schemas import Event
+from hotbus import Bus, Event
+from hotbus.runtime._gate import Gate
 
 
 class Knock(Event):

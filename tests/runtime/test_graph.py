@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
+from hotbus.runtime import dependents_closure, find_cycles, topological_order
 from hypothesis import given, settings
 from hypothesis import strategies as st
-
-from runtime import dependents_closure, find_cycles, topological_order
 
 Graph = dict[str, list[str]]
 

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import pytest
+from hotbus.runtime import check_transition
+from hotbus.runtime._editor import PluginDir
+from hotbus.schemas import LifecycleError, Phase, PluginState, PluginStateChanged
 
-from runtime import check_transition
-from runtime._editor import PluginDir
-from schemas import LifecycleError, Phase, PluginState, PluginStateChanged
 from tests.runtime import events
 from tests.runtime.events import Ping
 from tests.runtime.helpers import MakeRuntime, failures, plugin_source, transitions

@@ -9,10 +9,10 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from hotbus.runtime import NAMESPACE
+from hotbus.runtime._editor import PluginDir
+from hotbus.schemas import Phase, PluginFailed, PluginState, SourceKind
 
-from runtime import NAMESPACE
-from runtime._editor import PluginDir
-from schemas import Phase, PluginFailed, PluginState, SourceKind
 from tests.runtime import events
 from tests.runtime.helpers import MakeRuntime, failures, plugin_source
 
@@ -73,7 +73,7 @@ async def test_a_module_plugin_imports_a_sibling_helper_relatively(
 HELPERS = {
     "plain": "FACES = 20\n",
     "mentions-plugin": """
-        from runtime import Plugin
+        from hotbus import Plugin
 
         def is_plugin(obj: object) -> bool:
             return isinstance(obj, Plugin)
@@ -119,7 +119,7 @@ async def test_a_module_defining_two_plugins_fails_naming_both(
     plugin_dir.write(
         "dice.py",
         """
-        from runtime import Plugin
+        from hotbus import Plugin
 
         class Dice(Plugin):
             name = "dice"
@@ -144,7 +144,7 @@ async def test_a_plugin_deriving_from_an_aliased_plugin_base_is_discovered(
     plugin_dir.write(
         "dice.py",
         """
-        from runtime import Plugin as BasePlugin
+        from hotbus import Plugin as BasePlugin
 
         class Dice(BasePlugin):
             name = "dice"
@@ -170,7 +170,7 @@ async def test_a_second_plugin_declaring_a_taken_name_fails_at_validate_naming_t
 
 
 CHAT_BASE = """
-    from runtime import Plugin
+    from hotbus import Plugin
 
     class ChatPlugin(Plugin):  # the shared base of the chat plugins
         def reply(self, text: str) -> str:
@@ -306,7 +306,7 @@ async def test_a_syntax_error_fails_at_compile_with_file_and_line(
     path = plugin_dir.write(
         "dice.py",
         """
-        from runtime import Plugin
+        from hotbus import Plugin
 
         class Dice(Plugin):
             name = "dice"
@@ -333,7 +333,7 @@ async def test_an_exception_at_import_fails_at_import_with_file_and_line(
     path = plugin_dir.write(
         "dice.py",
         """
-        from runtime import Plugin
+        from hotbus import Plugin
 
         class Dice(Plugin):
             name = "dice"
@@ -382,7 +382,7 @@ async def test_an_absolute_import_of_a_sibling_says_to_import_it_relatively(
     assert failure.phase is Phase.IMPORT
     assert "write 'from . import dice_tables'" in failure.error.message
     assert (failure.error.type, failure.error.file, failure.error.line) == (
-        "schemas.PluginLoadError",
+        "hotbus.schemas.PluginLoadError",
         path.resolve(),
         _line_of(path, "import dice_tables"),
     )
@@ -407,7 +407,9 @@ async def test_an_invalid_declaration_fails_at_validate_saying_what_is_wrong(
     plugin_dir: PluginDir, make_runtime: MakeRuntime, declaration: str, message: str
 ) -> None:
     indented = "\n".join("    " + line for line in declaration.splitlines())
-    plugin_dir.write("dice.py", f"from runtime import Plugin\n\nclass Dice(Plugin):\n{indented}\n")
+    plugin_dir.write(
+        "dice.py", f"from hotbus.runtime import Plugin\n\nclass Dice(Plugin):\n{indented}\n"
+    )
     runtime = make_runtime()
     with runtime.bus.record() as recorded:
         await runtime.start()

@@ -9,11 +9,10 @@ from typing import Any
 from uuid import UUID
 
 import pytest
-
-from bus import RUNTIME, Bus
-from runtime import _logging
-from runtime._logging import EventLogger
-from schemas import (
+from hotbus.bus import RUNTIME, Bus
+from hotbus.runtime import _logging
+from hotbus.runtime._logging import EventLogger
+from hotbus.schemas import (
     ConfigChanged,
     ErrorInfo,
     Event,
@@ -57,7 +56,7 @@ Line = tuple[str, int, str]
 Publish = Callable[[Event], Awaitable[list[Line]]]
 
 SYNTAX_ERROR = ErrorInfo(
-    type="schemas.PluginLoadError",
+    type="hotbus.schemas.PluginLoadError",
     message="invalid syntax",
     file=Path("/srv/plugins/greeter.py"),
     line=42,
@@ -237,7 +236,8 @@ async def test_plugin_failure_is_error_with_phase_error_and_location(logged: Pub
         (
             "hotbus.plugin",
             ERROR,
-            "❌ greeter failed at compile: schemas.PluginLoadError: invalid syntax (greeter.py:42)",
+            "❌ greeter failed at compile: hotbus.schemas.PluginLoadError: invalid syntax "
+            "(greeter.py:42)",
         )
     ]
 
@@ -367,7 +367,7 @@ async def test_rejected_reload_is_error_saying_the_running_version_keeps_serving
         (
             "hotbus.reload",
             ERROR,
-            "❌ greeter rejected at compile: schemas.PluginLoadError: invalid syntax "
+            "❌ greeter rejected at compile: hotbus.schemas.PluginLoadError: invalid syntax "
             "(greeter.py:42); the running version keeps serving",
         )
     ]
@@ -429,7 +429,7 @@ async def test_handler_timeout_says_timed_out(logged: Publish) -> None:
         owner="greeter",
         event_topic="chat.message",
         failed_event_id=UUID(int=1),
-        error=ErrorInfo(type="schemas.HandlerTimeoutError", message="took over 1s"),
+        error=ErrorInfo(type="hotbus.schemas.HandlerTimeoutError", message="took over 1s"),
         timed_out=True,
     )
     assert await logged(event) == [
@@ -437,7 +437,7 @@ async def test_handler_timeout_says_timed_out(logged: Publish) -> None:
             "hotbus.bus",
             ERROR,
             "handler greeter.on_chat of greeter failed on chat.message: "
-            "schemas.HandlerTimeoutError: took over 1s (timed out)",
+            "hotbus.schemas.HandlerTimeoutError: took over 1s (timed out)",
         )
     ]
 
@@ -464,7 +464,7 @@ def newer_event() -> Event:
     """An event of a newer vocabulary than the logger knows (its class lives in this test only)."""
 
     class NewerThing(Event):
-        __module__ = "schemas._newer"  # only the schemas package may define hotbus.* topics
+        __module__ = "hotbus.schemas._newer"  # only the schemas package may define hotbus.* topics
         topic = "hotbus.newer.thing"
 
         plugin: str
@@ -640,7 +640,9 @@ def test_repr_says_whether_it_is_attached(bus: Bus) -> None:
 
 def test_every_topic_of_the_vocabulary_has_its_own_line() -> None:
     vocabulary = {
-        topic for topic in registry.topics() if registry.get(topic).__module__ == "schemas._events"
+        topic
+        for topic in registry.topics()
+        if registry.get(topic).__module__ == "hotbus.schemas._events"
     }
     assert vocabulary - set(_logging._FORMATTERS) == set()
 

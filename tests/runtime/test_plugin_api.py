@@ -7,11 +7,11 @@ import logging
 import re
 
 import pytest
+from hotbus import Plugin, subscribe
+from hotbus.runtime._editor import PluginDir
+from hotbus.runtime._plugin import MARKER, SubscriptionMarker
+from hotbus.schemas import PluginError, PluginState, TopicError, UnknownPluginError
 
-from runtime import Plugin, subscribe
-from runtime._editor import PluginDir
-from runtime._plugin import MARKER, SubscriptionMarker
-from schemas import PluginError, PluginState, TopicError, UnknownPluginError
 from tests.runtime import events
 from tests.runtime.events import Ping, Reply
 from tests.runtime.helpers import MakeRuntime, failures, plugin_source
@@ -314,7 +314,7 @@ async def test_get_plugin_of_an_unknown_plugin_fails_the_caller_with_unknown_plu
     with runtime.bus.record() as recorded:
         await runtime.start()
     (failure,) = failures(recorded, "dice")
-    assert failure.error.type == f"schemas.{UnknownPluginError.__name__}"
+    assert failure.error.type == f"hotbus.schemas.{UnknownPluginError.__name__}"
 
 
 async def test_a_closed_context_refuses_to_publish_naming_the_plugin(

@@ -5,10 +5,9 @@ from __future__ import annotations
 import re
 
 import pytest
-
-from runtime import Runtime
-from runtime._editor import PluginDir
-from schemas import (
+from hotbus import Runtime
+from hotbus.runtime._editor import PluginDir
+from hotbus.schemas import (
     PluginError,
     PluginState,
     RuntimeStarted,
@@ -17,6 +16,7 @@ from schemas import (
     SourceKind,
     UnknownPluginError,
 )
+
 from tests.runtime import events
 from tests.runtime.helpers import MakeRuntime, plugin_source
 

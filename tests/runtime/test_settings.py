@@ -8,9 +8,8 @@ import re
 from pathlib import Path
 
 import pytest
-
-from runtime import Runtime, load_settings
-from schemas import SettingsError
+from hotbus.runtime import Runtime, load_settings
+from hotbus.schemas import SettingsError
 
 NO_ENV: dict[str, str] = {}
 

@@ -6,9 +6,8 @@ import builtins
 from pathlib import Path
 
 import pytest
-
-import schemas
-from schemas import (
+from hotbus import schemas
+from hotbus.schemas import (
     BusError,
     ConfigError,
     DependencyError,
@@ -68,7 +67,7 @@ def test_error_is_exported_by_schemas(cls: type[BaseException]) -> None:
 
 @pytest.mark.parametrize("cls", ERROR_CLASSES, ids=_by_name)
 def test_error_reports_its_public_module(cls: type[BaseException]) -> None:
-    assert cls.__module__ == "schemas"
+    assert cls.__module__ == "hotbus.schemas"
 
 
 # -- topics ------------------------------------------------------------------------------------

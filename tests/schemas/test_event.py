@@ -13,9 +13,8 @@ from datetime import UTC, datetime, timedelta, timezone
 from uuid import UUID
 
 import pytest
+from hotbus.schemas import Event, TopicError, current_source, registry, use_source
 from pydantic import ValidationError
-
-from schemas import Event, TopicError, current_source, registry, use_source
 
 
 class Note(Event):
@@ -66,7 +65,9 @@ def test_rejected_hotbus_topic_is_not_registered() -> None:
 
 
 def test_hotbus_topic_in_a_module_merely_named_like_schemas_is_rejected() -> None:
-    source = 'from schemas import Event\nclass Sneaky(Event):\n    topic = "hotbus.test.sneaky"\n'
+    source = (
+        'from hotbus.schemas import Event\nclass Sneaky(Event):\n    topic = "hotbus.test.sneaky"\n'
+    )
     namespace = {"__name__": "schemas_extra"}
     try:
         with pytest.raises(TopicError, match="reserved") as caught:

@@ -10,8 +10,7 @@ from typing import Any
 from uuid import uuid4
 
 import pytest
-
-from schemas import (
+from hotbus.schemas import (
     ConfigChanged,
     ErrorInfo,
     Event,
@@ -130,7 +129,7 @@ EXAMPLES: list[Event] = [
 ]
 
 RELOADED_SOURCE = """
-from schemas import Event
+from hotbus import Event
 
 class Greeting(Event):
     topic = "test.registry.reloaded"
@@ -154,7 +153,7 @@ def _vocabulary_topics() -> list[str]:
     return [
         topic
         for topic in registry.topics()
-        if registry.get(topic).__module__.partition(".")[0] == "schemas"
+        if registry.get(topic).__module__.startswith("hotbus.schemas.")
     ]
 
 

@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 import pytest
+from hotbus.schemas import TopicError, is_pattern, topic_matches, validate_pattern, validate_topic
 from hypothesis import given
 from hypothesis import strategies as st
-
-from schemas import TopicError, is_pattern, topic_matches, validate_pattern, validate_topic
 
 TOKEN = st.from_regex(r"[A-Za-z0-9_-]{1,8}", fullmatch=True)
 TOKENS = st.lists(TOKEN, min_size=1, max_size=6)

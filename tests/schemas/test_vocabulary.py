@@ -9,9 +9,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-
-import schemas
-from schemas import (
+from hotbus import schemas
+from hotbus.schemas import (
     ErrorInfo,
     FileChangeKind,
     Phase,
@@ -119,7 +118,7 @@ def test_error_info_names_a_builtin_exception_type_plainly() -> None:
 
 def test_error_info_qualifies_other_exception_types_with_their_module() -> None:
     info = ErrorInfo.from_exception(PluginLoadError("dice", "it broke"))
-    assert info.type == "schemas.PluginLoadError"
+    assert info.type == "hotbus.schemas.PluginLoadError"
 
 
 def test_error_info_keeps_the_message() -> None:

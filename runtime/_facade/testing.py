@@ -1,6 +1,8 @@
-"""hotbus's pytest plugin, for plugin authors (registered through the ``pytest11`` entry point).
+"""Test support for plugin authors and hosts, and hotbus's pytest plugin.
 
-Fixtures:
+`Harness` runs a `Runtime` on a plugin directory and records every event; `PluginDir` writes
+plugin files and saves them the way editors do (`SAVE_STYLES`). This module is also the pytest
+plugin registered through the ``pytest11`` entry point ``hotbus``, with two fixtures:
 
 - ``plugin_dir``: a `PluginDir` in a temporary directory, to write plugin files and save them
   the way editors do (in place, atomic replace, vim, JetBrains, ``git checkout``, ...);
@@ -20,11 +22,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from hotbus.runtime._editor import SAVE_STYLES, PluginDir, SaveStyle
+from hotbus.runtime._harness import Harness
 
-from runtime._editor import PluginDir
-from runtime._harness import Harness
-
-__all__ = ["hotbus", "plugin_dir"]
+__all__ = ["SAVE_STYLES", "Harness", "PluginDir", "SaveStyle", "hotbus", "plugin_dir"]
 
 _async_fixture: Callable[..., Any] = pytest.fixture  # with another asyncio plugin's auto mode
 if importlib.util.find_spec("pytest_asyncio") is not None:
