@@ -69,9 +69,11 @@ class LeakChecker:
         task.add_done_callback(self._tasks.discard)
 
     async def join(self) -> None:
-        """Wait for the checks under way."""
-        while self._tasks:
-            await asyncio.gather(*list(self._tasks), return_exceptions=True)
+        """Wait for the checks under way (and for those they start)."""
+        # Only unfinished tasks: a finished one leaves the set in a done callback that has not run
+        # yet, and since 3.12 waiting on finished tasks returns without yielding to the loop.
+        while pending := [task for task in self._tasks if not task.done()]:
+            await asyncio.wait(pending)
 
     async def _check(self, refs: list[tuple[str, str, weakref.ref[type]]]) -> int:
         await asyncio.sleep(0)
