@@ -3,19 +3,19 @@
 Plugin authors use `Plugin`, `State`, `subscribe` and `Context`; hosts use `Runtime`.
 """
 
-from hotbus.runtime._chat import ChatMessage, ChatReply
-from hotbus.runtime._cli import cli, main
-from hotbus.runtime._context import Context, Disposer
-from hotbus.runtime._editor import SAVE_STYLES, PluginDir, SaveStyle
-from hotbus.runtime._graph import dependents_closure, find_cycles, topological_order
-from hotbus.runtime._harness import Harness
-from hotbus.runtime._lifecycle import TRANSITIONS, check_transition
-from hotbus.runtime._loader import ENTRY_POINT_GROUP, NAMESPACE, PluginSource, discover
-from hotbus.runtime._logging import EventLogger
-from hotbus.runtime._paths import is_ignored
-from hotbus.runtime._plugin import Plugin, State, subscribe
+from hotbus.runtime._config.settings import ENV_PREFIX, load_settings, validate_plugin_config
+from hotbus.runtime._console.cli import cli, main
+from hotbus.runtime._console.eventlog import EventLogger
+from hotbus.runtime._engine.graph import dependents_closure, find_cycles, topological_order
+from hotbus.runtime._engine.lifecycle import TRANSITIONS, check_transition
+from hotbus.runtime._loading.loader import ENTRY_POINT_GROUP, NAMESPACE, PluginSource, discover
+from hotbus.runtime._loading.paths import is_ignored
+from hotbus.runtime._plugins.chat import ChatMessage, ChatReply
+from hotbus.runtime._plugins.context import Context, Disposer
+from hotbus.runtime._plugins.plugin import Plugin, State, subscribe
 from hotbus.runtime._runtime import Runtime
-from hotbus.runtime._settings import ENV_PREFIX, load_settings, validate_plugin_config
+from hotbus.runtime._testing.harness import Harness
+from hotbus.runtime._testing.plugin_dir import SAVE_STYLES, PluginDir, SaveStyle
 
 __all__ = [
     "ENTRY_POINT_GROUP",

@@ -14,14 +14,11 @@ from types import TracebackType
 from typing import Any, Self, final
 
 from hotbus.bus import Bus
-from hotbus.runtime._context import Context
-from hotbus.runtime._debouncer import Debouncer
-from hotbus.runtime._gate import Gate
-from hotbus.runtime._graph import dependents_closure, find_cycles, topological_order
-from hotbus.runtime._handoff import Handoff, pack, unpack
-from hotbus.runtime._leaks import LeakChecker
-from hotbus.runtime._lifecycle import check_transition
-from hotbus.runtime._loader import (
+from hotbus.runtime._config.settings import load_settings, validate_plugin_config
+from hotbus.runtime._console.eventlog import EventLogger
+from hotbus.runtime._engine.graph import dependents_closure, find_cycles, topological_order
+from hotbus.runtime._engine.lifecycle import check_transition
+from hotbus.runtime._loading.loader import (
     Loaded,
     LoadError,
     PluginSource,
@@ -30,12 +27,15 @@ from hotbus.runtime._loader import (
     purge,
     source_for,
 )
-from hotbus.runtime._logging import EventLogger
-from hotbus.runtime._paths import files_in_traceback
-from hotbus.runtime._plugin import Plugin
-from hotbus.runtime._settings import load_settings, validate_plugin_config
-from hotbus.runtime._validation import validate_plugin_class
-from hotbus.runtime._watcher import Watcher
+from hotbus.runtime._loading.paths import files_in_traceback
+from hotbus.runtime._loading.validation import validate_plugin_class
+from hotbus.runtime._plugins.context import Context
+from hotbus.runtime._plugins.gate import Gate
+from hotbus.runtime._plugins.handoff import Handoff, pack, unpack
+from hotbus.runtime._plugins.plugin import Plugin
+from hotbus.runtime._reload.debouncer import Debouncer
+from hotbus.runtime._reload.leaks import LeakChecker
+from hotbus.runtime._reload.watcher import Watcher
 from hotbus.schemas import (
     ErrorInfo,
     Event,
@@ -801,5 +801,5 @@ class Runtime:
                 await self._stop(rec, S.BLOCKED, reason)
 
 
-from hotbus.runtime._planner import Planner  # noqa: E402 - the planner and reloader drive a Runtime
-from hotbus.runtime._reloader import Reloader  # noqa: E402
+from hotbus.runtime._reload.reloader import Reloader  # noqa: E402
+from hotbus.runtime._reload.scheduler import Planner  # noqa: E402 - the planner and reloader drive a Runtime

@@ -71,12 +71,12 @@ def test_package_imports_nothing_above_it(package: str) -> None:
 def test_import_guard_names_file_line_and_import(tmp_path: Path) -> None:
     (tmp_path / "schemas").mkdir()
     (tmp_path / "schemas" / "_bad.py").write_text(
-        "import os\n\nfrom hotbus.bus import Bus\nimport hotbus.runtime._cli as cli\n",
+        "import os\n\nfrom hotbus.bus import Bus\nimport hotbus.runtime._console.cli as cli\n",
         encoding="utf-8",
     )
     assert _wrong_way_imports(tmp_path, "schemas") == [
         f"{Path('schemas/_bad.py')}:3: from hotbus.bus import Bus",
-        f"{Path('schemas/_bad.py')}:4: import hotbus.runtime._cli as cli",
+        f"{Path('schemas/_bad.py')}:4: import hotbus.runtime._console.cli as cli",
     ]
 
 
@@ -98,12 +98,12 @@ def test_import_guard_sees_nested_and_relative_imports(tmp_path: Path) -> None:
         "if TYPE_CHECKING:\n"
         "    from ...runtime import Runtime\n"
         "def later():\n"
-        "    from hotbus.runtime._cli import cli\n",
+        "    from hotbus.runtime._console.cli import cli\n",
         encoding="utf-8",
     )
     assert _wrong_way_imports(tmp_path, "bus") == [
         f"{Path('bus/inner/_mod.py')}:4: from ...runtime import Runtime",
-        f"{Path('bus/inner/_mod.py')}:6: from hotbus.runtime._cli import cli",
+        f"{Path('bus/inner/_mod.py')}:6: from hotbus.runtime._console.cli import cli",
     ]
 
 

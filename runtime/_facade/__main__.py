@@ -2,6 +2,6 @@
 
 import sys
 
-from hotbus.runtime._cli import main
+from hotbus.runtime._console.cli import main
 
 sys.exit(main())

@@ -22,8 +22,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from hotbus.runtime._editor import SAVE_STYLES, PluginDir, SaveStyle
-from hotbus.runtime._harness import Harness
+from hotbus.runtime._testing.harness import Harness
+from hotbus.runtime._testing.plugin_dir import SAVE_STYLES, PluginDir, SaveStyle
 
 __all__ = ["SAVE_STYLES", "Harness", "PluginDir", "SaveStyle", "hotbus", "plugin_dir"]
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from hotbus import Bus
-from hotbus.runtime._debouncer import Debouncer
+from hotbus.runtime._reload.debouncer import Debouncer
 from hotbus.schemas import (
     FileChanged,
     FileChangeKind,

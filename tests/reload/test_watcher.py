@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 from hotbus import Bus, Runtime
-from hotbus.runtime._watcher import Watcher
+from hotbus.runtime._reload.watcher import Watcher
 from hotbus.schemas import (
     FileChanged,
     ReloadCommitted,

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 from hotbus import Runtime
-from hotbus.runtime._editor import PluginDir
+from hotbus.runtime._testing.plugin_dir import PluginDir
 
 from tests.runtime import events
 from tests.runtime.helpers import MakeRuntime

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 
-from hotbus.runtime._editor import PluginDir
+from hotbus.runtime._testing.plugin_dir import PluginDir
 from hotbus.schemas import Phase
 
 from tests.runtime import events

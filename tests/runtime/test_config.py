@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 from hotbus.runtime import validate_plugin_config
-from hotbus.runtime._editor import PluginDir
+from hotbus.runtime._testing.plugin_dir import PluginDir
 from hotbus.schemas import ConfigError, Phase, PluginState
 from pydantic import BaseModel, SecretStr, model_validator
 

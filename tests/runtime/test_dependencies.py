@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from hotbus.runtime._editor import PluginDir
+from hotbus.runtime._testing.plugin_dir import PluginDir
 from hotbus.schemas import PluginState
 
 from tests.runtime import events

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 
 from hotbus import Bus, Event
-from hotbus.runtime._gate import Gate
+from hotbus.runtime._plugins.gate import Gate
 
 
 class Knock(Event):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 from hotbus.runtime import check_transition
-from hotbus.runtime._editor import PluginDir
+from hotbus.runtime._testing.plugin_dir import PluginDir
 from hotbus.schemas import LifecycleError, Phase, PluginState, PluginStateChanged
 
 from tests.runtime import events

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 from hotbus.runtime import NAMESPACE
-from hotbus.runtime._editor import PluginDir
+from hotbus.runtime._testing.plugin_dir import PluginDir
 from hotbus.schemas import Phase, PluginFailed, PluginState, SourceKind
 
 from tests.runtime import events

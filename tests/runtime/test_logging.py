@@ -10,8 +10,8 @@ from uuid import UUID
 
 import pytest
 from hotbus.bus import RUNTIME, Bus
-from hotbus.runtime import _logging
-from hotbus.runtime._logging import EventLogger
+from hotbus.runtime._console import eventlog as _logging
+from hotbus.runtime._console.eventlog import EventLogger
 from hotbus.schemas import (
     ConfigChanged,
     ErrorInfo,

@@ -8,8 +8,8 @@ import re
 
 import pytest
 from hotbus import Plugin, subscribe
-from hotbus.runtime._editor import PluginDir
-from hotbus.runtime._plugin import MARKER, SubscriptionMarker
+from hotbus.runtime._plugins.plugin import MARKER, SubscriptionMarker
+from hotbus.runtime._testing.plugin_dir import PluginDir
 from hotbus.schemas import PluginError, PluginState, TopicError, UnknownPluginError
 
 from tests.runtime import events

@@ -6,7 +6,7 @@ import re
 
 import pytest
 from hotbus import Runtime
-from hotbus.runtime._editor import PluginDir
+from hotbus.runtime._testing.plugin_dir import PluginDir
 from hotbus.schemas import (
     PluginError,
     PluginState,

@@ -12,10 +12,10 @@ import time
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from hotbus.runtime._graph import dependents_closure, find_cycles, topological_order
-from hotbus.runtime._handoff import Handoff
-from hotbus.runtime._loader import Loaded, LoadError, load, purge, source_line
-from hotbus.runtime._paths import files_in_traceback
+from hotbus.runtime._engine.graph import dependents_closure, find_cycles, topological_order
+from hotbus.runtime._loading.loader import Loaded, LoadError, load, purge, source_line
+from hotbus.runtime._loading.paths import files_in_traceback
+from hotbus.runtime._plugins.handoff import Handoff
 from hotbus.runtime._runtime import StepFailed, _Record
 from hotbus.schemas import (
     DependencyError,

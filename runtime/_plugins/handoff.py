@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from hotbus.runtime._plugin import Plugin, State
+from hotbus.runtime._plugins.plugin import Plugin, State
 from hotbus.schemas import PluginError
 
 __all__ = ["Handoff", "pack", "unpack"]

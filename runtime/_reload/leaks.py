@@ -14,7 +14,7 @@ from hotbus.schemas import PluginLeaked
 
 if TYPE_CHECKING:
     from hotbus.bus import Bus
-    from hotbus.runtime._loader import Loaded
+    from hotbus.runtime._loading.loader import Loaded
 
 __all__ = ["LeakChecker", "describe_referrer"]
 

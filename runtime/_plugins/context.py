@@ -12,8 +12,8 @@ from hotbus.bus import Bus, Handler, Subscription, TopicLike, is_async_handler
 from hotbus.schemas import ErrorInfo, Event, PluginError
 
 if TYPE_CHECKING:
-    from hotbus.runtime._gate import Gate
-    from hotbus.runtime._plugin import Plugin
+    from hotbus.runtime._plugins.gate import Gate
+    from hotbus.runtime._plugins.plugin import Plugin
 
 __all__ = ["Context", "Disposer"]
 
@@ -158,7 +158,7 @@ class Context:
 
     def _subscribe_markers(self, instance: Plugin) -> None:
         """Subscribe every method of ``instance`` marked with `subscribe`."""
-        from hotbus.runtime._plugin import MARKER, Plugin
+        from hotbus.runtime._plugins.plugin import MARKER, Plugin
 
         seen: set[str] = set()
         for klass in type(instance).__mro__:

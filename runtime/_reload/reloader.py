@@ -14,8 +14,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, final
 
 from hotbus.bus import RUNTIME, Subscription
-from hotbus.runtime._loader import source_for
-from hotbus.runtime._settings import read_config_file
+from hotbus.runtime._config.settings import read_config_file
+from hotbus.runtime._loading.loader import source_for
 from hotbus.schemas import (
     ConfigChanged,
     FileSettled,

@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import final
 
 from hotbus.bus import RUNTIME, Bus, Subscription
-from hotbus.runtime._paths import is_ignored
+from hotbus.runtime._loading.paths import is_ignored
 from hotbus.schemas import FileChanged, FileChangeKind, FileSettled, SettleOutcome
 
 __all__ = ["Debouncer", "hash_file"]

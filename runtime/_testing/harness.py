@@ -7,8 +7,8 @@ from contextlib import ExitStack
 from typing import Any, TypeVar, final, overload
 
 from hotbus.bus import Bus, Recorder
-from hotbus.runtime._editor import PluginDir
 from hotbus.runtime._runtime import Runtime
+from hotbus.runtime._testing.plugin_dir import PluginDir
 from hotbus.schemas import Event
 
 __all__ = ["Harness"]

@@ -5,8 +5,8 @@ from __future__ import annotations
 import inspect
 from collections.abc import Callable
 
-from hotbus.runtime._loader import PluginSource, source_line
-from hotbus.runtime._plugin import MARKER, Plugin, State
+from hotbus.runtime._loading.loader import PluginSource, source_line
+from hotbus.runtime._plugins.plugin import MARKER, Plugin, State
 from hotbus.schemas import ManifestError, PluginManifest
 from pydantic import BaseModel, ValidationError
 

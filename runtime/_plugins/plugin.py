@@ -37,7 +37,7 @@ from hotbus.schemas import Event, validate_pattern
 from pydantic import BaseModel
 
 if TYPE_CHECKING:
-    from hotbus.runtime._context import Context
+    from hotbus.runtime._plugins.context import Context
 
 __all__ = ["MARKER", "Plugin", "State", "SubscriptionMarker", "subscribe"]
 

@@ -23,9 +23,9 @@ from pathlib import Path
 from typing import IO, Any, Final
 
 from hotbus.bus import RUNTIME, Bus
-from hotbus.runtime._chat import ChatMessage, ChatReply
+from hotbus.runtime._config.settings import load_settings
+from hotbus.runtime._plugins.chat import ChatMessage, ChatReply
 from hotbus.runtime._runtime import Runtime
-from hotbus.runtime._settings import load_settings
 from hotbus.schemas import Event, HotbusError, PluginState, registry
 
 __all__ = ["cli", "main"]

@@ -14,8 +14,8 @@ from typing import TYPE_CHECKING, final
 from uuid import UUID
 
 from hotbus.bus import RUNTIME, Subscription
-from hotbus.runtime._loader import source_for
-from hotbus.runtime._transaction import Transaction
+from hotbus.runtime._loading.loader import source_for
+from hotbus.runtime._reload.transaction import Transaction
 from hotbus.schemas import (
     Event,
     PluginState,

@@ -30,8 +30,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Final
 
-from hotbus.runtime._paths import is_ignored
-from hotbus.runtime._plugin import Plugin
+from hotbus.runtime._loading.paths import is_ignored
+from hotbus.runtime._plugins.plugin import Plugin
 from hotbus.schemas import ManifestError, Phase, PluginLoadError, SourceKind
 
 __all__ = [

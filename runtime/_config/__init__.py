@@ -1,0 +1,1 @@
+"""Settings, resolved in one place (arguments, environment, file, defaults); plugin config."""

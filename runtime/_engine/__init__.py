@@ -1,0 +1,1 @@
+"""The lifecycle engine: the plugin record table, and the engine that moves plugins along."""

@@ -1,0 +1,1 @@
+"""Finding plugin sources and loading them into private generations, validated."""

@@ -1,0 +1,1 @@
+"""The reload pipeline: watcher, debouncer, reloader, scheduler, plan, transaction, leak check."""

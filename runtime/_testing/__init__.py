@@ -1,0 +1,1 @@
+"""Test support behind ``hotbus.testing``: the harness and saving files the way editors do."""
