@@ -296,13 +296,7 @@ class Bench:
 
 async def settle(runtime: Runtime) -> None:
     """Wait until no reload runs or waits, no event is queued, and no leak check runs."""
-    while True:
-        await runtime._planner.idle()
-        await runtime.bus.join()
-        await runtime._leaks.join()
-        if not runtime._planner.busy and runtime._debouncer.pending == 0:
-            return
-        await asyncio.sleep(0.001)
+    await runtime.idle()
 
 
 # -- 1. latency of saves ------------------------------------------------------------------------
@@ -332,7 +326,7 @@ async def timed_save(bench: Bench, style: SaveStyle) -> tuple[SaveSample, float]
     except TimeoutError:
         raise BenchError(
             f"a {style} save did not commit within {COMMIT_TIMEOUT_S:g} s "
-            f"(observer {bench.runtime._watcher.kind or 'stopped'})"
+            f"(observer {bench.runtime.observer or 'stopped'})"
         ) from None
     committed = bench.versions.commit(event)
     marks = [saved, probe.raw, probe.settled, probe.requested, probe.planned, arrived]
@@ -552,17 +546,17 @@ async def measure(directory: Path, saves: int, rss_reloads: int) -> Result:
         if not runtime.watching:
             raise BenchError("the runtime is not watching its plugin directory")
         bench = Bench(runtime, plugins, probe, Versions(row.version), values)
-        window_ms, observer = runtime.settings.debounce_ms, runtime._watcher.kind
+        window_ms, observer = runtime.settings.debounce_ms, runtime.observer
         samples = await latency_phase(bench, saves)
         await runtime.watch(False)
         costs = await transaction_phase(bench, saves)
         memory = await rss_phase(bench, rss_reloads)
     finally:
         await runtime.stop()
-    await runtime._leaks.join()
+    await runtime.idle()
     return Result(
         window_ms=window_ms,
-        observer=observer,
+        observer=observer or "stopped",
         samples=samples,
         costs=costs,
         memory=memory,

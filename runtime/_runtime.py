@@ -1,4 +1,9 @@
-"""The `Runtime`: discovers, loads, starts and stops plugins, publishing every step."""
+"""The `Runtime`: discovers, loads, starts and stops plugins, publishing every step.
+
+It wires the rooms together: the lifecycle engine (`_engine`) moves plugins through their
+states, and the reload pipeline (`_reload`: watcher, debouncer, reloader, scheduler,
+transaction, leak check) drives the engine when files change.
+"""
 
 from __future__ import annotations
 
@@ -7,47 +12,26 @@ import os
 import socket
 import time
 import uuid
-from collections.abc import Awaitable, Iterable
-from dataclasses import dataclass, field
+from collections.abc import Iterable
 from pathlib import Path
 from types import TracebackType
 from typing import Any, Self, final
 
 from hotbus.bus import Bus
-from hotbus.runtime._config.settings import load_settings, validate_plugin_config
+from hotbus.runtime._config.settings import load_settings, replace_settings
 from hotbus.runtime._console.eventlog import EventLogger
-from hotbus.runtime._engine.graph import dependents_closure, find_cycles, topological_order
-from hotbus.runtime._engine.lifecycle import check_transition
-from hotbus.runtime._loading.loader import (
-    Loaded,
-    LoadError,
-    PluginSource,
-    discover,
-    load,
-    purge,
-    source_for,
-)
-from hotbus.runtime._loading.paths import files_in_traceback
-from hotbus.runtime._loading.validation import validate_plugin_class
-from hotbus.runtime._plugins.context import Context
-from hotbus.runtime._plugins.gate import Gate
-from hotbus.runtime._plugins.handoff import Handoff, pack, unpack
+from hotbus.runtime._engine.engine import Engine
+from hotbus.runtime._loading.loader import discover, source_for
 from hotbus.runtime._plugins.plugin import Plugin
 from hotbus.runtime._reload.debouncer import Debouncer
 from hotbus.runtime._reload.leaks import LeakChecker
+from hotbus.runtime._reload.reloader import Reloader
+from hotbus.runtime._reload.scheduler import Scheduler
 from hotbus.runtime._reload.watcher import Watcher
 from hotbus.schemas import (
-    ErrorInfo,
     Event,
-    HotbusError,
-    ManifestError,
-    Phase,
-    PluginDiscovered,
     PluginError,
-    PluginFailed,
-    PluginManifest,
     PluginState,
-    PluginStateChanged,
     PluginStatus,
     ReloadAction,
     ReloadReason,
@@ -56,59 +40,12 @@ from hotbus.schemas import (
     RuntimeStopped,
     RuntimeStopping,
     Settings,
-    SourceKind,
-    StateDiscarded,
-    UnknownPluginError,
     use_source,
 )
-from pydantic import BaseModel
 
-__all__ = ["Runtime", "StepFailed"]
+__all__ = ["Runtime"]
 
 S = PluginState
-_TIMEOUT_SETTING = {
-    "setup": "setup_timeout_s",
-    "teardown": "teardown_timeout_s",
-    "export_state": "setup_timeout_s",
-    "import_state": "setup_timeout_s",
-}
-
-
-@dataclass(eq=False, slots=True)
-class _Record:
-    """Everything the runtime knows about one plugin."""
-
-    name: str
-    source: PluginSource
-    state: PluginState | None = None
-    loaded: Loaded | None = None
-    manifest: PluginManifest | None = None
-    config: BaseModel | None = None
-    instance: Plugin | None = None
-    ctx: Context | None = None
-    error: ErrorInfo | None = None
-    reason: str = ""
-    enabled: bool = True
-    requires: list[str] = field(default_factory=list)
-    gate: Gate = field(init=False)
-    #: Files named in the traceback of the last failure: saving one retries the plugin.
-    extra_files: set[Path] = field(default_factory=set)
-
-    def __post_init__(self) -> None:
-        self.gate = Gate(self.name)
-
-    @property
-    def version(self) -> str | None:
-        return self.loaded.version if self.loaded is not None else None
-
-
-class StepFailed(Exception):
-    """A plugin step (setup, hand-off, teardown, ...) failed; carries the phase and the error."""
-
-    def __init__(self, phase: Phase, error: BaseException) -> None:
-        super().__init__(f"{phase}: {error}")
-        self.phase = phase
-        self.error = error
 
 
 @final
@@ -128,17 +65,15 @@ class Runtime:
 
     __slots__ = (
         "_debouncer",
+        "_engine",
         "_event_logger",
         "_leaks",
-        "_lock",
-        "_planner",
-        "_records",
         "_reloader",
+        "_scheduler",
         "_started",
         "_watcher",
         "bus",
         "id",
-        "settings",
     )
 
     def __init__(
@@ -154,26 +89,24 @@ class Runtime:
         if settings is None:
             dirs = None if plugin_dirs is None else [Path(p) for p in plugin_dirs]
             settings = load_settings(config_file, plugin_dirs=dirs, **overrides)
-        elif plugin_dirs is not None or config_file is not None or overrides:
-            settings = settings.model_copy(
-                update={
-                    **overrides,
-                    **({"plugin_dirs": tuple(Path(p) for p in plugin_dirs)} if plugin_dirs else {}),
-                }
+        elif config_file is not None:
+            raise PluginError(
+                "*", "give either settings or a config_file: settings are already resolved"
             )
-        #: The resolved settings.
-        self.settings = settings
+        elif plugin_dirs is not None or overrides:
+            if plugin_dirs is not None:
+                overrides["plugin_dirs"] = tuple(Path(p) for p in plugin_dirs)
+            settings = replace_settings(settings, **overrides)
         #: The bus every event goes through; hosts publish their own events on it too.
         self.bus = bus if bus is not None else Bus()
         #: This runtime's id, stamped as ``source`` on the events it publishes.
         self.id = f"hotbus-{uuid.uuid4().hex[:8]}@{socket.gethostname()}:{os.getpid()}"
-        self._records: dict[str, _Record] = {}
-        self._lock = asyncio.Lock()
+        self._engine = Engine(self.bus, settings)
         self._started = False
         self._event_logger = EventLogger(self.bus) if log_events else None
         self._leaks = LeakChecker(self.bus)
-        self._planner = Planner(self)
-        self._reloader = Reloader(self)
+        self._scheduler = Scheduler(self._engine, self.id, self._files_settled, self._leaks)
+        self._reloader = Reloader(self._engine)
         self._debouncer = Debouncer(
             self.bus,
             write_window_ms=settings.debounce_ms,
@@ -185,8 +118,13 @@ class Runtime:
         self._watcher = Watcher(self.bus, settings.plugin_dirs, config_file=settings.config_file)
 
     def __repr__(self) -> str:
-        active = sum(1 for r in self._records.values() if r.state is S.ACTIVE)
-        return f"<hotbus Runtime {self.id} plugins={len(self._records)} active={active}>"
+        active = len(self._engine.records.in_state(S.ACTIVE))
+        return f"<hotbus Runtime {self.id} plugins={len(self._engine.records)} active={active}>"
+
+    @property
+    def settings(self) -> Settings:
+        """The settings in force (they change with `watch` and with the config file)."""
+        return self._engine.settings
 
     async def __aenter__(self) -> Self:
         await self.start()
@@ -204,25 +142,8 @@ class Runtime:
 
     def status(self) -> list[PluginStatus]:
         """One row per plugin, in dependency order."""
-        rows = []
-        for name in self._order():
-            rec = self._records[name]
-            assert rec.state is not None
-            rows.append(
-                PluginStatus(
-                    name=rec.name,
-                    state=rec.state,
-                    version=rec.version,
-                    source=rec.source.describe(),
-                    kind=rec.source.kind,
-                    enabled=rec.enabled,
-                    reason=rec.reason,
-                    error=rec.error,
-                    requires=list(rec.requires),
-                    files=sorted(rec.loaded.files) if rec.loaded is not None else [],
-                )
-            )
-        return rows
+        records = self._engine.records
+        return [records.get(name).status() for name in records.order()]
 
     def plugin(self, name: str) -> Plugin:
         """The running instance of plugin ``name``.
@@ -230,11 +151,7 @@ class Runtime:
         Raises:
             UnknownPluginError: when no plugin of that name is active.
         """
-        rec = self._records.get(name)
-        if rec is None or rec.instance is None or rec.state is not S.ACTIVE:
-            active = [n for n, r in self._records.items() if r.state is S.ACTIVE]
-            raise UnknownPluginError(name, active)
-        return rec.instance
+        return self._engine.plugin(name)
 
     def files(self) -> dict[Path, list[str]]:
         """Every file a plugin owns, with its owners.
@@ -242,30 +159,11 @@ class Runtime:
         A plugin owns its module or package, every helper module it imported, and while it is
         failed, the files named in its traceback: saving any of them reloads (or retries) it.
         """
-        owned: dict[Path, list[str]] = {}
-        for rec in self._records.values():
-            paths = set(rec.extra_files)
-            if rec.source.main_file is not None:
-                paths.add(rec.source.main_file)
-            if rec.loaded is not None:
-                paths.update(rec.loaded.files)
-            for path in paths:
-                owned.setdefault(path, []).append(rec.name)
-        return owned
+        return self._engine.records.files()
 
     def owners(self, path: Path) -> list[str]:
         """The plugins that own ``path`` (see `files`); a package owns everything inside it."""
-        found = list(self.files().get(path, ()))
-        for rec in self._records.values():
-            src = rec.source
-            if (
-                src.kind is SourceKind.PACKAGE
-                and src.path is not None
-                and path.is_relative_to(src.path)
-                and rec.name not in found
-            ):
-                found.append(rec.name)
-        return found
+        return self._engine.records.owners(path)
 
     # -- whole-runtime lifecycle -----------------------------------------------------------------
 
@@ -278,24 +176,21 @@ class Runtime:
         if self._event_logger is not None:
             self._event_logger.attach()
         self._started = True
+        engine = self._engine
         with use_source(self.id):
-            async with self._lock:
-                sources = discover(
-                    self.settings.plugin_dirs, entry_points=self.settings.entry_points
-                )
-                records = [await self._discovered(source) for source in sources]
-                for rec in records:
-                    await self._load(rec)
-                await self._start_ready()
-                self._planner.attach()
+            async with engine.lock:
+                await self._load_all()
+                await engine.start_ready()
+                self._scheduler.attach()
                 self._reloader.attach()
             if self.settings.watch:
                 await self._start_watching()
-            async with self._lock:
+            async with engine.lock:
+                active = set(engine.records.in_state(S.ACTIVE))
                 await self.bus.publish(
                     RuntimeStarted(
                         plugin_dirs=[Path(p).resolve() for p in self.settings.plugin_dirs],
-                        plugins=[n for n in self._order() if self._records[n].state is S.ACTIVE],
+                        plugins=[n for n in engine.records.order() if n in active],
                         watching=self.watching,
                         duration_ms=(time.perf_counter() - begin) * 1000,
                     )
@@ -309,25 +204,21 @@ class Runtime:
         """
         if self._started:
             raise PluginError("*", "check() stages plugins of a runtime that has not started")
+        engine = self._engine
         with use_source(self.id):
-            async with self._lock:
-                sources = discover(
-                    self.settings.plugin_dirs, entry_points=self.settings.entry_points
-                )
-                records = [await self._discovered(source) for source in sources]
-                for rec in records:
-                    await self._load(rec)
-                graph = {n: r.requires for n, r in self._records.items() if r.manifest}
-                cycles = {m: cycle for cycle in find_cycles(graph) for m in cycle}
-                for name in topological_order(graph):
-                    rec = self._records[name]
-                    reason = self._blocker(rec, cycles, staged=True)
-                    if reason:
-                        await self._transition(rec, S.BLOCKED, reason)
+            async with engine.lock:
+                await self._load_all()
+                await engine.block_unmet(staged=True)
                 rows = self.status()
-                for rec in list(self._records.values()):
-                    self._forget(rec)
+                for rec in engine.records:
+                    engine.forget(rec)
         return rows
+
+    async def _load_all(self) -> None:
+        sources = discover(self.settings.plugin_dirs, entry_points=self.settings.entry_points)
+        records = [await self._engine.discover(source) for source in sources]
+        for rec in records:
+            await self._engine.load(rec)
 
     async def stop(self, reason: str = "") -> None:
         """Stop every plugin in reverse dependency order; returns when all teardown is done."""
@@ -338,16 +229,17 @@ class Runtime:
             await self.bus.publish(RuntimeStopping(reason=reason))
             await self._stop_watching("runtime stopping")
             self._reloader.detach()
-            self._planner.detach()
-            await self._planner.idle()
-            async with self._lock:
-                for name in reversed(self._order()):
-                    rec = self._records[name]
+            self._scheduler.detach()
+            await self._scheduler.idle()
+            engine = self._engine
+            async with engine.lock:
+                for name in reversed(engine.records.order()):
+                    rec = engine.records.get(name)
                     if rec.state is S.ACTIVE:
-                        await self._stop(rec, S.UNLOADED, "runtime stopping")
+                        await engine.stop(rec, S.UNLOADED, "runtime stopping")
                     elif rec.state is not S.UNLOADED:
-                        await self._transition(rec, S.UNLOADED, "runtime stopping")
-                    self._forget(rec)
+                        await engine.transition(rec, S.UNLOADED, "runtime stopping")
+                    engine.forget(rec)
                 await self.bus.publish(
                     RuntimeStopped(duration_ms=(time.perf_counter() - begin) * 1000)
                 )
@@ -381,7 +273,7 @@ class Runtime:
             update["debounce_ms"] = debounce_ms
         if delete_window_ms is not None:
             update["delete_window_ms"] = delete_window_ms
-        self.settings = Settings.model_validate({**self.settings.model_dump(), **update})
+        self._engine.settings = replace_settings(self.settings, **update)
         self._debouncer.configure(
             write_window_ms=self.settings.debounce_ms,
             delete_window_ms=self.settings.delete_window_ms,
@@ -391,7 +283,24 @@ class Runtime:
                 await self._start_watching()
             elif not enabled:
                 await self._stop_watching("switched off")
-                await self._planner.idle()
+                await self._scheduler.idle()
+
+    @property
+    def observer(self) -> str | None:
+        """The kind of file observer watching (``"inotify"``, ``"polling"``, ...), or None."""
+        return self._watcher.kind
+
+    async def idle(self) -> None:
+        """Wait until no file waits to settle, no reload runs or waits, no event is queued,
+        and no leak check runs."""
+        while True:
+            await self._files_settled()
+            await self._scheduler.idle()
+            await self.bus.join()
+            await self._leaks.join()
+            if not self._scheduler.busy and self._debouncer.pending == 0:
+                return
+            await asyncio.sleep(0)
 
     async def _files_settled(self) -> None:
         """Wait (boundedly) until no changed file waits to settle, then let its request in."""
@@ -436,39 +345,42 @@ class Runtime:
                 "a Plugin subclass",
                 path=path,
             )
+        engine = self._engine
         with use_source(self.id):
-            async with self._lock:
-                existing = self._by_source(source)
+            async with engine.lock:
+                existing = engine.records.by_source(source)
                 if existing is not None and existing.state not in (S.FAILED, S.UNLOADED):
                     return existing.name
-                rec = existing or await self._discovered(source)
-                await self._load(rec)
-                await self._start_ready()
-                return rec.name if rec.name in self._records else None
+                rec = existing or await engine.discover(source)
+                await engine.load(rec)
+                await engine.start_ready()
+                return rec.name if engine.records.find(rec.name) is rec else None
 
     async def unload(self, name: str) -> None:
         """Stop plugin ``name`` (active dependents first: they become blocked) and unload it."""
+        engine = self._engine
         with use_source(self.id):
-            async with self._lock:
-                await self._unload(self._get(name))
+            async with engine.lock:
+                self._scheduler.retire(await engine.unload(engine.records.get(name)))
 
     async def disable(self, name: str) -> None:
         """Stop plugin ``name`` (dependents first) and keep it stopped until `enable`."""
+        engine = self._engine
         with use_source(self.id):
-            async with self._lock:
-                rec = self._get(name)
+            async with engine.lock:
+                rec = engine.records.get(name)
                 rec.enabled = False
-                await self._stop_dependents({name}, f"dependency {name} was disabled")
+                await engine.stop_dependents({name}, f"dependency {name} was disabled")
                 if rec.state is S.ACTIVE:
-                    await self._stop(rec, S.LOADED, "disabled")
+                    await engine.stop(rec, S.LOADED, "disabled")
 
     async def enable(self, name: str) -> None:
         """Start plugin ``name`` again (and whatever was blocked on it)."""
+        engine = self._engine
         with use_source(self.id):
-            async with self._lock:
-                rec = self._get(name)
-                rec.enabled = True
-                await self._start_ready()
+            async with engine.lock:
+                engine.records.get(name).enabled = True
+                await engine.start_ready()
 
     async def reload(self, name: str) -> Event | None:
         """Reload plugin ``name`` and its active dependents as one transaction.
@@ -476,330 +388,14 @@ class Runtime:
         The same transaction a file change triggers: it publishes ``hotbus.reload.requested``
         and returns the outcome, a `ReloadCommitted`, `ReloadRejected` or `ReloadRolledBack`.
         """
-        self._get(name)
+        self._engine.records.get(name)
         if not self._started:
             raise PluginError(name, "cannot reload before the runtime has started")
         with use_source(self.id):
             request = ReloadRequested(
                 plugin=name, action=ReloadAction.RELOAD, reason=ReloadReason.MANUAL
             )
-            outcome = self._planner.expect(request)
+            outcome = self._scheduler.expect(request)
             await self.bus.publish(request)
         result: Event | None = await outcome
         return result
-
-    # -- internals: records and transitions --------------------------------------------------------
-
-    async def _unload(self, rec: _Record) -> None:
-        await self._stop_dependents({rec.name}, f"dependency {rec.name} was unloaded")
-        old = [rec.loaded] if rec.loaded is not None else []
-        if rec.state is S.ACTIVE:
-            await self._stop(rec, S.UNLOADED, "unloaded")
-        else:
-            await self._transition(rec, S.UNLOADED, "unloaded")
-        self._forget(rec)
-        self._watch_for_leaks(old)
-
-    def _config_for(self, name: str, loaded: Loaded) -> BaseModel | None:
-        """Validate plugin ``name``'s config section against ``loaded``'s model."""
-        return validate_plugin_config(
-            name,
-            loaded.plugin_class.config_model,
-            self.settings.plugins.get(name),
-            path=self.settings.config_file,
-        )
-
-    def _watch_for_leaks(self, old: list[Loaded]) -> None:
-        if self.settings.leak_check and old:
-            self._leaks.watch(old)
-
-    def _get(self, name: str) -> _Record:
-        rec = self._records.get(name)
-        if rec is None:
-            raise UnknownPluginError(name, list(self._records))
-        return rec
-
-    def _by_source(self, source: PluginSource) -> _Record | None:
-        for rec in self._records.values():
-            if rec.source.key == source.key:
-                return rec
-        return None
-
-    def _order(self) -> list[str]:
-        return topological_order({n: r.requires for n, r in self._records.items()})
-
-    def _forget(self, rec: _Record) -> None:
-        self._drop_generation(rec)
-        rec.instance = rec.ctx = None
-        if self._records.get(rec.name) is rec:
-            del self._records[rec.name]
-
-    async def _transition(
-        self, rec: _Record, target: PluginState, reason: str = "", version: str | None = None
-    ) -> None:
-        check_transition(rec.name, rec.state, target)
-        previous, rec.state, rec.reason = rec.state, target, reason
-        await self.bus.publish(
-            PluginStateChanged(
-                plugin=rec.name,
-                previous=previous,
-                state=target,
-                version=version or rec.version,
-                reason=reason,
-            )
-        )
-
-    async def _fail(
-        self, rec: _Record, phase: Phase, error: BaseException, *, state: bool = True
-    ) -> None:
-        info = ErrorInfo.from_exception(error, file=rec.source.main_file)
-        if state:
-            rec.error = info
-            await self._transition(rec, S.FAILED, f"{phase} failed: {info.type}: {info.message}")
-        await self.bus.publish(
-            PluginFailed(plugin=rec.name, phase=phase, version=rec.version, error=info)
-        )
-
-    async def _discovered(self, source: PluginSource) -> _Record:
-        name = source.name
-        if name in self._records:  # two sources, one name so far: keep both visible
-            name = f"{name}@{len(self._records)}"
-        rec = _Record(name=name, source=source)
-        self._records[name] = rec
-        await self.bus.publish(
-            PluginDiscovered(
-                plugin=source.name,
-                kind=source.kind,
-                path=source.path,
-                entry_point=source.entry_point.value if source.entry_point else None,
-            )
-        )
-        await self._transition(rec, S.DISCOVERED, source.describe())
-        return rec
-
-    # -- internals: loading ----------------------------------------------------------------------
-
-    async def _load(self, rec: _Record) -> None:
-        """discovered/failed/loaded -> loading -> loaded (or failed, or gone if a helper)."""
-        await self._transition(rec, S.LOADING, rec.source.describe())
-        rec.error = None
-        try:
-            loaded = load(rec.source)
-        except LoadError as error:
-            rec.loaded = None
-            rec.extra_files = files_in_traceback(error.error, self.settings.plugin_dirs)
-            await self._fail(rec, error.phase, error.error)
-            return
-        if loaded is None:  # a helper after all
-            rec.loaded = None
-            await self._transition(rec, S.UNLOADED, "defines no plugin class (a helper module)")
-            self._forget(rec)
-            return
-        rec.loaded = loaded
-        try:
-            manifest = self._validate(rec, loaded)
-        except ManifestError as error:
-            await self._fail(rec, Phase.VALIDATE, error)
-            self._drop_generation(rec)
-            return
-        self._rename(rec, manifest.name)
-        rec.manifest = manifest
-        rec.requires = [r.name for r in manifest.requires]
-        try:
-            rec.config = self._config_for(rec.name, loaded)
-        except HotbusError as error:
-            await self._fail(rec, Phase.CONFIG, error)
-            self._drop_generation(rec)
-            return
-        await self._transition(rec, S.LOADED, "loaded")
-
-    def _drop_generation(self, rec: _Record) -> None:
-        if rec.loaded is not None and rec.loaded.generation is not None:
-            purge(rec.loaded.generation)
-        rec.loaded = None
-
-    def _rename(self, rec: _Record, name: str) -> None:
-        if rec.name == name:
-            return
-        if self._records.get(rec.name) is rec:
-            del self._records[rec.name]
-        rec.name = name
-        rec.gate.plugin = name
-        self._records[name] = rec
-
-    def _validate(self, rec: _Record, loaded: Loaded) -> PluginManifest:
-        def taken_by(name: str) -> PluginSource | None:
-            other = self._records.get(name)
-            return other.source if other is not None and other is not rec else None
-
-        return validate_plugin_class(loaded.plugin_class, rec.source, taken_by)
-
-    # -- internals: starting and stopping -------------------------------------------------------
-
-    def _blocker(self, rec: _Record, cycles: dict[str, list[str]], *, staged: bool = False) -> str:
-        """Why ``rec`` cannot start now, or ``""`` if it can.
-
-        With ``staged`` (`check`), dependencies only need to have loaded, not to be active.
-        """
-        if rec.name in cycles:
-            return "dependency cycle " + " -> ".join(cycles[rec.name])
-        assert rec.manifest is not None
-        for requirement in rec.manifest.requires:
-            dep = self._records.get(requirement.name)
-            if dep is None:
-                return f"missing dependency {requirement}"
-            if dep.state is S.FAILED or dep.manifest is None:
-                return f"dependency {dep.name} failed"
-            if staged and dep.state is S.BLOCKED:
-                return f"dependency {dep.name} is blocked"
-            if not staged and dep.state is not S.ACTIVE:
-                state = "disabled" if not dep.enabled else str(dep.state)
-                return f"dependency {dep.name} is {state}"
-            assert dep.manifest is not None
-            if not requirement.satisfied_by(dep.manifest.version):
-                return f"needs {requirement}, found {dep.name} {dep.manifest.version}"
-        return ""
-
-    async def _start_ready(self) -> None:
-        """Start every loaded or blocked plugin whose dependencies are all active."""
-        progress = True
-        while progress:
-            progress = False
-            graph = {n: r.requires for n, r in self._records.items() if r.manifest is not None}
-            cycles = {m: cycle for cycle in find_cycles(graph) for m in cycle}
-            for name in topological_order(graph):
-                rec = self._records.get(name)
-                if rec is None or rec.state not in (S.LOADED, S.BLOCKED) or not rec.enabled:
-                    continue
-                reason = self._blocker(rec, cycles)
-                if reason:
-                    if rec.state is not S.BLOCKED:
-                        await self._transition(rec, S.BLOCKED, reason)
-                    rec.reason = reason
-                    continue
-                progress = await self._start(rec) or progress
-
-    async def _start(self, rec: _Record) -> bool:
-        """loaded/blocked -> starting -> active (or failed). Returns whether it is active."""
-        assert rec.loaded is not None
-        await self._transition(rec, S.STARTING, "starting")
-        try:
-            await self._bring_up(rec, rec.loaded, rec.config, None)
-        except StepFailed as failure:
-            await self._fail(rec, failure.phase, failure.error)
-            return False
-        await self._transition(rec, S.ACTIVE, "started")
-        return True
-
-    async def _stop(self, rec: _Record, target: PluginState, reason: str) -> None:
-        """active -> stopping -> ``target``; the runtime cleans up whatever teardown does."""
-        await self._transition(rec, S.STOPPING, reason)
-        error = await self._bring_down(rec)
-        if error is not None:
-            await self._fail(rec, Phase.TEARDOWN, error, state=False)
-        await self._transition(rec, target, reason)
-
-    async def _run_hook(self, rec: _Record, hook: str, call: Awaitable[Any], timeout: float) -> Any:
-        try:
-            async with asyncio.timeout(timeout) as scope:
-                return await call
-        except TimeoutError:
-            if not scope.expired():
-                raise
-            raise PluginError(
-                rec.name,
-                f"{hook} did not finish within {timeout:g} s and was cancelled: make it faster, "
-                f"start slow work with ctx.start_task(), or raise {_TIMEOUT_SETTING[hook]}",
-                path=rec.source.main_file,
-            ) from None
-
-    async def _bring_up(
-        self,
-        rec: _Record,
-        loaded: Loaded,
-        config: BaseModel | None,
-        handoff: Handoff | None,
-    ) -> None:
-        """Create an instance of ``loaded``, set it up, hand it the state, subscribe it.
-
-        Raises:
-            StepFailed: with the phase; whatever the instance acquired is released first.
-        """
-        ctx = Context(rec.name, self.bus, config, self.plugin, gate=rec.gate)
-        phase = Phase.SETUP
-        timeout = self.settings.setup_timeout_s
-        try:
-            instance = loaded.plugin_class(ctx)
-            await self._run_hook(rec, "setup", instance.setup(), timeout)
-            if handoff is not None:
-                phase = Phase.HANDOFF
-                await self._import_state(rec, instance, handoff)
-            phase = Phase.ENABLE
-            ctx._subscribe_markers(instance)
-        except (Exception, SystemExit) as error:
-            await ctx._close(self.settings.teardown_timeout_s)
-            raise StepFailed(phase, error) from error
-        rec.instance, rec.ctx = instance, ctx
-
-    async def _bring_down(self, rec: _Record) -> BaseException | None:
-        """Tear the running instance down; the runtime releases what it acquired regardless.
-
-        Returns the teardown's error, if any (problems releasing are published directly).
-        """
-        instance, ctx = rec.instance, rec.ctx
-        assert instance is not None
-        assert ctx is not None
-        timeout = self.settings.teardown_timeout_s
-        failure: BaseException | None = None
-        try:
-            await self._run_hook(rec, "teardown", instance.teardown(), timeout)
-        except (Exception, SystemExit) as error:
-            failure = error
-        for problem in await ctx._close(timeout):
-            await self.bus.publish(
-                PluginFailed(
-                    plugin=rec.name, phase=Phase.TEARDOWN, version=rec.version, error=problem
-                )
-            )
-        rec.instance = rec.ctx = None
-        return failure
-
-    async def _export_state(self, rec: _Record) -> Handoff | None:
-        """Ask the running instance for its state (raises on failure)."""
-        instance = rec.instance
-        assert instance is not None
-        state = await self._run_hook(
-            rec, "export_state", instance.export_state(), self.settings.setup_timeout_s
-        )
-        return pack(rec.name, state, rec.source.main_file)
-
-    async def _import_state(self, rec: _Record, instance: Plugin, handoff: Handoff) -> None:
-        """Give ``instance`` the state of the previous version, migrating it if it is older."""
-        state, reason = unpack(instance, handoff)
-        if state is None:
-            model = type(instance).state_model
-            await self.bus.publish(
-                StateDiscarded(
-                    plugin=rec.name,
-                    old_schema_version=handoff.schema_version,
-                    new_schema_version=model.schema_version if model is not None else None,
-                    reason=reason,
-                )
-            )
-            return
-        await self._run_hook(
-            rec, "import_state", instance.import_state(state), self.settings.setup_timeout_s
-        )
-
-    async def _stop_dependents(self, names: set[str], reason: str) -> None:
-        """Stop the active plugins depending on ``names`` (reverse order); they become blocked."""
-        graph = {n: r.requires for n, r in self._records.items()}
-        closure = dependents_closure(graph, names)
-        for name in reversed(topological_order(graph)):
-            rec = self._records[name]
-            if name in closure and rec.state is S.ACTIVE:
-                await self._stop(rec, S.BLOCKED, reason)
-
-
-from hotbus.runtime._reload.reloader import Reloader  # noqa: E402
-from hotbus.runtime._reload.scheduler import Planner  # noqa: E402 - the planner and reloader drive a Runtime

@@ -6,17 +6,27 @@ from __future__ import annotations
 import os
 import tomllib
 import typing
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any, Final
 
 from hotbus.schemas import ConfigError, Settings, SettingsError
 from pydantic import BaseModel, ValidationError
 
-__all__ = ["ENV_PREFIX", "load_settings", "read_config_file", "validate_plugin_config"]
+__all__ = [
+    "CONFIG_NAME",
+    "ENV_PREFIX",
+    "find_config_file",
+    "load_settings",
+    "read_config_file",
+    "replace_settings",
+    "validate_plugin_config",
+]
 
 #: Environment variables named ``HOTBUS_<SETTING>`` override the file.
 ENV_PREFIX: Final = "HOTBUS_"
+#: The config file's name, looked for in the first plugin directory, then the working directory.
+CONFIG_NAME: Final = "hotbus.toml"
 _FIELDS: Final = tuple(name for name in Settings.model_fields if name != "plugins")
 
 
@@ -68,6 +78,23 @@ def _from_env(env: Mapping[str, str]) -> dict[str, Any]:
     return values
 
 
+def find_config_file(plugin_dirs: Sequence[Path | str]) -> Path | None:
+    """The ``hotbus.toml`` of the first plugin directory, else of the working directory."""
+    candidates = [Path(plugin_dirs[0]) / CONFIG_NAME] if plugin_dirs else []
+    for candidate in (*candidates, Path(CONFIG_NAME)):
+        if candidate.is_file():
+            return candidate
+    return None
+
+
+def _check_known(names: Iterable[str]) -> None:
+    unknown = sorted(set(names) - set(Settings.model_fields))
+    if unknown:
+        raise SettingsError(
+            f"unknown setting {', '.join(unknown)}: the settings are {', '.join(_FIELDS)}"
+        )
+
+
 def load_settings(
     config_file: Path | str | None = None,
     *,
@@ -76,6 +103,9 @@ def load_settings(
 ) -> Settings:
     """Resolve the settings: ``explicit`` (None means unset), then ``HOTBUS_*``, then the file.
 
+    The file is ``config_file``, else ``HOTBUS_CONFIG_FILE``, else the ``hotbus.toml`` found
+    by `find_config_file` in the plugin directories given (explicitly or by the environment).
+
     Raises:
         SettingsError: naming the variable, file or argument whose value is invalid.
     """
@@ -83,16 +113,17 @@ def load_settings(
     if config_file is None and env.get(ENV_PREFIX + "CONFIG_FILE"):
         config_file = env[ENV_PREFIX + "CONFIG_FILE"]
     explicit = {k: v for k, v in explicit.items() if v is not None}
-    unknown = sorted(set(explicit) - set(Settings.model_fields))
-    if unknown:
-        raise SettingsError(
-            f"unknown setting {', '.join(unknown)}: the settings are {', '.join(_FIELDS)}"
+    _check_known(explicit)
+    from_env = _from_env(env)
+    if config_file is None:
+        config_file = find_config_file(
+            explicit.get("plugin_dirs") or from_env.get("plugin_dirs") or ()
         )
     layers: list[tuple[str, dict[str, Any]]] = []
     path = Path(config_file).resolve() if config_file is not None else None
     if path is not None:
         layers.append((str(path), read_config_file(path)))
-    layers.append(("environment", _from_env(env)))
+    layers.append(("environment", from_env))
     layers.append(("arguments", explicit))
     merged: dict[str, Any] = {}
     origin: dict[str, str] = {}
@@ -102,8 +133,22 @@ def load_settings(
             origin[key] = where
     if path is not None:
         merged["config_file"] = path
+    return _validated(merged, origin)
+
+
+def replace_settings(settings: Settings, **changes: Any) -> Settings:
+    """``settings`` with ``changes``, validated like any other settings.
+
+    Raises:
+        SettingsError: naming an unknown setting, or the setting whose new value is invalid.
+    """
+    _check_known(changes)
+    return _validated({**settings.model_dump(), **changes}, dict.fromkeys(changes, "arguments"))
+
+
+def _validated(values: dict[str, Any], origin: Mapping[str, str]) -> Settings:
     try:
-        return Settings.model_validate(merged)
+        return Settings.model_validate(values)
     except ValidationError as error:
         problems = []
         for item in error.errors():

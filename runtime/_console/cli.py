@@ -33,7 +33,6 @@ __all__ = ["cli", "main"]
 #: Exit code of a usage error: bad arguments, a missing directory or file.
 USAGE: Final = 2
 _DEFAULT_DIR: Final = Path("plugins")
-_CONFIG_NAME: Final = "hotbus.toml"
 _COLOURS: Final = {
     logging.DEBUG: "\033[2m",
     logging.INFO: "",
@@ -115,17 +114,10 @@ def _resolve_dirs(given: list[Path], err: IO[str]) -> list[Path]:
     return dirs
 
 
-def _resolve_config(given: Path | None, dirs: list[Path]) -> Path | None:
-    if given is not None:
-        if not given.is_file():
-            raise _UsageError(
-                f"config file '{given}' does not exist: create it, or leave --config out"
-            )
-        return given
-    for candidate in (dirs[0] / _CONFIG_NAME, Path(_CONFIG_NAME)):
-        if candidate.is_file():
-            return candidate
-    return None
+def _check_config(given: Path | None) -> Path | None:
+    if given is not None and not given.is_file():
+        raise _UsageError(f"config file '{given}' does not exist: create it, or leave --config out")
+    return given
 
 
 def cli(
@@ -147,7 +139,7 @@ def cli(
         if options.command == "events":
             return _events(options, out)
         dirs = _resolve_dirs(options.plugin_dirs, err)
-        config = _resolve_config(options.config, dirs)
+        config = _check_config(options.config)
         if options.command == "check":
             return asyncio.run(_check(dirs, config, out))
         source = stdin if stdin is not None else sys.stdin

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 
-__all__ = ["dependents_closure", "find_cycles", "topological_order"]
+__all__ = ["cycles_by_member", "dependents_closure", "find_cycles", "topological_order"]
 
 
 def topological_order(graph: Mapping[str, Iterable[str]]) -> list[str]:
@@ -123,3 +123,8 @@ def dependents_closure(graph: Mapping[str, Iterable[str]], roots: Iterable[str])
                 found.add(dependent)
                 todo.append(dependent)
     return found
+
+
+def cycles_by_member(graph: Mapping[str, Iterable[str]]) -> dict[str, list[str]]:
+    """Each node on a dependency cycle of ``graph``, with its cycle (see `find_cycles`)."""
+    return {node: cycle for cycle in find_cycles(graph) for node in cycle}

@@ -31,6 +31,7 @@ from pathlib import Path
 from typing import Final
 
 from hotbus.runtime._loading.paths import is_ignored
+from hotbus.runtime._loading.phase_error import PhaseError
 from hotbus.runtime._plugins.plugin import Plugin
 from hotbus.schemas import ManifestError, Phase, PluginLoadError, SourceKind
 
@@ -38,7 +39,6 @@ __all__ = [
     "ENTRY_POINT_GROUP",
     "NAMESPACE",
     "Generation",
-    "LoadError",
     "PluginSource",
     "discover",
     "load",
@@ -111,15 +111,6 @@ class Generation:
         for path in sorted(self.files):
             digest.update(self.files[path].encode())
         return digest.hexdigest()[:6]
-
-
-class LoadError(Exception):
-    """A plugin source failed to load, with the phase and the original error."""
-
-    def __init__(self, phase: Phase, error: BaseException) -> None:
-        super().__init__(str(error))
-        self.phase = phase
-        self.error = error
 
 
 # -- discovery ---------------------------------------------------------------------------------
@@ -303,6 +294,11 @@ class Loaded:
 
     _version: str | None = None
 
+    def release(self) -> None:
+        """Purge this load's modules (an installed entry point has none: nothing to do)."""
+        if self.generation is not None:
+            purge(self.generation)
+
     @property
     def version(self) -> str:
         """Declared version plus a short hash of the source: same bytes, same version.
@@ -322,7 +318,7 @@ class Loaded:
 def load(source: PluginSource) -> Loaded | None:
     """Execute ``source`` in a fresh generation and find its plugin class.
 
-    Returns None when the source defines no plugin (a helper). On failure raises `LoadError`
+    Returns None when the source defines no plugin (a helper). On failure raises `PhaseError`
     with the phase (compile or import) and an error naming the file, line and plugin; the
     generation is purged.
     """
@@ -339,13 +335,13 @@ def load(source: PluginSource) -> Loaded | None:
         try:
             generation.compiled[main] = compile(data, str(main), "exec", dont_inherit=True)
         except (SyntaxError, ValueError) as error:
-            raise LoadError(Phase.COMPILE, _located(source, error, main)) from error
+            raise PhaseError(Phase.COMPILE, _located(source, error, main)) from error
         try:
             module = _execute_main(generation, name, main, source.kind is SourceKind.PACKAGE)
         except SyntaxError as error:  # a helper module that does not compile
-            raise LoadError(Phase.COMPILE, _located(source, error, main)) from error
+            raise PhaseError(Phase.COMPILE, _located(source, error, main)) from error
         except (Exception, SystemExit) as error:
-            raise LoadError(Phase.IMPORT, _located(source, error, main)) from error
+            raise PhaseError(Phase.IMPORT, _located(source, error, main)) from error
         plugin_class = _find_plugin_class(source, module, main)
     except BaseException:
         purge(generation)
@@ -381,14 +377,14 @@ def _load_entry_point(source: PluginSource) -> Loaded | None:
     try:
         target = source.entry_point.load()
     except Exception as error:
-        raise LoadError(Phase.IMPORT, _located(source, error, None)) from error
+        raise PhaseError(Phase.IMPORT, _located(source, error, None)) from error
     if isinstance(target, type) and issubclass(target, Plugin):
         return Loaded(source, target, sys.modules[target.__module__], None)
     if isinstance(target, types.ModuleType):
         plugin_class = _find_plugin_class(source, target, None)
         if plugin_class is not None:
             return Loaded(source, plugin_class, target, None)
-    raise LoadError(
+    raise PhaseError(
         Phase.VALIDATE,
         ManifestError(
             source.name,
@@ -414,7 +410,7 @@ def _find_plugin_class(
     unique = list(dict.fromkeys(found))
     if len(unique) > 1:
         names = " and ".join(c.__qualname__ for c in unique)
-        raise LoadError(
+        raise PhaseError(
             Phase.VALIDATE,
             ManifestError(
                 source.name,

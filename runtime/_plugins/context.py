@@ -15,11 +15,61 @@ if TYPE_CHECKING:
     from hotbus.runtime._plugins.gate import Gate
     from hotbus.runtime._plugins.plugin import Plugin
 
-__all__ = ["Context", "Disposer"]
+__all__ = ["Context", "Disposer", "Holdings"]
 
 T = TypeVar("T")
 #: A cleanup callback registered with `Context.on_unload`: sync or async, no arguments.
 Disposer = Callable[[], Awaitable[None] | None]
+
+
+@final
+class Holdings:
+    """What a plugin instance acquired through its `Context`; the runtime releases it all.
+
+    The runtime keeps the holdings and hands the plugin only the context, so that releasing
+    never depends on the plugin's cooperation.
+    """
+
+    __slots__ = ("closed", "disposers", "subscriptions", "tasks")
+
+    def __init__(self) -> None:
+        #: Whether released: the context refuses new work.
+        self.closed = False
+        self.subscriptions: list[Subscription] = []
+        self.tasks: set[asyncio.Task[Any]] = set()
+        self.disposers: list[Disposer] = []
+
+    async def release(self, timeout: float) -> list[ErrorInfo]:
+        """Release everything: subscriptions, tasks, disposers. Returns the errors met."""
+        self.closed = True
+        errors: list[ErrorInfo] = []
+        for sub in self.subscriptions:
+            sub.cancel()
+        self.subscriptions.clear()
+        tasks = [task for task in self.tasks if not task.done()]
+        for task in tasks:
+            task.cancel()
+        if tasks:
+            _, pending = await asyncio.wait(tasks, timeout=timeout)
+            for task in pending:
+                errors.append(
+                    ErrorInfo(
+                        type="TimeoutError",
+                        message=f"background task {task.get_name()} ignored cancellation for "
+                        f"{timeout:g} s and was abandoned",
+                    )
+                )
+        self.tasks.clear()
+        while self.disposers:
+            disposer = self.disposers.pop()
+            try:
+                result = disposer()
+                if inspect.isawaitable(result):
+                    async with asyncio.timeout(timeout):
+                        await result
+            except Exception as error:
+                errors.append(ErrorInfo.from_exception(error))
+        return errors
 
 
 @final
@@ -31,18 +81,7 @@ class Context:
     remembers to.
     """
 
-    __slots__ = (
-        "_bus",
-        "_closed",
-        "_disposers",
-        "_gate",
-        "_lookup",
-        "_subscriptions",
-        "_tasks",
-        "config",
-        "logger",
-        "plugin",
-    )
+    __slots__ = ("_bus", "_gate", "_holdings", "_lookup", "config", "logger", "plugin")
 
     def __init__(
         self,
@@ -50,7 +89,9 @@ class Context:
         bus: Bus,
         config: Any,
         lookup: Callable[[str], Plugin],
+        *,
         gate: Gate | None = None,
+        holdings: Holdings | None = None,
     ) -> None:
         #: The plugin's name.
         self.plugin = plugin
@@ -61,24 +102,21 @@ class Context:
         self._bus = bus
         self._lookup = lookup
         self._gate = gate
-        self._subscriptions: list[Subscription] = []
-        self._tasks: set[asyncio.Task[Any]] = set()
-        self._disposers: list[Disposer] = []
-        self._closed = False
+        self._holdings = holdings if holdings is not None else Holdings()
 
     def __repr__(self) -> str:
         return (
-            f"<hotbus Context {self.plugin!r} subscriptions={len(self._subscriptions)} "
-            f"tasks={len(self._tasks)} disposers={len(self._disposers)}>"
+            f"<hotbus Context {self.plugin!r} subscriptions={len(self._holdings.subscriptions)} "
+            f"tasks={len(self._holdings.tasks)} disposers={len(self._holdings.disposers)}>"
         )
 
     @property
     def closed(self) -> bool:
         """Whether the plugin has stopped (the context refuses new work)."""
-        return self._closed
+        return self._holdings.closed
 
     def _check_open(self, action: str) -> None:
-        if self._closed:
+        if self._holdings.closed:
             raise PluginError(
                 self.plugin,
                 f"cannot {action}: this plugin instance has stopped (a reload or unload replaced "
@@ -110,7 +148,7 @@ class Context:
         sub = self._bus.subscribe(
             topic, handler, owner=self.plugin, priority=priority, timeout=timeout
         )
-        self._subscriptions.append(sub)
+        self._holdings.subscriptions.append(sub)
         return sub
 
     def start_task(
@@ -120,18 +158,18 @@ class Context:
 
         A task that fails is logged on the plugin's logger; it does not stop the plugin.
         """
-        if self._closed:
+        if self._holdings.closed:
             coro.close()
             self._check_open("start a task")
         task = asyncio.get_running_loop().create_task(
             coro, name=name or f"hotbus:{self.plugin}:{getattr(coro, '__qualname__', 'task')}"
         )
-        self._tasks.add(task)
+        self._holdings.tasks.add(task)
         task.add_done_callback(self._task_done)
         return task
 
     def _task_done(self, task: asyncio.Task[Any]) -> None:
-        self._tasks.discard(task)
+        self._holdings.tasks.discard(task)
         if not task.cancelled() and task.exception() is not None:
             error = task.exception()
             self.logger.error(
@@ -145,7 +183,7 @@ class Context:
     def on_unload(self, disposer: Disposer) -> Disposer:
         """Register ``disposer`` to run when the plugin stops (last registered runs first)."""
         self._check_open("register a disposer")
-        self._disposers.append(disposer)
+        self._holdings.disposers.append(disposer)
         return disposer
 
     def get_plugin(self, name: str) -> Plugin:
@@ -155,56 +193,3 @@ class Context:
             UnknownPluginError: when no such plugin is active.
         """
         return self._lookup(name)
-
-    def _subscribe_markers(self, instance: Plugin) -> None:
-        """Subscribe every method of ``instance`` marked with `subscribe`."""
-        from hotbus.runtime._plugins.plugin import MARKER, Plugin
-
-        seen: set[str] = set()
-        for klass in type(instance).__mro__:
-            if klass is Plugin or klass is object:
-                continue  # they define no handlers
-            for attr, value in vars(klass).items():
-                if attr in seen:
-                    continue
-                seen.add(attr)
-                markers = getattr(value, MARKER, None)
-                if not markers:
-                    continue
-                method = getattr(instance, attr)
-                for marker in markers:
-                    self.subscribe(
-                        marker.pattern, method, priority=marker.priority, timeout=marker.timeout
-                    )
-
-    async def _close(self, timeout: float) -> list[ErrorInfo]:
-        """Release everything: subscriptions, tasks, disposers. Returns the errors met."""
-        self._closed = True
-        errors: list[ErrorInfo] = []
-        for sub in self._subscriptions:
-            sub.cancel()
-        self._subscriptions.clear()
-        tasks = [task for task in self._tasks if not task.done()]
-        for task in tasks:
-            task.cancel()
-        if tasks:
-            _, pending = await asyncio.wait(tasks, timeout=timeout)
-            for task in pending:
-                errors.append(
-                    ErrorInfo(
-                        type="TimeoutError",
-                        message=f"background task {task.get_name()} ignored cancellation for "
-                        f"{timeout:g} s and was abandoned",
-                    )
-                )
-        self._tasks.clear()
-        while self._disposers:
-            disposer = self._disposers.pop()
-            try:
-                result = disposer()
-                if inspect.isawaitable(result):
-                    async with asyncio.timeout(timeout):
-                        await result
-            except Exception as error:
-                errors.append(ErrorInfo.from_exception(error))
-        return errors

@@ -3,7 +3,7 @@
 A plugin is a class deriving from `Plugin`, in a module or package of a plugin directory::
 
     from pydantic import BaseModel
-    from hotbus.runtime import Plugin, subscribe
+    from hotbus import Plugin, subscribe
 
 
     class DiceConfig(BaseModel):
@@ -39,7 +39,7 @@ from pydantic import BaseModel
 if TYPE_CHECKING:
     from hotbus.runtime._plugins.context import Context
 
-__all__ = ["MARKER", "Plugin", "State", "SubscriptionMarker", "subscribe"]
+__all__ = ["MARKER", "Plugin", "State", "SubscriptionMarker", "subscribe", "subscribe_markers"]
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -132,3 +132,22 @@ class Plugin:
 
     def __repr__(self) -> str:
         return f"<plugin {getattr(self, 'name', '?')} {getattr(self, 'version', '?')}>"
+
+
+def subscribe_markers(instance: Plugin, ctx: Context) -> None:
+    """Subscribe, through ``ctx``, every method of ``instance`` marked with `subscribe`."""
+    seen: set[str] = set()
+    for klass in type(instance).__mro__:
+        if klass is Plugin or klass is object:
+            continue  # they define no handlers
+        for attr, value in vars(klass).items():
+            if attr in seen:
+                continue
+            seen.add(attr)
+            for marker in getattr(value, MARKER, None) or ():
+                ctx.subscribe(
+                    marker.pattern,
+                    getattr(instance, attr),
+                    priority=marker.priority,
+                    timeout=marker.timeout,
+                )

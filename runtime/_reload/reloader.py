@@ -11,10 +11,11 @@ from __future__ import annotations
 
 import logging
 from pathlib import Path
-from typing import TYPE_CHECKING, final
+from typing import final
 
 from hotbus.bus import RUNTIME, Subscription
-from hotbus.runtime._config.settings import read_config_file
+from hotbus.runtime._config.settings import read_config_file, replace_settings
+from hotbus.runtime._engine.engine import Engine
 from hotbus.runtime._loading.loader import source_for
 from hotbus.schemas import (
     ConfigChanged,
@@ -26,9 +27,6 @@ from hotbus.schemas import (
     SettleOutcome,
 )
 
-if TYPE_CHECKING:
-    from hotbus.runtime._runtime import Runtime
-
 __all__ = ["Reloader"]
 
 logger = logging.getLogger("hotbus.reload")
@@ -38,16 +36,16 @@ logger = logging.getLogger("hotbus.reload")
 class Reloader:
     """Maps settled files to plugins and publishes reload requests."""
 
-    __slots__ = ("_runtime", "_subscription")
+    __slots__ = ("_engine", "_subscription")
 
-    def __init__(self, runtime: Runtime) -> None:
-        self._runtime = runtime
+    def __init__(self, engine: Engine) -> None:
+        self._engine = engine
         self._subscription: Subscription | None = None
 
     def attach(self) -> None:
         """Subscribe to ``hotbus.file.settled`` (idempotent)."""
         if self._subscription is None or not self._subscription.active:
-            self._subscription = self._runtime.bus.subscribe(
+            self._subscription = self._engine.bus.subscribe(
                 FileSettled, self.on_settled, owner=RUNTIME
             )
 
@@ -59,15 +57,15 @@ class Reloader:
 
     async def on_settled(self, event: FileSettled) -> None:
         """Publish what the settled path asks for (the bus calls this)."""
-        rt = self._runtime
+        engine = self._engine
         path = event.path
-        if rt.settings.config_file is not None and path == rt.settings.config_file:
+        if engine.settings.config_file is not None and path == engine.settings.config_file:
             await self._config_changed(path)
             return
         requests: list[ReloadRequested] = []
-        owners = rt.owners(path)
+        owners = engine.records.owners(path)
         for name in owners:
-            rec = rt._records[name]
+            rec = engine.records.get(name)
             main = rec.source.main_file
             gone = event.outcome is SettleOutcome.DELETED and (
                 path == main or (rec.source.path is not None and not rec.source.path.exists())
@@ -90,11 +88,11 @@ class Reloader:
                         )
                     )
         for request in requests:
-            await rt.bus.publish(request)
+            await engine.bus.publish(request)
 
     def _source_path(self, path: Path) -> Path | None:
         """The plugin source a new file may be: a top-level module or a package's __init__."""
-        for directory in self._runtime.settings.plugin_dirs:
+        for directory in self._engine.settings.plugin_dirs:
             root = Path(directory).resolve()
             if path.parent == root:
                 return path
@@ -103,24 +101,28 @@ class Reloader:
         return None
 
     async def _config_changed(self, path: Path) -> None:
-        rt = self._runtime
+        engine = self._engine
         try:
             data = read_config_file(path)
         except HotbusError as error:
             logger.error("%s; the plugins keep their current config", error)
             return
         sections = data.get("plugins", {})
-        old = rt.settings.plugins
+        old = engine.settings.plugins
         changed = sorted(
             name for name in set(old) | set(sections) if old.get(name) != sections.get(name)
         )
-        rt.settings = rt.settings.model_copy(update={"plugins": sections})
+        try:
+            engine.settings = replace_settings(engine.settings, plugins=sections)
+        except HotbusError as error:
+            logger.error("%s; the plugins keep their current config", error)
+            return
         for name in changed:
             before, after = old.get(name, {}), sections.get(name, {})
             fields = sorted(k for k in set(before) | set(after) if before.get(k) != after.get(k))
-            await rt.bus.publish(ConfigChanged(plugin=name, path=path, fields=fields))
-            if name in rt._records:
-                await rt.bus.publish(
+            await engine.bus.publish(ConfigChanged(plugin=name, path=path, fields=fields))
+            if name in engine.records:
+                await engine.bus.publish(
                     ReloadRequested(
                         plugin=name,
                         action=ReloadAction.RELOAD,

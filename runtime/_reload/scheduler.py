@@ -1,4 +1,4 @@
-"""The cascade planner: the subscriber of ``hotbus.reload.requested`` that runs transactions.
+"""The scheduler: the subscriber of ``hotbus.reload.requested`` that runs transactions.
 
 Requests that arrive together (a save-all, a ``git checkout``) become one plan; a plugin is in a
 plan at most once, and plans run one after the other, so there are never two transactions on
@@ -10,11 +10,15 @@ from __future__ import annotations
 import asyncio
 import logging
 import uuid
-from typing import TYPE_CHECKING, final
+from collections.abc import Awaitable, Callable, Iterable
+from typing import final
 from uuid import UUID
 
 from hotbus.bus import RUNTIME, Subscription
-from hotbus.runtime._loading.loader import source_for
+from hotbus.runtime._engine.engine import Engine
+from hotbus.runtime._engine.records import Record
+from hotbus.runtime._loading.loader import Loaded, source_for
+from hotbus.runtime._reload.leaks import LeakChecker
 from hotbus.runtime._reload.transaction import Transaction
 from hotbus.schemas import (
     Event,
@@ -26,22 +30,44 @@ from hotbus.schemas import (
     use_source,
 )
 
-if TYPE_CHECKING:
-    from hotbus.runtime._runtime import Runtime, _Record
-
-__all__ = ["Planner"]
+__all__ = ["Scheduler"]
 
 logger = logging.getLogger("hotbus.reload")
 
 
 @final
-class Planner:
-    """Turns batches of `ReloadRequested` into transactions, one at a time."""
+class Scheduler:
+    """Turns batches of `ReloadRequested` into transactions, one at a time.
 
-    __slots__ = ("_pending", "_runtime", "_subscription", "_waiters", "_worker")
+    Args:
+        engine: the engine the transactions drive.
+        source: the runtime's id, stamped on the events of its transactions.
+        settled: waits (boundedly) until no changed file is still settling.
+        leaks: checks that the versions a transaction retires are collected.
+    """
 
-    def __init__(self, runtime: Runtime) -> None:
-        self._runtime = runtime
+    __slots__ = (
+        "_engine",
+        "_leaks",
+        "_pending",
+        "_settled",
+        "_source",
+        "_subscription",
+        "_waiters",
+        "_worker",
+    )
+
+    def __init__(
+        self,
+        engine: Engine,
+        source: str,
+        settled: Callable[[], Awaitable[None]],
+        leaks: LeakChecker,
+    ) -> None:
+        self._engine = engine
+        self._source = source
+        self._settled = settled
+        self._leaks = leaks
         self._pending: list[ReloadRequested] = []
         self._waiters: dict[UUID, asyncio.Future[Event | None]] = {}
         self._worker: asyncio.Task[None] | None = None
@@ -50,7 +76,7 @@ class Planner:
     def attach(self) -> None:
         """Subscribe to ``hotbus.reload.requested`` (idempotent)."""
         if self._subscription is None or not self._subscription.active:
-            self._subscription = self._runtime.bus.subscribe(
+            self._subscription = self._engine.bus.subscribe(
                 ReloadRequested, self._on_request, owner=RUNTIME
             )
 
@@ -87,13 +113,13 @@ class Planner:
         try:
             while self._pending:
                 await asyncio.sleep(0)  # requests published in the same burst join this batch
-                await self._runtime._files_settled()  # ... and those of files still settling
+                await self._settled()  # ... and those of files still settling
                 batch, self._pending = self._pending, []
                 outcome: Event | None = None
                 error: BaseException | None = None
                 try:
-                    with use_source(self._runtime.id):
-                        async with self._runtime._lock:
+                    with use_source(self._source):
+                        async with self._engine.lock:
                             outcome = await self._run(batch)
                 except Exception as exc:  # a bug: say so loudly, keep the runtime alive
                     logger.exception("reload of %s crashed", [r.plugin for r in batch])
@@ -108,40 +134,44 @@ class Planner:
         finally:
             self._worker = None
 
+    def retire(self, versions: Iterable[Loaded]) -> None:
+        """Check that ``versions``, replaced or unloaded, are collected (if leak checks are on)."""
+        if self._engine.settings.leak_check:
+            self._leaks.watch(versions)  # keeps weak references only
+
     async def _run(self, batch: list[ReloadRequested]) -> Event | None:
-        rt = self._runtime
-        triggers: dict[str, _Record] = {}
+        engine = self._engine
+        triggers: dict[str, Record] = {}
         outcome: Event | None = None
         for request in batch:
+            rec = engine.records.find(request.plugin)
             if request.action is ReloadAction.UNLOAD:
-                rec = rt._records.get(request.plugin)
                 if rec is not None:
                     old = rec.version
-                    await rt._unload(rec)
+                    self.retire(await engine.unload(rec))
                     outcome = ReloadCommitted(
                         plan_id=uuid.uuid4().hex[:12],
                         changes=[VersionChange(plugin=rec.name, old_version=old, new_version=None)],
                         durations={},
                     )
-                    await rt.bus.publish(outcome)
+                    await engine.bus.publish(outcome)
                 continue
-            rec = rt._records.get(request.plugin)
             if rec is None and request.action is ReloadAction.LOAD:
                 for path in request.paths:
                     source = source_for(path)
                     if source is None:
                         continue
-                    rec = rt._by_source(source) or await rt._discovered(source)
+                    rec = engine.records.by_source(source) or await engine.discover(source)
                     break
             if rec is None or rec.state is PluginState.UNLOADED:
                 continue
             triggers.setdefault(rec.name, rec)
         if triggers:
-            transaction = Transaction(rt, uuid.uuid4().hex[:12], list(triggers.values()))
+            transaction = Transaction(engine, uuid.uuid4().hex[:12], list(triggers.values()))
             outcome = await transaction.run()
             retired, transaction.retired = transaction.retired, []
             del transaction
-            rt._watch_for_leaks(retired)  # keeps weak references only
+            self.retire(retired)
             del retired
-        await rt._start_ready()
+        await engine.start_ready()
         return outcome

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, final
 
-from hotbus.runtime import cli
+from hotbus.runtime._console.cli import cli
 
 from tests.plugins.chat import PLUGINS, copy_plugins
 

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import io
 
-from hotbus.runtime import Runtime, cli
+from hotbus import Runtime
+from hotbus.runtime._console.cli import cli
 
 from tests.plugins.chat import PLUGINS, say
 

@@ -21,7 +21,7 @@ async def test_a_committed_reload_reports_no_leak(plugin_dir: PluginDir, hotbus:
     runtime = await hotbus.start()
     await plugin_dir.save("p.py", plugin_source(2), "atomic")
     await hotbus.wait_for(ReloadCommitted, committed("p", 2), timeout=TIMEOUT)
-    await runtime._leaks.join()  # the check runs in a task started right after the commit
+    await runtime.idle()  # the leak check runs in a task started right after the commit
     assert hotbus.events.of(PluginLeaked) == []
 
 
@@ -33,7 +33,7 @@ async def test_a_committed_reload_leaves_the_old_version_collectable(
     old_class = weakref.ref(type(runtime.plugin("p")))
     await plugin_dir.save("p.py", plugin_source(2), "atomic")
     await hotbus.wait_for(ReloadCommitted, committed("p", 2), timeout=TIMEOUT)
-    await runtime._leaks.join()
+    await runtime.idle()
     gc.collect()
     assert old_class() is None
 
