@@ -5,9 +5,9 @@ Plugin authors and hosts need only the ``hotbus`` facade (`Plugin`, `State`, `su
 """
 
 from hotbus.runtime._config.settings import ENV_PREFIX, load_settings, validate_plugin_config
-from hotbus.runtime._console.eventlog import EventLogger
 from hotbus.runtime._engine.graph import dependents_closure, find_cycles, topological_order
 from hotbus.runtime._engine.lifecycle import TRANSITIONS, check_transition
+from hotbus.runtime._eventlog import EventLogger
 from hotbus.runtime._loading.loader import ENTRY_POINT_GROUP, NAMESPACE, PluginSource, discover
 from hotbus.runtime._loading.paths import is_ignored
 from hotbus.runtime._plugins.chat import ChatMessage, ChatReply

@@ -19,8 +19,8 @@ from typing import Any, Self, final
 
 from hotbus.bus import Bus
 from hotbus.runtime._config.settings import load_settings, replace_settings
-from hotbus.runtime._console.eventlog import EventLogger
 from hotbus.runtime._engine.engine import Engine
+from hotbus.runtime._eventlog import EventLogger
 from hotbus.runtime._loading.loader import discover, source_for
 from hotbus.runtime._plugins.plugin import Plugin
 from hotbus.runtime._reload.debouncer import Debouncer
@@ -287,8 +287,8 @@ class Runtime:
 
     @property
     def observer(self) -> str | None:
-        """The kind of file observer watching (``"inotify"``, ``"polling"``, ...), or None."""
-        return self._watcher.kind
+        """Which file observer watches: ``"native"``, ``"polling"``, or None when none does."""
+        return self._watcher.kind or None
 
     async def idle(self) -> None:
         """Wait until no file waits to settle, no reload runs or waits, no event is queued,

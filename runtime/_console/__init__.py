@@ -1,1 +1,1 @@
-"""The ``hotbus`` command: the console chat host, event log lines, check reports."""
+"""The ``hotbus`` command: the console chat host, ``check`` reports, ``events`` listings."""

@@ -5,16 +5,20 @@ lock taken, and no exception can escape into them (an exception in a watchdog ha
 kills the observer thread). A supervisor task notices a dead observer, says so in an event and
 starts watching again; when the kernel's inotify limits are reached the watcher falls back to a
 polling observer, with a warning event.
+
+watchdog is imported when watching starts, not with this module: writing a plugin or hosting one
+without watching never loads it.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import os
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any, Final, final
+from typing import TYPE_CHECKING, Any, Final, final
 
 from hotbus.bus import Bus
 from hotbus.schemas import (
@@ -26,10 +30,10 @@ from hotbus.schemas import (
     WatcherStarted,
     WatcherStopped,
 )
-from watchdog.events import FileSystemEvent, FileSystemEventHandler
-from watchdog.observers import Observer
-from watchdog.observers.api import BaseObserver
-from watchdog.observers.polling import PollingObserver
+
+if TYPE_CHECKING:
+    from watchdog.events import FileSystemEvent, FileSystemEventHandler
+    from watchdog.observers.api import BaseObserver
 
 __all__ = ["Watcher"]
 
@@ -50,18 +54,43 @@ def _text(path: bytes | str) -> str:
     return os.fsdecode(path)
 
 
-class _Forwarder(FileSystemEventHandler):
-    """Runs on watchdog's thread: hands the raw fields to the loop and does nothing else."""
+def _forwarder(hand_over: Callable[..., Any]) -> FileSystemEventHandler:
+    """A watchdog handler that hands the raw fields of each event to ``hand_over``."""
+    return _forwarder_class()(hand_over)
 
-    def __init__(self, hand_over: Callable[..., Any]) -> None:
-        super().__init__()
-        self._hand_over = hand_over
 
-    def dispatch(self, event: FileSystemEvent) -> None:
-        # An exception here would kill watchdog's thread silently; the only one possible is
-        # the loop closing, and then the event has nowhere to go anyway.
-        with contextlib.suppress(BaseException):
-            self._hand_over(event.event_type, event.src_path, event.dest_path, event.is_directory)
+@functools.cache
+def _forwarder_class() -> Callable[[Callable[..., Any]], FileSystemEventHandler]:
+    from watchdog.events import FileSystemEventHandler
+
+    class Forwarder(FileSystemEventHandler):
+        """Runs on watchdog's thread: hands the raw fields to the loop and does nothing else."""
+
+        def __init__(self, hand_over: Callable[..., Any]) -> None:
+            super().__init__()
+            self._hand_over = hand_over
+
+        def dispatch(self, event: FileSystemEvent) -> None:
+            # An exception here would kill watchdog's thread silently; the only one possible is
+            # the loop closing, and then the event has nowhere to go anyway.
+            with contextlib.suppress(BaseException):
+                self._hand_over(
+                    event.event_type, event.src_path, event.dest_path, event.is_directory
+                )
+
+    return Forwarder
+
+
+def _native_observer() -> BaseObserver:
+    from watchdog.observers import Observer
+
+    return Observer()
+
+
+def _polling_observer() -> BaseObserver:
+    from watchdog.observers.polling import PollingObserver
+
+    return PollingObserver(timeout=0.1)
 
 
 @final
@@ -85,7 +114,7 @@ class Watcher:
         plugin_dirs: Sequence[Path],
         *,
         config_file: Path | None = None,
-        observer_class: Callable[[], BaseObserver] = Observer,
+        observer_class: Callable[[], BaseObserver] = _native_observer,
         check_interval: float = 0.25,
     ) -> None:
         self._bus = bus
@@ -122,7 +151,7 @@ class Watcher:
     def _launch(
         self, factory: Callable[[], BaseObserver], loop: asyncio.AbstractEventLoop
     ) -> BaseObserver:
-        forwarder = _Forwarder(lambda *fields: loop.call_soon_threadsafe(self._emit, *fields))
+        forwarder = _forwarder(lambda *fields: loop.call_soon_threadsafe(self._emit, *fields))
         observer = factory()
         try:
             for path, recursive in self._targets():
@@ -150,9 +179,7 @@ class Watcher:
             self._observer = await asyncio.to_thread(self._launch, self._native, loop)
             self.kind = "native"
         except OSError as error:
-            self._observer = await asyncio.to_thread(
-                self._launch, lambda: PollingObserver(timeout=0.1), loop
-            )
+            self._observer = await asyncio.to_thread(self._launch, _polling_observer, loop)
             self.kind = "polling"
             await self._bus.publish(
                 WatcherFellBack(error=ErrorInfo.from_exception(error), hint=_LIMIT_HINT)

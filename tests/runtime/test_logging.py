@@ -10,8 +10,8 @@ from uuid import UUID
 
 import pytest
 from hotbus.bus import RUNTIME, Bus
-from hotbus.runtime._console import eventlog as _logging
-from hotbus.runtime._console.eventlog import EventLogger
+from hotbus.runtime import _eventlog as _logging
+from hotbus.runtime._eventlog import EventLogger
 from hotbus.schemas import (
     ConfigChanged,
     ErrorInfo,
