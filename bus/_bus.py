@@ -1,4 +1,4 @@
-"""The Bus: typed events delivered over one blinker namespace, in order, with isolation."""
+"""The Bus: typed events delivered over its own blinker namespace, in order, with isolation."""
 
 from __future__ import annotations
 
@@ -6,15 +6,25 @@ import asyncio
 import itertools
 import logging
 import threading
+import weakref
 from collections import deque
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Hashable, Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
-from typing import Final, TypeVar, final
+from inspect import ismethod
+from typing import Any, Final, TypeVar, final
 
 import blinker
+from blinker._utilities import make_id  # the key of Signal.receivers: blinker's own, to agree
 from hotbus.bus._recorder import Recorder
-from hotbus.bus._subscription import RUNTIME, Handler, Subscription
+from hotbus.bus._subscription import (
+    RUNTIME,
+    Handler,
+    Subscription,
+    describe_handler,
+    is_async_handler,
+    weak_handler,
+)
 from hotbus.schemas import (
     BusError,
     ErrorInfo,
@@ -23,7 +33,6 @@ from hotbus.schemas import (
     HandlerTimeoutError,
     PublishDepthError,
     TopicError,
-    is_pattern,
     topic_matches,
     validate_pattern,
 )
@@ -61,7 +70,9 @@ F = TypeVar("F", bound=Handler)
 _SYNC: Final = 0
 _ASYNC: Final = 1
 _TIMED: Final = 2
-_Plan = tuple[tuple[tuple[Handler, int, Subscription], ...], bool]
+_Entry = tuple[Handler, int, Subscription]
+# The ordered entries for one topic (of one owner, or all), and whether any is async.
+_Plan = tuple[tuple[_Entry, ...], bool]
 
 
 def _pattern_of(topic: TopicLike, owner: str | None = None) -> str:
@@ -78,6 +89,85 @@ def _pattern_of(topic: TopicLike, owner: str | None = None) -> str:
     return validate_pattern(topic, owner=owner)
 
 
+def _call_kind(sub: Subscription) -> int:
+    if not sub.is_async:
+        return _SYNC
+    return _ASYNC if sub.timeout is None else _TIMED
+
+
+def _order(sub: Subscription) -> tuple[int, int]:
+    return -sub.priority, sub.seq
+
+
+class _Signal(blinker.NamedSignal):
+    """A signal of a bus: muting it (blinker's `Signal.muted`) tells the bus, as connects do."""
+
+    def __init__(self, name: str, doc: str | None, changed: Callable[[], None]) -> None:
+        """Make the signal ``name``; ``changed`` is called whenever it is muted or unmuted."""
+        self._changed = changed
+        self._is_muted = False
+        super().__init__(name, doc)
+
+    @property
+    def is_muted(self) -> bool:
+        """Whether the signal is muted: its receivers get nothing."""
+        return self._is_muted
+
+    @is_muted.setter
+    def is_muted(self, value: bool) -> None:
+        if value != self._is_muted:
+            self._is_muted = value
+            self._changed()
+
+
+class _Namespace(blinker.Namespace):
+    """A bus's signals by topic or pattern: each name maps to its signal while it has receivers.
+
+    `signal` returns the same signal for a name for as long as anything holds it. A signal is
+    made by the bus; it enters the mapping with its first receiver and leaves it with its last
+    (and is held weakly meanwhile, so that whoever holds it keeps the same one).
+    """
+
+    def __init__(self, make: Callable[[str, str | None], blinker.NamedSignal]) -> None:
+        """Make an empty namespace whose signals ``make(name, doc)`` creates."""
+        super().__init__()
+        self._make = make
+        self._idle: weakref.WeakValueDictionary[str, blinker.NamedSignal] = (
+            weakref.WeakValueDictionary()
+        )
+
+    def signal(self, name: str, doc: str | None = None) -> blinker.NamedSignal:
+        """The signal named ``name``, made by the bus if there is none.
+
+        Args:
+            name: a topic or pattern.
+            doc: the docstring of a signal created now.
+
+        Returns:
+            The signal of ``name``.
+        """
+        found = self.get(name)
+        if found is None:
+            found = self._idle.get(name)
+            if found is None:
+                found = self._idle[name] = self._make(name, doc)
+        return found
+
+    def enter(self, signal: blinker.NamedSignal) -> None:
+        """Map ``signal`` by its name, now that it has a receiver."""
+        name = signal.name
+        if name not in self:
+            self._idle.pop(name, None)
+            self[name] = signal
+
+    def leave(self, signal: blinker.NamedSignal) -> None:
+        """Unmap ``signal`` if it has no receiver left."""
+        name = signal.name
+        if not signal.receivers and self.get(name) is signal:
+            del self[name]
+            self._idle[name] = signal
+
+
 @final
 class Bus:
     """Delivers events to subscribers, in a deterministic order, isolating their failures.
@@ -85,6 +175,10 @@ class Bus:
     Subscribe by exact topic, by NATS-style pattern (``*`` one token, ``>`` the rest) or by event
     class. Handlers may be sync or async; `publish` awaits every matching handler in order of
     priority (higher first), then subscription order, and returns when all are done.
+
+    The bus's blinker namespace is the registry of record: each topic or pattern has its
+    signal (`signal`), a subscription is a receiver connected to it, and a receiver connected
+    with blinker's own API gets the events as a subscription does.
 
     A handler that raises does not stop delivery: the bus publishes `HandlerFailed` and goes on.
     With ``strict=True`` (for tests) the exception propagates out of `publish` instead.
@@ -101,7 +195,7 @@ class Bus:
 
     __slots__ = (
         "__weakref__",
-        "_by_owner",
+        "_adopted",
         "_drain_error",
         "_drainer",
         "_loop",
@@ -111,24 +205,31 @@ class Bus:
         "_plans",
         "_seq",
         "_strict",
-        "_subs",
         "_sync_chain",
         "_thread_id",
-        "_wildcards",
         "namespace",
     )
 
     def __init__(self, *, strict: bool = False, max_depth: int = DEFAULT_MAX_DEPTH) -> None:
+        """Make a bus with a namespace of its own.
+
+        Args:
+            strict: re-raise handler exceptions out of `publish` instead of reporting them.
+            max_depth: how deep publishes may nest.
+
+        Raises:
+            BusError: ``max_depth`` is below 1.
+        """
         if max_depth < 1:
             raise BusError(f"max_depth must be at least 1, got {max_depth}")
-        #: The blinker namespace holding one signal per subscribed topic or pattern.
-        self.namespace = blinker.Namespace()
+        #: The signals that have receivers, by topic or pattern (get one with `signal`).
+        self.namespace = _Namespace(self._new_signal)
         self._strict = strict
         self._max_depth = max_depth
-        self._subs: dict[str, list[Subscription]] = {}
-        self._wildcards: set[str] = set()
-        self._by_owner: dict[str, dict[Subscription, None]] = {}
-        self._plans: dict[str, _Plan] = {}
+        # The subscriptions of receivers connected with blinker's API, by signal and receiver id.
+        self._adopted: dict[tuple[blinker.NamedSignal, Hashable], Subscription] = {}
+        # By topic, or by topic and owner for `deliver`.
+        self._plans: dict[str | tuple[str, str], _Plan] = {}
         self._sync_chain: _Chain | None = None
         self._seq = itertools.count()
         self._muted: list[str] = []
@@ -139,9 +240,10 @@ class Bus:
         self._drain_error: BaseException | None = None
 
     def __repr__(self) -> str:
-        count = sum(len(subs) for subs in self._subs.values())
+        subs = self._all()
         mode = " strict" if self._strict else ""
-        return f"<hotbus Bus{mode} subscriptions={count} owners={len(self._by_owner)}>"
+        owners = len({sub.owner for sub in subs})
+        return f"<hotbus Bus{mode} subscriptions={len(subs)} owners={owners}>"
 
     @property
     def strict(self) -> bool:
@@ -177,6 +279,118 @@ class Bus:
                     "threads, or loop.call_soon_threadsafe()"
                 )
 
+    # -- signals: the registry -------------------------------------------------------------
+
+    def signal(self, topic: TopicLike) -> blinker.NamedSignal:
+        """The bus's blinker signal for ``topic``: connect to it with blinker's own API.
+
+        A receiver connected to it (``connect``, ``connected_to``) is called as
+        ``receiver(event)`` for every event published on the bus that the topic or pattern
+        matches, like a subscription of owner `RUNTIME` with priority 0, in subscription order.
+        Coroutine functions are awaited. ``disconnect`` stops delivery; ``muted()`` suspends
+        it. Connect and disconnect from the loop's thread only, as with `subscribe`.
+
+        Args:
+            topic: an exact topic, a pattern (``chat.*``, ``hotbus.>``) or an event class.
+
+        Returns:
+            The signal, from the bus's own namespace.
+
+        Raises:
+            TopicError: ``topic`` is not a valid topic or pattern (as `subscribe` raises it).
+        """
+        return self.namespace.signal(_pattern_of(topic, owner=RUNTIME))
+
+    def _new_signal(self, name: str, doc: str | None) -> blinker.NamedSignal:
+        signal = _Signal(name, doc, self._plans.clear)
+        # blinker reports connects and disconnects on each signal's own notification signals.
+        signal.receiver_connected.connect(self._on_connected, sender=signal, weak=False)
+        signal.receiver_disconnected.connect(self._on_disconnected, sender=signal, weak=False)
+        return signal
+
+    def _on_connected(
+        self,
+        signal: blinker.NamedSignal,
+        *,
+        receiver: Handler,
+        sender: Any,
+        weak: bool,
+        **_: Any,
+    ) -> None:
+        if sender is not blinker.ANY:
+            return  # bus events have no sender of their own: such a receiver never matches
+        if type(receiver) is Subscription and receiver.signal is signal:
+            receiver.active = True
+        else:
+            self._adopt(signal, receiver, weak)
+        self.namespace.enter(signal)
+        self._plans.clear()
+
+    def _on_disconnected(
+        self, signal: blinker.NamedSignal, *, receiver: Handler, sender: Any, **_: Any
+    ) -> None:
+        if sender is not blinker.ANY:
+            return  # only that sender's connection ended
+        if type(receiver) is Subscription and receiver.signal is signal:
+            receiver.active = False
+        else:
+            adopted = self._adopted.pop((signal, make_id(receiver)), None)
+            if adopted is not None:
+                adopted.active = False
+        self.namespace.leave(signal)
+        self._plans.clear()
+
+    def _adopt(self, signal: blinker.NamedSignal, receiver: Handler, weak: bool) -> None:
+        """Give a receiver connected with blinker's API its subscription (owner `RUNTIME`)."""
+        key = (signal, make_id(receiver))
+        previous = self._adopted.get(key)
+        if previous is not None:  # connected again: it keeps its place
+            previous.active = False
+        is_async = is_async_handler(receiver)
+        held: Handler | weakref.ref[Handler] = receiver
+        handler: Handler = receiver
+        if weak:  # as blinker holds it: the subscription ends when the receiver is collected
+
+            def collected(_: object) -> None:
+                sub.active = False
+                if self._adopted.get(key) is sub:
+                    del self._adopted[key]
+                self._plans.clear()
+
+            held = (weakref.WeakMethod if ismethod(receiver) else weakref.ref)(receiver, collected)
+            handler = weak_handler(held, is_async)
+        sub = Subscription(
+            self,
+            signal,
+            handler,
+            owner=RUNTIME,
+            priority=0,
+            timeout=None,
+            seq=next(self._seq) if previous is None else previous.seq,
+            receiver=held,
+            name=describe_handler(receiver),
+        )
+        self._adopted[key] = sub
+
+    def _subscriptions_of(self, signal: blinker.NamedSignal) -> list[Subscription]:
+        """The subscriptions of ``signal``'s receivers, in blinker's (arbitrary) order."""
+        found: list[Subscription] = []
+        for receiver_id, receiver in list(signal.receivers.items()):
+            if type(receiver) is Subscription and receiver.signal is signal:
+                found.append(receiver)
+            else:
+                adopted = self._adopted.get((signal, receiver_id))
+                if adopted is not None and adopted.active:
+                    found.append(adopted)
+        return found
+
+    def _all(self) -> list[Subscription]:
+        found = [
+            sub for signal in self.namespace.values() for sub in self._subscriptions_of(signal)
+        ]
+        found.sort(key=lambda sub: sub.seq)
+        return found
+
     # -- subscribing -----------------------------------------------------------------------
 
     def subscribe(
@@ -190,6 +404,10 @@ class Bus:
     ) -> Subscription:
         """Deliver events matching ``topic`` to ``handler`` until the subscription is cancelled.
 
+        The subscription is connected (strongly) to the topic's signal: the handler is held
+        until cancelled, so a bound method or a closure stays subscribed even when nothing else
+        refers to it.
+
         Args:
             topic: an exact topic, a pattern (``hotbus.plugin.*``, ``hotbus.>``, ``>``) or an
                 event class.
@@ -199,8 +417,13 @@ class Bus:
             timeout: for async handlers, seconds after which the handler is cancelled and
                 reported as failed.
 
-        The handler is held strongly until cancelled: a bound method or a closure stays
-        subscribed even when nothing else refers to it.
+        Returns:
+            The subscription, whose ``cancel()`` ends it.
+
+        Raises:
+            TopicError: ``topic`` is not a valid topic or pattern.
+            BusError: the handler is not callable, the timeout is not positive or is given
+                for a sync handler, or the call comes from another thread than the loop's.
         """
         if not callable(handler):
             raise BusError(
@@ -211,9 +434,10 @@ class Bus:
             raise BusError(f"timeout must be positive seconds or None, got {timeout!r}")
         pattern = _pattern_of(topic, owner=owner)
         self._check_thread("subscribe")
+        signal = self.namespace.signal(pattern)
         sub = Subscription(
             self,
-            pattern,
+            signal,
             handler,
             owner=owner,
             priority=priority,
@@ -225,12 +449,7 @@ class Bus:
                 f"timeout={timeout!r} given for sync handler {sub.name}: only async handlers can "
                 "be timed out; make it async or drop the timeout"
             )
-        self._subs.setdefault(pattern, []).append(sub)
-        if is_pattern(pattern):
-            self._wildcards.add(pattern)
-        self._by_owner.setdefault(owner, {})[sub] = None
-        self.namespace.signal(pattern).connect(sub, sender=blinker.ANY, weak=False)
-        self._plans.clear()
+        signal.connect(sub, weak=False)
         return sub
 
     def on(
@@ -251,86 +470,85 @@ class Bus:
         return decorate
 
     def unsubscribe(self, subscription: Subscription) -> bool:
-        """End ``subscription``; returns whether it was still active. Safe during dispatch."""
+        """End ``subscription``; returns whether it was still active. Safe during dispatch.
+
+        It disconnects the receiver from its signal, as blinker's ``disconnect`` would.
+        """
         if not subscription.active:
             return False
         self._check_thread("unsubscribe")
-        subscription.active = False
-        pattern = subscription.pattern
-        subs = self._subs.get(pattern)
-        if subs is not None:
-            subs.remove(subscription)
-            if not subs:
-                del self._subs[pattern]
-                self._wildcards.discard(pattern)
-        owned = self._by_owner.get(subscription.owner)
-        if owned is not None:
-            owned.pop(subscription, None)
-            if not owned:
-                del self._by_owner[subscription.owner]
-        signal = self.namespace.get(pattern)
-        if signal is not None:
-            signal.disconnect(subscription)
-            if not signal.receivers:
-                del self.namespace[pattern]
-        self._plans.clear()
+        receiver = subscription.receiver
+        if receiver is None:  # a weakly connected receiver, collected
+            return False
+        subscription.signal.disconnect(receiver)
         return True
 
     def unsubscribe_owner(self, owner: str) -> int:
         """End every subscription of ``owner``; returns how many there were."""
-        owned = list(self._by_owner.get(owner, ()))
+        owned = self.subscriptions(owner)
         for sub in owned:
             self.unsubscribe(sub)
         return len(owned)
 
     def subscriptions(self, owner: str | None = None) -> list[Subscription]:
         """Active subscriptions (of ``owner``, if given) in subscription order."""
-        if owner is not None:
-            return list(self._by_owner.get(owner, ()))
-        return sorted((s for subs in self._subs.values() for s in subs), key=lambda s: s.seq)
+        subs = self._all()
+        if owner is None:
+            return subs
+        return [sub for sub in subs if sub.owner == owner]
 
     def owners(self) -> list[str]:
         """Every owner that has at least one subscription."""
-        return sorted(self._by_owner)
+        return sorted({sub.owner for sub in self._all()})
 
     def has_subscribers(self, topic: str) -> bool:
         """Whether publishing ``topic`` now would reach any handler (cheap: plans are cached)."""
-        plan = self._plans.get(topic)
+        return bool(self._entries(topic))
+
+    def _entries(self, topic: str, owner: str | None = None) -> tuple[_Entry, ...]:
+        """The cached plan's entries for ``topic`` (of ``owner`` only, if given)."""
+        plan = self._plans.get(topic if owner is None else (topic, owner))
         if plan is None:
-            plan = self._plan(topic)
-        return bool(plan[0])
+            plan = self._plan(topic, owner)
+        return plan[0]
 
-    def _plan(self, topic: str) -> _Plan:
-        """The ordered handlers for ``topic``; cached until the subscriptions change.
+    def _plan(self, topic: str, owner: str | None = None) -> _Plan:
+        """The ordered handlers for ``topic`` (of ``owner`` only, if given).
 
+        Cached until a receiver connects or disconnects, or a signal is muted or unmuted.
         Whether each handler is awaited (and with a timeout) is decided here, once, so that
         dispatch does no inspection.
         """
         found: list[Subscription] = []
         if not (self._muted and any(topic_matches(p, topic) or p == topic for p in self._muted)):
-            found.extend(self._subs.get(topic, ()))
-            for pattern in self._wildcards:
-                if topic_matches(pattern, topic):
-                    found.extend(self._subs[pattern])
-            found.sort(key=lambda s: (-s.priority, s.seq))
+            for name, signal in self.namespace.items():
+                if not signal.is_muted and (name == topic or topic_matches(name, topic)):
+                    found += self._subscriptions_of(signal)
+            if owner is not None:
+                found = [sub for sub in found if sub.owner == owner]
+            found.sort(key=_order)
         entries = tuple((sub.handler, _call_kind(sub), sub) for sub in found)
         plan = (entries, any(sub.is_async for sub in found))
-        self._plans[topic] = plan
+        self._plans[topic if owner is None else (topic, owner)] = plan
         return plan
 
     # -- publishing ------------------------------------------------------------------------
 
-    async def publish(self, event: Event) -> None:
+    async def publish(self, event: Event, *, owner: str | None = None) -> None:
         """Deliver ``event`` to every matching handler, in order; return when all are done.
 
         A handler's exception is reported as `HandlerFailed` and the others still run (in
         strict mode it propagates). Publishing from a handler is allowed; a chain nested deeper
         than ``max_depth`` raises `PublishDepthError` inside the handler that tried.
+
+        Args:
+            event: the event.
+            owner: deliver to this owner's subscriptions only (as `deliver` does).
         """
         topic = event.topic
-        plan = self._plans.get(topic)
+        plan = self._plans.get(topic if owner is None else (topic, owner))  # _entries, inlined
         if plan is None:
-            plan = self._plan(topic)
+            plan = self._plan(topic, owner)
         entries, has_async = plan
         if not entries:
             return
@@ -369,6 +587,16 @@ class Bus:
             if token is not None:
                 _chain.reset(token)
 
+    async def deliver(self, event: Event, *, owner: str) -> int:
+        """Deliver ``event`` to ``owner``'s matching subscriptions only; returns how many.
+
+        This is ``publish(event, owner=owner)``. The runtime uses it to hand events held during
+        a reload to the plugin version that now serves.
+        """
+        reached = len(self._entries(event.topic, owner))
+        await self.publish(event, owner=owner)
+        return reached
+
     async def _failed(
         self, sub: Subscription, event: Event, error: Exception, chain: _Chain
     ) -> None:
@@ -377,41 +605,6 @@ class Bus:
             raise error
         await self._report(sub, event, error)
         self._sync_chain = chain
-
-    async def deliver(self, event: Event, *, owner: str) -> int:
-        """Deliver ``event`` to ``owner``'s matching subscriptions only; returns how many.
-
-        Same order and isolation as `publish`. The runtime uses it to hand events held during a
-        reload to the plugin version that now serves.
-        """
-        topic = event.topic
-        subs = sorted(
-            (
-                sub
-                for sub in self._by_owner.get(owner, ())
-                if sub.pattern == topic or topic_matches(sub.pattern, topic)
-            ),
-            key=lambda s: (-s.priority, s.seq),
-        )
-        token = _chain.set((_chain.get()[0] + 1, topic, _chain.get()))
-        try:
-            for sub in subs:
-                if not sub.active:
-                    continue
-                try:
-                    if not sub.is_async:
-                        sub.handler(event)
-                    elif sub.timeout is None:
-                        await sub.handler(event)
-                    else:
-                        await self._call_with_timeout(sub, event)
-                except Exception as error:
-                    if self._strict:
-                        raise
-                    await self._report(sub, event, error)
-        finally:
-            _chain.reset(token)
-        return len(subs)
 
     async def _call_with_timeout(self, sub: Subscription, event: Event) -> None:
         assert sub.timeout is not None
@@ -558,9 +751,3 @@ class Bus:
             yield sub
         finally:
             sub.cancel()
-
-
-def _call_kind(sub: Subscription) -> int:
-    if not sub.is_async:
-        return _SYNC
-    return _ASYNC if sub.timeout is None else _TIMED

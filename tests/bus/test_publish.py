@@ -200,3 +200,44 @@ async def test_join_raises_a_strict_mode_error_only_once(strict_bus: Bus) -> Non
     with pytest.raises(LookupError, match="no such dice"):
         await strict_bus.join()
     await strict_bus.join()
+
+
+# -- delivering to one owner -------------------------------------------------------------------
+
+
+async def test_deliver_reaches_only_the_owners_subscriptions_in_order(bus: Bus) -> None:
+    calls: list[str] = []
+    bus.subscribe(Alpha, lambda event: calls.append("dice low"), owner="dice", priority=-1)
+    bus.subscribe(Alpha, lambda event: calls.append("greeter"), owner="greeter")
+    bus.subscribe("test.publish.*", lambda event: calls.append("dice star"), owner="dice")
+    reached = await bus.deliver(Alpha(), owner="dice")
+    assert (reached, calls) == (2, ["dice star", "dice low"])
+
+
+async def test_deliver_to_an_owner_without_matching_subscriptions_returns_zero(
+    bus: Bus,
+) -> None:
+    received: list[Event] = []
+    bus.subscribe(Alpha, received.append, owner="greeter")
+    reached = await bus.deliver(Alpha(), owner="dice")
+    assert (reached, received) == (0, [])
+
+
+async def test_deliver_reports_a_failing_handler(bus: Bus) -> None:
+    def explode(event: Event) -> None:
+        raise LookupError("no such dice")
+
+    bus.subscribe(Alpha, explode, owner="dice")
+    with bus.record(HandlerFailed) as failures:
+        await bus.deliver(Alpha(), owner="dice")
+    assert [(f.owner, f.error.message) for f in failures.of(HandlerFailed)] == [
+        ("dice", "no such dice")
+    ]
+
+
+async def test_publish_to_an_owner_is_deliver(bus: Bus) -> None:
+    calls: list[str] = []
+    bus.subscribe(Alpha, lambda event: calls.append("dice"), owner="dice")
+    bus.subscribe(Alpha, lambda event: calls.append("greeter"), owner="greeter")
+    await bus.publish(Alpha(), owner="greeter")
+    assert calls == ["greeter"]
