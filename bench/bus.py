@@ -19,6 +19,7 @@ minimum time per event over the rounds is reported::
     python bench/bus.py            # a table
     python bench/bus.py --json     # one JSON object
     python bench/bus.py --quick    # tiny batches, two rounds (a smoke test)
+    python bench/bus.py --check    # exit status 1 if a tracked figure misses its target
 
 Targets: ours / blinker at most 1.0 (sync and async) at 1, 10 and 100 receivers; ours / floor at
 most 2.0 at 10 and 100; wildcard / exact at most 1.2.
@@ -442,6 +443,9 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     )
     parser.add_argument("--quick", action="store_true", help="tiny batches, two rounds")
     parser.add_argument("--json", action="store_true", help="print only a JSON object")
+    parser.add_argument(
+        "--check", action="store_true", help="exit with status 1 if a target is missed"
+    )
     args = parser.parse_args(argv)
     if args.repeats is None:
         args.repeats = 2 if args.quick else 7
@@ -453,7 +457,12 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Run the benchmark and print the report; returns 0, or 1 if a candidate misdelivered."""
+    """Run the benchmark and print the report.
+
+    Returns:
+        0; 1 if a candidate misdelivered, or with ``--check`` if a tracked figure missed its
+        target.
+    """
     args = parse_args(argv)
     try:
         measured = asyncio.run(measure(args.repeats, args.batch_ms / 1000))
@@ -462,7 +471,7 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     result = summary(measured)
     print(json.dumps(result, indent=2) if args.json else table(result))
-    return 0
+    return 1 if args.check and result["misses"] else 0
 
 
 if __name__ == "__main__":

@@ -7,6 +7,7 @@ import json
 import math
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -23,14 +24,19 @@ REQUIRED = {
 }
 
 
-def test_bus_benchmark_quick_json(
-    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
-) -> None:
+def _bench(monkeypatch: pytest.MonkeyPatch) -> Any:
     spec = importlib.util.spec_from_file_location("_hotbus_bench_bus", BENCH)
     assert spec is not None and spec.loader is not None
     module = importlib.util.module_from_spec(spec)
     monkeypatch.setitem(sys.modules, spec.name, module)
     spec.loader.exec_module(module)
+    return module
+
+
+def test_bus_benchmark_quick_json(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    module = _bench(monkeypatch)
 
     code = module.main(["--json", "--quick"])
 
@@ -46,3 +52,21 @@ def test_bus_benchmark_quick_json(
             value = figures[count]
             assert isinstance(value, int | float) and not isinstance(value, bool), (key, value)
             assert math.isfinite(value) and value > 0, (key, count, value)
+
+
+@pytest.mark.parametrize(("check", "code"), [([], 0), (["--check"], 1)])
+def test_bus_benchmark_check_fails_on_a_missed_target(
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+    check: list[str],
+    code: int,
+) -> None:
+    module = _bench(monkeypatch)
+    monkeypatch.setattr(module, "misses", lambda result: ["loop_ratio[10]=2.50 > 2.0"])
+
+    returned = module.main(["--json", "--quick", *check])
+
+    assert (returned, json.loads(capsys.readouterr().out)["misses"]) == (
+        code,
+        ["loop_ratio[10]=2.50 > 2.0"],
+    )
