@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 from hotbus.runtime import Runtime, load_settings
-from hotbus.schemas import SettingsError
+from hotbus.schemas import Settings, SettingsError
 
 NO_ENV: dict[str, str] = {}
 
@@ -140,3 +140,48 @@ def test_an_invalid_file_value_names_the_file(config_file: Path) -> None:
 def test_an_unknown_argument_raises_settings_error() -> None:
     with pytest.raises(SettingsError, match="unknown setting setup_timeout:"):
         load_settings(env=NO_ENV, setup_timeout=3)
+
+
+def test_a_runtime_given_settings_validates_its_overrides() -> None:
+    with pytest.raises(SettingsError, match=r"debounce_ms \(from arguments\)") as raised:
+        Runtime(settings=Settings(), debounce_ms=-5, watch="maybe")
+    assert "watch (from arguments)" in str(raised.value)
+
+
+def test_a_runtime_given_settings_rejects_an_unknown_override() -> None:
+    with pytest.raises(SettingsError, match="unknown setting bogus"):
+        Runtime(settings=Settings(), bogus=1)
+
+
+def test_a_runtime_given_settings_and_plugin_dirs_runs_on_those_dirs(tmp_path: Path) -> None:
+    runtime = Runtime([tmp_path], settings=Settings(setup_timeout_s=3))
+    assert (runtime.settings.plugin_dirs, runtime.settings.setup_timeout_s) == ((tmp_path,), 3.0)
+
+
+async def test_switching_watching_validates_the_new_windows(tmp_path: Path) -> None:
+    runtime = Runtime([tmp_path], entry_points=False, watch=False)
+    with pytest.raises(SettingsError, match=r"debounce_ms \(from arguments\)"):
+        await runtime.watch(False, debounce_ms=0)
+    assert runtime.settings.debounce_ms == 20.0
+
+
+def test_the_config_file_of_the_first_plugin_dir_is_found(tmp_path: Path) -> None:
+    (tmp_path / "hotbus.toml").write_text("setup_timeout_s = 2\n", encoding="utf-8")
+    settings = load_settings(env=NO_ENV, plugin_dirs=[tmp_path])
+    assert (settings.config_file, settings.setup_timeout_s) == (tmp_path / "hotbus.toml", 2.0)
+
+
+def test_the_config_file_of_the_working_directory_is_found(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    (tmp_path / "plugins").mkdir()
+    (tmp_path / "hotbus.toml").write_text("setup_timeout_s = 2\n", encoding="utf-8")
+    monkeypatch.chdir(tmp_path)
+    settings = load_settings(env=NO_ENV, plugin_dirs=[tmp_path / "plugins"])
+    assert settings.config_file == (tmp_path / "hotbus.toml").resolve()
+
+
+def test_a_runtime_on_a_plugin_dir_uses_its_config_file(tmp_path: Path) -> None:
+    (tmp_path / "hotbus.toml").write_text("[plugins.dice]\nmax_dice = 3\n", encoding="utf-8")
+    runtime = Runtime([tmp_path], entry_points=False)
+    assert runtime.settings.plugins == {"dice": {"max_dice": 3}}
