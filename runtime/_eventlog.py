@@ -18,7 +18,8 @@ from functools import lru_cache
 from types import TracebackType
 from typing import Any, Final, Self, final
 
-from hotbus.bus import RUNTIME, Bus, Subscription
+from hotbus.bus import Bus
+from hotbus.runtime._listener import Listener
 from hotbus.schemas import (
     ConfigChanged,
     ErrorInfo,
@@ -381,11 +382,11 @@ class EventLogger:
             await bus.publish(RuntimeStopped(duration_ms=3.2))  # "⏹ hotbus stopped in 3.2 ms"
     """
 
-    __slots__ = ("_bus", "_subscription")
+    __slots__ = ("_bus", "_listener")
 
     def __init__(self, bus: Bus) -> None:
         self._bus = bus
-        self._subscription: Subscription | None = None
+        self._listener = Listener(bus, _PATTERN, _log_event, priority=_PRIORITY)
 
     def __repr__(self) -> str:
         state = "attached" if self.attached else "detached"
@@ -394,21 +395,15 @@ class EventLogger:
     @property
     def attached(self) -> bool:
         """Whether the logger's subscription is active."""
-        return self._subscription is not None and self._subscription.active
+        return self._listener.attached
 
     def attach(self) -> None:
         """Subscribe to ``hotbus.>``; does nothing if already attached."""
-        if self.attached:
-            return
-        self._subscription = self._bus.subscribe(
-            _PATTERN, _log_event, owner=RUNTIME, priority=_PRIORITY
-        )
+        self._listener.attach()
 
     def detach(self) -> None:
         """Cancel the subscription; does nothing if not attached."""
-        subscription, self._subscription = self._subscription, None
-        if subscription is not None:
-            subscription.cancel()
+        self._listener.detach()
 
     def __enter__(self) -> Self:
         self.attach()

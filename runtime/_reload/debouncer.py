@@ -24,7 +24,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import final
 
-from hotbus.bus import RUNTIME, Bus, Subscription
+from hotbus.bus import Bus
+from hotbus.runtime._listener import Listener
 from hotbus.runtime._loading.paths import is_ignored
 from hotbus.schemas import FileChanged, FileChangeKind, FileSettled, SettleOutcome
 
@@ -63,10 +64,10 @@ class Debouncer:
         "_idle",
         "_interesting",
         "_known",
+        "_listener",
         "_max_wait",
         "_modified_window",
         "_pending",
-        "_subscription",
         "_write_window",
     )
 
@@ -92,7 +93,7 @@ class Debouncer:
         self._early: dict[Path, int] = {}
         self._known: dict[Path, str] = {}
         self._handle: asyncio.TimerHandle | None = None
-        self._subscription: Subscription | None = None
+        self._listener = Listener(bus, FileChanged, self.on_changed)
         self._idle: asyncio.Event | None = None
 
     def __repr__(self) -> str:
@@ -125,14 +126,11 @@ class Debouncer:
 
     def attach(self) -> None:
         """Subscribe to ``hotbus.file.changed`` (idempotent)."""
-        if self._subscription is None or not self._subscription.active:
-            self._subscription = self._bus.subscribe(FileChanged, self.on_changed, owner=RUNTIME)
+        self._listener.attach()
 
     def detach(self) -> None:
         """Unsubscribe and forget what is pending."""
-        if self._subscription is not None:
-            self._subscription.cancel()
-            self._subscription = None
+        self._listener.detach()
         if self._handle is not None:
             self._handle.cancel()
             self._handle = None

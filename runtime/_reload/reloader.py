@@ -13,9 +13,9 @@ import logging
 from pathlib import Path
 from typing import final
 
-from hotbus.bus import RUNTIME, Subscription
 from hotbus.runtime._config.settings import read_config_file, replace_settings
 from hotbus.runtime._engine.engine import Engine
+from hotbus.runtime._listener import Listener
 from hotbus.runtime._loading.loader import source_for
 from hotbus.schemas import (
     ConfigChanged,
@@ -36,24 +36,19 @@ logger = logging.getLogger("hotbus.reload")
 class Reloader:
     """Maps settled files to plugins and publishes reload requests."""
 
-    __slots__ = ("_engine", "_subscription")
+    __slots__ = ("_engine", "_listener")
 
     def __init__(self, engine: Engine) -> None:
         self._engine = engine
-        self._subscription: Subscription | None = None
+        self._listener = Listener(engine.bus, FileSettled, self.on_settled)
 
     def attach(self) -> None:
         """Subscribe to ``hotbus.file.settled`` (idempotent)."""
-        if self._subscription is None or not self._subscription.active:
-            self._subscription = self._engine.bus.subscribe(
-                FileSettled, self.on_settled, owner=RUNTIME
-            )
+        self._listener.attach()
 
     def detach(self) -> None:
         """Unsubscribe."""
-        if self._subscription is not None:
-            self._subscription.cancel()
-            self._subscription = None
+        self._listener.detach()
 
     async def on_settled(self, event: FileSettled) -> None:
         """Publish what the settled path asks for (the bus calls this)."""

@@ -14,9 +14,9 @@ from collections.abc import Awaitable, Callable, Iterable
 from typing import final
 from uuid import UUID
 
-from hotbus.bus import RUNTIME, Subscription
 from hotbus.runtime._engine.engine import Engine
 from hotbus.runtime._engine.records import Record
+from hotbus.runtime._listener import Listener
 from hotbus.runtime._loading.loader import Loaded, source_for
 from hotbus.runtime._reload.leaks import LeakChecker
 from hotbus.runtime._reload.transaction import Transaction
@@ -49,10 +49,10 @@ class Scheduler:
     __slots__ = (
         "_engine",
         "_leaks",
+        "_listener",
         "_pending",
         "_settled",
         "_source",
-        "_subscription",
         "_waiters",
         "_worker",
     )
@@ -71,20 +71,15 @@ class Scheduler:
         self._pending: list[ReloadRequested] = []
         self._waiters: dict[UUID, asyncio.Future[Event | None]] = {}
         self._worker: asyncio.Task[None] | None = None
-        self._subscription: Subscription | None = None
+        self._listener = Listener(engine.bus, ReloadRequested, self._on_request)
 
     def attach(self) -> None:
         """Subscribe to ``hotbus.reload.requested`` (idempotent)."""
-        if self._subscription is None or not self._subscription.active:
-            self._subscription = self._engine.bus.subscribe(
-                ReloadRequested, self._on_request, owner=RUNTIME
-            )
+        self._listener.attach()
 
     def detach(self) -> None:
         """Stop taking requests (a running transaction finishes; see `idle`)."""
-        if self._subscription is not None:
-            self._subscription.cancel()
-            self._subscription = None
+        self._listener.detach()
 
     def expect(self, request: ReloadRequested) -> asyncio.Future[Event | None]:
         """A future resolved with the outcome of the transaction that handles ``request``."""
