@@ -203,12 +203,52 @@ class Candidate:
 
 
 def buses(handlers: Sequence[Callable[[object], object]]) -> tuple[Bus, Bus]:
-    """Two buses with ``handlers`` subscribed: to the exact topic, and to the pattern."""
+    """Two buses with ``handlers`` subscribed as the runtime (called during ``publish``): to
+    the exact topic, and to the pattern."""
     exact, wildcard = Bus(), Bus()
     for handler in handlers:
-        exact.subscribe(TOPIC, handler, owner="bench")
-        wildcard.subscribe(PATTERN, handler, owner="bench")
+        exact.subscribe(TOPIC, handler)
+        wildcard.subscribe(PATTERN, handler)
     return exact, wildcard
+
+
+def mailboxes(handlers: Sequence[Callable[[object], object]]) -> Bus:
+    """A bus with each of ``handlers`` subscribed by an owner of its own (a mailbox each)."""
+    bus = Bus()
+    for index, handler in enumerate(handlers):
+        bus.subscribe(TOPIC, handler, owner=f"plugin{index}")
+    return bus
+
+
+def delivered_timer(bus: Bus, event: Event) -> Timer:
+    """Times ``await bus.publish(event); await bus.join()``: one event, until every mailbox
+    has delivered it (what a publisher waiting for the plugins feels)."""
+    publish, join = bus.publish, bus.join
+
+    async def run(n: int) -> float:
+        batch = itertools.repeat(None, n)
+        start = perf_counter()
+        for _ in batch:
+            await publish(event)
+            await join()
+        return perf_counter() - start
+
+    return run
+
+
+def pipelined_timer(bus: Bus, event: Event) -> Timer:
+    """Times publishing a batch of events into the mailboxes, then one ``join`` (throughput)."""
+    publish, join = bus.publish, bus.join
+
+    async def run(n: int) -> float:
+        batch = itertools.repeat(None, n)
+        start = perf_counter()
+        for _ in batch:
+            await publish(event)
+        await join()
+        return perf_counter() - start
+
+    return run
 
 
 def signal_of(handlers: Sequence[Callable[[object], object]]) -> blinker.Signal:
@@ -220,7 +260,8 @@ def signal_of(handlers: Sequence[Callable[[object], object]]) -> blinker.Signal:
 
 
 def sync_group(receivers: int, event: Event) -> list[Candidate]:
-    """Ours (exact, wildcard), blinker and the floor, on ``receivers`` sync handlers."""
+    """Ours (exact, wildcard), blinker, the floor and mailboxes, on ``receivers`` sync
+    handlers."""
     cells = [[0] for _ in range(receivers)]
     handlers = [sync_handler(cell) for cell in cells]
     exact, wildcard = buses(handlers)
@@ -229,11 +270,14 @@ def sync_group(receivers: int, event: Event) -> list[Candidate]:
         Candidate("wildcard", await_timer(wildcard.publish, event), cells),
         Candidate("blinker", call_timer(signal_of(handlers).send, event), cells),
         Candidate("floor", call_timer(sync_floor(handlers), event), cells),
+        Candidate("mailbox", delivered_timer(mailboxes(handlers), event), cells),
+        Candidate("mailbox_pipelined", pipelined_timer(mailboxes(handlers), event), cells),
     ]
 
 
 def async_group(receivers: int, event: Event) -> list[Candidate]:
-    """Ours (exact, wildcard), blinker and the floor, on ``receivers`` async handlers."""
+    """Ours (exact, wildcard), blinker, the floor and mailboxes, on ``receivers`` async
+    handlers."""
     cells = [[0] for _ in range(receivers)]
     handlers = [async_handler(cell) for cell in cells]
     exact, wildcard = buses(handlers)
@@ -242,6 +286,8 @@ def async_group(receivers: int, event: Event) -> list[Candidate]:
         Candidate("wildcard", await_timer(wildcard.publish, event), cells),
         Candidate("blinker", send_async_timer(signal_of(handlers), event), cells),
         Candidate("floor", await_timer(async_floor(handlers), event), cells),
+        Candidate("mailbox", delivered_timer(mailboxes(handlers), event), cells),
+        Candidate("mailbox_pipelined", pipelined_timer(mailboxes(handlers), event), cells),
     ]
 
 
@@ -352,6 +398,13 @@ def summary(m: Measurements) -> dict[str, Any]:
             "async_wildcard": micros(asyn, "wildcard"),
         },
         "blinker_us": {"sync": micros(sync, "blinker"), "async": micros(asyn, "blinker")},
+        # Plugins' handlers, one owner each: one event published and delivered by every
+        # mailbox, and a stream of events through the mailboxes (per event).
+        "mailbox_us": {"sync": micros(sync, "mailbox"), "async": micros(asyn, "mailbox")},
+        "mailbox_pipelined_us": {
+            "sync": micros(sync, "mailbox_pipelined"),
+            "async": micros(asyn, "mailbox_pipelined"),
+        },
         "floor_us": {"sync": micros(sync, "floor"), "async": micros(asyn, "floor")},
         "event_construction_us": _us(m.construction_s),
         "targets": {key: limit for key, (_, limit) in TARGETS.items()},
@@ -415,6 +468,13 @@ def table(result: dict[str, Any]) -> str:
                 f"{wildcard[key] / ours:.2f}",
             )
             lines.append("  ".join(c.rjust(w) for c, w in zip(row, widths, strict=True)))
+    box, piped = result["mailbox_us"], result["mailbox_pipelined_us"]
+    lines += ["", "mailboxes (one owner per handler): us per event, delivered / pipelined"]
+    for kind in ("sync", "async"):
+        cells = ", ".join(
+            f"{n}: {box[kind][str(n)]:.2f} / {piped[kind][str(n)]:.2f}" for n in RECEIVERS
+        )
+        lines.append(f"  {kind} handlers  {cells}")
     per_s = result["publish_per_s"]
     lines += [
         "",

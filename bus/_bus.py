@@ -16,6 +16,7 @@ from typing import Any, Final, TypeVar, final
 
 import blinker
 from blinker._utilities import make_id  # the key of Signal.receivers: blinker's own, to agree
+from hotbus.bus._mailbox import Mailbox
 from hotbus.bus._recorder import Recorder
 from hotbus.bus._subscription import (
     RUNTIME,
@@ -72,7 +73,9 @@ _ASYNC: Final = 1
 _TIMED: Final = 2
 _Entry = tuple[Handler, int, Subscription]
 # The ordered entries for one topic (of one owner, or all), and whether any is async.
-_Plan = tuple[tuple[_Entry, ...], bool]
+# The runtime's own handlers (called during publish), whether any is async, and the other owners
+# whose mailboxes get the event.
+_Plan = tuple[tuple[_Entry, ...], bool, tuple[str, ...]]
 
 
 def _pattern_of(topic: TopicLike, owner: str | None = None) -> str:
@@ -173,15 +176,22 @@ class Bus:
     """Delivers events to subscribers, in a deterministic order, isolating their failures.
 
     Subscribe by exact topic, by NATS-style pattern (``*`` one token, ``>`` the rest) or by event
-    class. Handlers may be sync or async; `publish` awaits every matching handler in order of
-    priority (higher first), then subscription order, and returns when all are done.
+    class. Handlers may be sync or async, and each owner receives events in publish order, its
+    handlers in order of priority (higher first), then subscription order.
+
+    Delivery is per owner. The runtime's own handlers (owner `RUNTIME`, the default: the
+    pipeline, loggers, recorders) run during `publish`, which returns when they are done. Every
+    other owner (a plugin) has a mailbox: `publish` puts the event in it and returns, and the
+    owner's handlers run on a task of their own, one event after the other, so that a slow or
+    hung handler delays only its own owner's later events. `join` waits for the mailboxes.
 
     The bus's blinker namespace is the registry of record: each topic or pattern has its
     signal (`signal`), a subscription is a receiver connected to it, and a receiver connected
     with blinker's own API gets the events as a subscription does.
 
     A handler that raises does not stop delivery: the bus publishes `HandlerFailed` and goes on.
-    With ``strict=True`` (for tests) the exception propagates out of `publish` instead.
+    With ``strict=True`` (for tests) the exception propagates out of `publish` instead (for a
+    mailbox's handlers, out of `join`).
 
     Only the event loop's thread subscribes, unsubscribes and publishes; other threads call
     `post`, which hands the event over with ``call_soon_threadsafe`` and does nothing else.
@@ -199,6 +209,7 @@ class Bus:
         "_drain_error",
         "_drainer",
         "_loop",
+        "_mailboxes",
         "_max_depth",
         "_muted",
         "_outbox",
@@ -238,6 +249,7 @@ class Bus:
         self._outbox: deque[tuple[Event, _Chain]] = deque()
         self._drainer: asyncio.Task[None] | None = None
         self._drain_error: BaseException | None = None
+        self._mailboxes: dict[str, Mailbox] = {}
 
     def __repr__(self) -> str:
         subs = self._all()
@@ -503,7 +515,10 @@ class Bus:
 
     def has_subscribers(self, topic: str) -> bool:
         """Whether publishing ``topic`` now would reach any handler (cheap: plans are cached)."""
-        return bool(self._entries(topic))
+        plan = self._plans.get(topic)
+        if plan is None:
+            plan = self._plan(topic)
+        return bool(plan[0] or plan[2])
 
     def _entries(self, topic: str, owner: str | None = None) -> tuple[_Entry, ...]:
         """The cached plan's entries for ``topic`` (of ``owner`` only, if given)."""
@@ -520,6 +535,7 @@ class Bus:
         dispatch does no inspection.
         """
         found: list[Subscription] = []
+        owners: dict[str, None] = {}
         if not (self._muted and any(topic_matches(p, topic) or p == topic for p in self._muted)):
             for name, signal in self.namespace.items():
                 if not signal.is_muted and (name == topic or topic_matches(name, topic)):
@@ -527,15 +543,25 @@ class Bus:
             if owner is not None:
                 found = [sub for sub in found if sub.owner == owner]
             found.sort(key=_order)
+            if owner is None:
+                owners = dict.fromkeys(sub.owner for sub in found if sub.owner != RUNTIME)
+                found = [sub for sub in found if sub.owner == RUNTIME]
+                for held in self._mailboxes.values():  # paused for a reload: still listening
+                    if any(p == topic or topic_matches(p, topic) for p in held.patterns):
+                        owners.setdefault(held.owner)
         entries = tuple((sub.handler, _call_kind(sub), sub) for sub in found)
-        plan = (entries, any(sub.is_async for sub in found))
+        plan = (entries, any(sub.is_async for sub in found), tuple(owners))
         self._plans[topic if owner is None else (topic, owner)] = plan
         return plan
 
     # -- publishing ------------------------------------------------------------------------
 
     async def publish(self, event: Event, *, owner: str | None = None) -> None:
-        """Deliver ``event`` to every matching handler, in order; return when all are done.
+        """Deliver ``event`` to every matching handler.
+
+        The runtime's own handlers (owner `RUNTIME`) run now, in order, and `publish` returns
+        when they are done; for every other owner the event goes into the owner's mailbox, after
+        what it holds, and `publish` does not wait for it (`join` does).
 
         A handler's exception is reported as `HandlerFailed` and the others still run (in
         strict mode it propagates). Publishing from a handler is allowed; a chain nested deeper
@@ -549,8 +575,10 @@ class Bus:
         plan = self._plans.get(topic if owner is None else (topic, owner))  # _entries, inlined
         if plan is None:
             plan = self._plan(topic, owner)
-        entries, has_async = plan
-        if not entries:
+        entries, has_async, owners = plan
+        if owner is not None and owner != RUNTIME:
+            entries, owners = (), (owner,) if entries or self._held_for(owner, topic) else ()
+        if not entries and not owners:
             return
         if self._loop is None:
             self.bind()
@@ -559,6 +587,13 @@ class Bus:
         if depth >= self._max_depth and topic != _FAILED_TOPIC:
             raise PublishDepthError(topic, _topics(chain), self._max_depth)
         here = (depth + 1, topic, chain)
+        for name in owners:
+            mailbox = self._mailboxes.get(name)
+            if mailbox is None:
+                mailbox = self._mailboxes[name] = Mailbox(name, self._deliver_to)
+            mailbox.put(event, here)
+        if not entries:
+            return
         # Sync handlers cannot await, so while one runs no other task can: the chain they see
         # (for publish_nowait) lives on the bus. Async handlers get it through the context.
         token = _chain.set(here) if has_async else None
@@ -590,12 +625,85 @@ class Bus:
     async def deliver(self, event: Event, *, owner: str) -> int:
         """Deliver ``event`` to ``owner``'s matching subscriptions only; returns how many.
 
-        This is ``publish(event, owner=owner)``. The runtime uses it to hand events held during
-        a reload to the plugin version that now serves.
+        This is ``publish(event, owner=owner)``: for an owner other than the runtime the event
+        goes into its mailbox.
         """
         reached = len(self._entries(event.topic, owner))
         await self.publish(event, owner=owner)
         return reached
+
+    def _held_for(self, owner: str, topic: str) -> bool:
+        mailbox = self._mailboxes.get(owner)
+        return mailbox is not None and any(
+            p == topic or topic_matches(p, topic) for p in mailbox.patterns
+        )
+
+    async def _deliver_to(self, owner: str, event: Event, chain: _Chain) -> None:
+        """Run ``owner``'s handlers of ``event`` (a mailbox calls this, on its own task).
+
+        Every exception of a handler is contained and reported, ``BaseException`` included
+        (a plugin's ``KeyboardInterrupt`` or ``SystemExit``, or a ``CancelledError`` it raised
+        itself); only a cancellation of the mailbox's task propagates.
+        """
+        entries = self._entries(event.topic, owner)
+        if not entries:
+            return
+        token = _chain.set(chain)
+        try:
+            for handler, kind, sub in entries:
+                if not sub.active:
+                    continue
+                try:
+                    if not kind:
+                        self._sync_chain = chain
+                        try:
+                            handler(event)
+                        finally:
+                            self._sync_chain = None
+                    elif kind == _ASYNC:
+                        await handler(event)
+                    else:
+                        await self._call_with_timeout(sub, event)
+                except asyncio.CancelledError as cancelled:
+                    task = asyncio.current_task()
+                    if task is not None and task.cancelling():
+                        raise  # the mailbox is being interrupted (a reload) or shut down
+                    await self._contain(sub, event, cancelled)
+                except BaseException as error:
+                    await self._contain(sub, event, error)
+        finally:
+            _chain.reset(token)
+
+    async def _contain(self, sub: Subscription, event: Event, error: BaseException) -> None:
+        if self._strict:
+            if self._drain_error is None:
+                self._drain_error = error
+            return
+        await self._report(sub, event, error)
+
+    async def pause(self, owner: str, timeout: float) -> int:
+        """Hold ``owner``'s deliveries (a reload swaps it); returns how many were cancelled.
+
+        The delivery under way may finish, for ``timeout`` seconds; past that it is cancelled,
+        and abandoned if it ignores the cancellation as long again. Until `resume`, events for
+        the topics ``owner`` listened to wait in its mailbox, even while it has no subscription.
+        """
+        mailbox = self._mailboxes.get(owner)
+        if mailbox is None:
+            mailbox = self._mailboxes[owner] = Mailbox(owner, self._deliver_to)
+        mailbox.patterns = tuple(dict.fromkeys(sub.pattern for sub in self.subscriptions(owner)))
+        self._plans.clear()
+        return await mailbox.pause(timeout)
+
+    def resume(self, owner: str) -> int:
+        """Deliver what waits for ``owner`` to the handlers it has now; returns how many wait."""
+        mailbox = self._mailboxes.get(owner)
+        if mailbox is None:
+            return 0
+        waiting = len(mailbox)
+        mailbox.resume()
+        self._plans.clear()
+        return waiting
 
     async def _failed(
         self, sub: Subscription, event: Event, error: Exception, chain: _Chain
@@ -616,7 +724,7 @@ class Bus:
                 raise HandlerTimeoutError(sub.name, event.topic, sub.timeout) from None
             raise
 
-    async def _report(self, sub: Subscription, event: Event, error: Exception) -> None:
+    async def _report(self, sub: Subscription, event: Event, error: BaseException) -> None:
         if event.topic == _FAILED_TOPIC or not self.has_subscribers(_FAILED_TOPIC):
             # A failing failure handler must not loop; with no listener, never stay silent.
             logger.error(
@@ -673,12 +781,20 @@ class Bus:
             self._drainer = None
 
     async def join(self) -> None:
-        """Wait until every event queued by `publish_nowait` or `post` has been delivered.
+        """Wait until every event queued by `publish_nowait` or `post`, and every event in a
+        mailbox, has been delivered (a mailbox paused for a reload is waited for once resumed
+        by whoever paused it, not here).
 
-        In strict mode, re-raises the first handler exception met while draining.
+        In strict mode, re-raises the first handler exception met meanwhile.
         """
-        while self._drainer is not None:
-            await asyncio.shield(self._drainer)
+        while True:
+            if self._drainer is not None:
+                await asyncio.shield(self._drainer)
+                continue
+            busy = [m.worker for m in self._mailboxes.values() if m.worker is not None]
+            if not busy:
+                break
+            await asyncio.wait(busy)
         error, self._drain_error = self._drain_error, None
         if error is not None:
             raise error

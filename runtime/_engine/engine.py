@@ -320,7 +320,7 @@ class Engine:
             PhaseError: with the phase; whatever the instance acquired is released first.
         """
         holdings = Holdings()
-        ctx = Context(rec.name, self.bus, config, self.plugin, gate=rec.gate, holdings=holdings)
+        ctx = Context(rec.name, self.bus, config, self.plugin, holdings=holdings)
         phase = Phase.SETUP
         timeout = self.settings.setup_timeout_s
         try:

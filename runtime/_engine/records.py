@@ -10,7 +10,6 @@ from typing import final
 from hotbus.runtime._engine.graph import dependents_closure, topological_order
 from hotbus.runtime._loading.loader import Loaded, PluginSource
 from hotbus.runtime._plugins.context import Holdings
-from hotbus.runtime._plugins.gate import Gate
 from hotbus.runtime._plugins.plugin import Plugin
 from hotbus.schemas import (
     ErrorInfo,
@@ -42,12 +41,8 @@ class Record:
     reason: str = ""
     enabled: bool = True
     requires: list[str] = field(default_factory=list)
-    gate: Gate = field(init=False)
     #: Files named in the traceback of the last failure: saving one retries the plugin.
     extra_files: set[Path] = field(default_factory=set)
-
-    def __post_init__(self) -> None:
-        self.gate = Gate(self.name)
 
     @property
     def version(self) -> str | None:
@@ -141,7 +136,6 @@ class Records:
         if self._by_name.get(rec.name) is rec:
             del self._by_name[rec.name]
         rec.name = name
-        rec.gate.plugin = name
         self._by_name[name] = rec
 
     def remove(self, rec: Record) -> None:

@@ -1,1 +1,1 @@
-"""What a plugin is and gets: the author API, its context, its delivery gate, its hand-off."""
+"""What a plugin is and gets: the author API, its context, its state hand-off."""

@@ -8,11 +8,10 @@ import logging
 from collections.abc import Awaitable, Callable, Coroutine
 from typing import TYPE_CHECKING, Any, TypeVar, final
 
-from hotbus.bus import Bus, Handler, Subscription, TopicLike, is_async_handler
+from hotbus.bus import Bus, Handler, Subscription, TopicLike
 from hotbus.schemas import ErrorInfo, Event, PluginError
 
 if TYPE_CHECKING:
-    from hotbus.runtime._plugins.gate import Gate
     from hotbus.runtime._plugins.plugin import Plugin
 
 __all__ = ["Context", "Disposer", "Holdings"]
@@ -81,7 +80,7 @@ class Context:
     remembers to.
     """
 
-    __slots__ = ("_bus", "_gate", "_holdings", "_lookup", "config", "logger", "plugin")
+    __slots__ = ("_bus", "_holdings", "_lookup", "config", "logger", "plugin")
 
     def __init__(
         self,
@@ -90,7 +89,6 @@ class Context:
         config: Any,
         lookup: Callable[[str], Plugin],
         *,
-        gate: Gate | None = None,
         holdings: Holdings | None = None,
     ) -> None:
         #: The plugin's name.
@@ -101,7 +99,6 @@ class Context:
         self.logger = logging.getLogger(f"hotbus.plugins.{plugin}")
         self._bus = bus
         self._lookup = lookup
-        self._gate = gate
         self._holdings = holdings if holdings is not None else Holdings()
 
     def __repr__(self) -> str:
@@ -143,8 +140,6 @@ class Context:
     ) -> Subscription:
         """Subscribe ``handler`` while the plugin runs (the runtime cancels it on stop)."""
         self._check_open("subscribe")
-        if self._gate is not None:
-            handler = self._gate.wrap(handler, is_async_handler(handler))
         sub = self._bus.subscribe(
             topic, handler, owner=self.plugin, priority=priority, timeout=timeout
         )

@@ -6,6 +6,7 @@ member fails during the swap every member goes back to its old version and state
 
 from __future__ import annotations
 
+import asyncio
 import time
 from dataclasses import dataclass, field
 
@@ -75,14 +76,16 @@ class Transaction:
             await self._reject(rejected)
             return self.outcome
         staged_at = time.perf_counter()
-        for member in self.members:
-            if member.was_active:
-                limit = engine.settings.quiesce_timeout_s
-                cancelled = await member.rec.gate.close(engine.bus, limit)
-                if cancelled:
-                    await engine.bus.publish(
-                        HandlersCancelled(plugin=member.name, cancelled=cancelled, timeout_s=limit)
-                    )
+        limit = engine.settings.quiesce_timeout_s
+        running = [m.name for m in self.members if m.was_active]
+        # Every member's mailbox holds new events from here; what each has under way finishes
+        # on the old version (all at once: the limit is the transaction's, not each member's).
+        paused = await asyncio.gather(*(engine.bus.pause(name, limit) for name in running))
+        for name, cancelled in zip(running, paused, strict=True):
+            if cancelled:
+                await engine.bus.publish(
+                    HandlersCancelled(plugin=name, cancelled=cancelled, timeout_s=limit)
+                )
         quiesced_at = time.perf_counter()
         try:
             try:
@@ -116,7 +119,7 @@ class Transaction:
             return self.outcome
         finally:
             for member in self.members:
-                await member.rec.gate.open(engine.bus)
+                engine.bus.resume(member.name)
 
     # -- staging ----------------------------------------------------------------------------------
 

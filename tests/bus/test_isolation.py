@@ -60,6 +60,7 @@ async def test_failing_handler_is_reported_as_handler_failed(bus: Bus) -> None:
     bus.subscribe(Roll, explode, owner="dice")
     roll = Roll()
     await bus.publish(roll)
+    await bus.join()
     assert [
         (f.handler, f.owner, f.event_topic, f.failed_event_id, f.error.type, f.error.message)
         for f in failures
@@ -79,6 +80,7 @@ async def test_failing_async_handler_is_reported_as_handler_failed(bus: Bus) -> 
     failures = _failures(bus)
     bus.subscribe(Roll, explode_async, owner="dice")
     await bus.publish(Roll())
+    await bus.join()
     assert [(f.handler, f.error.message, f.timed_out) for f in failures] == [
         (f"{__name__}.explode_async", "a die cannot have -1 sides", False)
     ]
@@ -101,6 +103,7 @@ async def test_async_handler_past_its_timeout_is_reported_as_timed_out(bus: Bus)
     bus.subscribe(Roll, hang, owner="dice", timeout=0.01)
     async with asyncio.timeout(5):
         await bus.publish(Roll())
+        await bus.join()
     assert [(f.handler, f.error.type, f.timed_out) for f in failures] == [
         (f"{__name__}.hang", "hotbus.schemas.HandlerTimeoutError", True)
     ]
@@ -166,6 +169,7 @@ async def test_failing_handler_failed_subscriber_is_logged(
     bus.subscribe(Roll, explode)
     with caplog.at_level(logging.ERROR, logger="hotbus.bus"):
         await bus.publish(Roll())
+        await bus.join()
     assert [(r.name, r.levelno, r.getMessage()) for r in caplog.records] == [
         (
             "hotbus.bus",
@@ -183,6 +187,7 @@ async def test_failure_without_handler_failed_subscribers_is_logged_at_error(
     bus.subscribe(Roll, explode, owner="dice")
     with caplog.at_level(logging.ERROR, logger="hotbus.bus"):
         await bus.publish(Roll())
+        await bus.join()
     assert [(r.name, r.levelno, r.getMessage()) for r in caplog.records] == [
         (
             "hotbus.bus",

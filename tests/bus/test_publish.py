@@ -211,6 +211,7 @@ async def test_deliver_reaches_only_the_owners_subscriptions_in_order(bus: Bus) 
     bus.subscribe(Alpha, lambda event: calls.append("greeter"), owner="greeter")
     bus.subscribe("test.publish.*", lambda event: calls.append("dice star"), owner="dice")
     reached = await bus.deliver(Alpha(), owner="dice")
+    await bus.join()
     assert (reached, calls) == (2, ["dice star", "dice low"])
 
 
@@ -230,6 +231,7 @@ async def test_deliver_reports_a_failing_handler(bus: Bus) -> None:
     bus.subscribe(Alpha, explode, owner="dice")
     with bus.record(HandlerFailed) as failures:
         await bus.deliver(Alpha(), owner="dice")
+        await bus.join()
     assert [(f.owner, f.error.message) for f in failures.of(HandlerFailed)] == [
         ("dice", "no such dice")
     ]
@@ -240,4 +242,5 @@ async def test_publish_to_an_owner_is_deliver(bus: Bus) -> None:
     bus.subscribe(Alpha, lambda event: calls.append("dice"), owner="dice")
     bus.subscribe(Alpha, lambda event: calls.append("greeter"), owner="greeter")
     await bus.publish(Alpha(), owner="greeter")
+    await bus.join()
     assert calls == ["greeter"]

@@ -149,6 +149,7 @@ async def ask(harness: Harness, plugin: str) -> Answer:
     """Publish `Ask` for ``plugin`` and return its one answer."""
     before = len(harness.events.of(Answer))
     await harness.bus.publish(Ask(plugin=plugin))
+    await harness.bus.join()  # the plugins' mailboxes
     answers = [a for a in harness.events.of(Answer)[before:] if a.plugin == plugin]
     assert len(answers) == 1, f"{plugin} answered {len(answers)} times"
     return answers[0]

@@ -119,6 +119,7 @@ async def answers(runtime: Runtime, plugin: str = "p") -> list[Answer]:
     """Ask ``plugin`` once; every answer that came back (one per version serving)."""
     with runtime.bus.record(Answer) as recorded:
         await runtime.bus.publish(Ask(plugin=plugin))
+        await runtime.bus.join()  # the plugins' mailboxes
     return recorded.of(Answer)
 
 

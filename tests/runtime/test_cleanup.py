@@ -84,6 +84,7 @@ async def test_handlers_never_double_after_reloads(
     await runtime.reload("dice")
     await runtime.reload("dice")
     await runtime.bus.publish(Ping(n=1))
+    await runtime.bus.join()
     assert sorted(e for e in events.JOURNAL if "got" in e) == ["dice also got 1", "dice got 1"]
 
 
@@ -96,6 +97,7 @@ async def test_after_a_reload_the_new_instance_handles_events(
     old = runtime.plugin("dice")
     await runtime.reload("dice")
     await runtime.bus.publish(Ping(n=1))
+    await runtime.bus.join()
     handler_owner = events.OBJECTS["handled by"]
     assert (handler_owner is runtime.plugin("dice"), handler_owner is old) == (True, False)
 
@@ -119,8 +121,10 @@ async def test_an_enabled_plugin_receives_events_again(
     await runtime.start()
     await runtime.disable("dice")
     await runtime.bus.publish(Ping(n=1))
+    await runtime.bus.join()
     await runtime.enable("dice")
     await runtime.bus.publish(Ping(n=2))
+    await runtime.bus.join()
     assert _received() == ["dice got 2"]
 
 

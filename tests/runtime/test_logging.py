@@ -84,6 +84,7 @@ def logged(bus: Bus, caplog: pytest.LogCaptureFixture) -> Iterator[Publish]:
     async def publish(event: Event) -> list[Line]:
         caplog.clear()
         await bus.publish(event)
+        await bus.join()  # what plugins' mailboxes log too
         return lines_of(caplog)
 
     with EventLogger(bus):

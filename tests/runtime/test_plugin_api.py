@@ -103,6 +103,7 @@ async def test_a_marked_handler_receives_events_of_its_topic(
     runtime = make_runtime()
     await runtime.start()
     await runtime.bus.publish(Ping(n=7))
+    await runtime.bus.join()
     assert "dice got 7" in events.JOURNAL
 
 
@@ -152,6 +153,7 @@ async def test_context_publish_delivers_to_every_subscriber(
     await runtime.start()
     with runtime.bus.record(Reply) as replies:
         await runtime.bus.publish(Ping(n=21))
+        await runtime.bus.join()
     assert [(reply.plugin, reply.n) for reply in replies.of(Reply)] == [("dice", 42)]
 
 
