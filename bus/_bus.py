@@ -788,9 +788,7 @@ class Bus:
         In strict mode, re-raises the first handler exception met meanwhile.
         """
         while True:
-            if self._drainer is not None:
-                await asyncio.shield(self._drainer)
-                continue
+            await self.flush()
             busy = [m.worker for m in self._mailboxes.values() if m.worker is not None]
             if not busy:
                 break
@@ -798,6 +796,13 @@ class Bus:
         error, self._drain_error = self._drain_error, None
         if error is not None:
             raise error
+
+    async def flush(self) -> None:
+        """Wait until every event queued by `publish_nowait` or `post` has been published: the
+        runtime's handlers ran and the mailboxes have it (unlike `join`, no mailbox is waited
+        for, so a hung plugin cannot hold this up)."""
+        while self._drainer is not None:
+            await asyncio.shield(self._drainer)
 
     def post(self, event: Event) -> bool:
         """Hand ``event`` to the loop's thread from any thread; returns False if the loop closed.

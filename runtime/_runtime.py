@@ -323,7 +323,7 @@ class Runtime:
     async def _stop_watching(self, reason: str) -> None:
         await self._watcher.stop(reason)
         self._debouncer.detach()
-        await self.bus.join()
+        await self.bus.flush()
 
     # -- one plugin by hand ---------------------------------------------------------------------
 

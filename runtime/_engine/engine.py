@@ -271,9 +271,17 @@ class Engine:
         return True
 
     async def stop(self, rec: Record, target: PluginState, reason: str) -> None:
-        """active -> stopping -> ``target``; the runtime cleans up whatever teardown does."""
+        """active -> stopping -> ``target``; the runtime cleans up whatever teardown does.
+
+        The delivery under way to the plugin finishes first (cancelled past the quiesce limit);
+        what still waits in its mailbox is dropped with its subscriptions.
+        """
         await self.transition(rec, S.STOPPING, reason)
-        error = await self.bring_down(rec)
+        await self.bus.pause(rec.name, self.settings.quiesce_timeout_s)
+        try:
+            error = await self.bring_down(rec)
+        finally:
+            self.bus.resume(rec.name)
         if error is not None:
             await self.fail(rec, Phase.TEARDOWN, error, state=False)
         await self.transition(rec, target, reason)

@@ -10,7 +10,7 @@ from hotbus.schemas import HandlersCancelled, ReloadCommitted
 from hotbus.testing import Harness, PluginDir
 
 from tests.reload import events
-from tests.reload.events import Busy, Slow, Tick
+from tests.reload.events import Answer, Ask, Busy, Slow, Tick
 from tests.reload.helpers import TIMEOUT, plugin_source
 
 COUNTS_TICKS = """
@@ -131,3 +131,73 @@ async def test_an_in_flight_handler_within_the_quiesce_limit_finishes_on_the_old
     async with asyncio.timeout(TIMEOUT):
         await runtime.reload("p")
     assert (events.HANDLED, hotbus.events.of(HandlersCancelled)) == ([1], [])
+
+
+AWAITING_TICKS = """
+@subscribe('test.tick')
+async def on_tick(self, event: events.Tick) -> None:
+    import asyncio
+    await asyncio.sleep(0)  # mid-handler when the swap begins: finishes on this version
+    events.HANDLED.append(event.n)
+"""
+PUBLISHERS = 4
+
+
+async def test_events_reach_a_plugin_exactly_once_while_earlier_handlers_await_during_swaps(
+    plugin_dir: PluginDir, hotbus: Harness
+) -> None:
+    plugin_dir.write("p.py", plugin_source(1, body=AWAITING_TICKS))
+    runtime = await hotbus.start(watch=False, leak_check=False)
+
+    async def earlier(event: Tick) -> None:  # the host's handler of the same event, first
+        await asyncio.sleep(0)
+        await asyncio.sleep(0)
+
+    runtime.bus.subscribe(Tick, earlier, priority=10)
+    published: list[int] = []
+    done = asyncio.Event()
+
+    async def publish(first: int) -> None:
+        n = first
+        while not done.is_set():
+            await runtime.bus.publish(Tick(n=n))
+            published.append(n)
+            n += PUBLISHERS
+            await asyncio.sleep(0)
+
+    publishers = [asyncio.create_task(publish(i)) for i in range(PUBLISHERS)]
+    outcomes: list[str] = []
+    try:
+        async with asyncio.timeout(30):
+            for _ in range(RELOADS):
+                outcome = await runtime.reload("p")
+                outcomes.append(outcome.topic.rsplit(".", 1)[-1] if outcome else "none")
+    finally:
+        done.set()
+        await asyncio.gather(*publishers)
+    await asyncio.wait_for(runtime.bus.join(), TIMEOUT)
+    assert outcomes == ["committed"] * RELOADS
+    assert len(published) >= RELOADS
+    assert sorted(events.HANDLED) == sorted(published)  # none lost, none twice
+
+
+STALLS = """
+@subscribe('test.slow')
+async def on_slow(self, event: events.Slow) -> None:
+    import asyncio
+    await self.ctx.publish(events.Busy())
+    await asyncio.sleep(30)  # a slow call to somewhere
+"""
+
+
+async def test_a_slow_handler_of_one_plugin_does_not_delay_another_plugins_reply(
+    plugin_dir: PluginDir, hotbus: Harness
+) -> None:
+    plugin_dir.write("slow.py", plugin_source(1, name="slow", body=STALLS))
+    plugin_dir.write("p.py", plugin_source(2))
+    runtime = await hotbus.start(watch=False, quiesce_timeout_s=0.1, leak_check=False)
+    await runtime.bus.publish(Slow())
+    await hotbus.wait_for(Busy, timeout=TIMEOUT)
+    await runtime.bus.publish(Ask(plugin="p"))
+    answer = await hotbus.wait_for(Answer, lambda a: a.plugin == "p", timeout=1.0)
+    assert answer.value == 2
