@@ -4,6 +4,7 @@ defaults. And validating each plugin's config section against its model."""
 from __future__ import annotations
 
 import os
+import re
 import tomllib
 import typing
 from collections.abc import Iterable, Mapping, Sequence
@@ -11,7 +12,7 @@ from pathlib import Path
 from typing import Any, Final
 
 from hotbus.schemas import ConfigError, Settings, SettingsError
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel, Secret, SecretBytes, SecretStr, ValidationError
 
 __all__ = [
     "CONFIG_NAME",
@@ -20,6 +21,8 @@ __all__ = [
     "load_settings",
     "read_config_file",
     "replace_settings",
+    "scrub",
+    "secret_values",
     "validate_plugin_config",
 ]
 
@@ -161,20 +164,10 @@ def _validated(values: dict[str, Any], origin: Mapping[str, str]) -> Settings:
 
 
 _MASK: Final = "**********"
-
-
-def _model_at(model: type[BaseModel], loc: tuple[int | str, ...]) -> list[Any]:
-    """The annotations of the value at ``loc`` (the model itself for the whole section)."""
-    current: list[Any] = [model]
-    for part in loc:
-        if isinstance(part, int):
-            continue  # an item of a list: its models are found inside the list's annotation
-        found = [m.model_fields.get(part) for a in current for m in _models_in(a)]
-        fields = [f for f in found if f is not None]
-        if not fields:
-            return []
-        current = [f.annotation for f in fields]
-    return current
+#: Field names that hold secrets when the model does not say so with a secret type.
+_SECRET_NAME: Final = re.compile(
+    r"pass(word|phrase|wd)?|secret|token|api_?key|private_?key|credential|auth", re.IGNORECASE
+)
 
 
 def _models_in(annotation: Any) -> list[type[BaseModel]]:
@@ -184,34 +177,80 @@ def _models_in(annotation: Any) -> list[type[BaseModel]]:
     return [m for arg in typing.get_args(annotation) for m in _models_in(arg)]
 
 
-def _masked(annotations: list[Any], value: Any) -> Any:
-    """``value`` with every field typed as a secret replaced by a mask, at any depth."""
-    if isinstance(value, list | tuple):
-        return [_masked(annotations, item) for item in value]
-    if not isinstance(value, dict):
-        return value
-    models = [m for a in annotations for m in _models_in(a)]
-    shown: dict[Any, Any] = {}
-    for key, item in value.items():
-        fields = [m.model_fields[key] for m in models if key in m.model_fields]
-        if any("Secret" in repr(f.annotation) for f in fields):
-            shown[key] = _MASK
-        else:
-            shown[key] = _masked([f.annotation for f in fields], item)
-    return shown
+def _secret_type(annotation: Any) -> bool:
+    """Whether an annotation holds a secret type (``SecretStr``, ``SecretBytes``, subclasses)."""
+    if isinstance(annotation, type) and issubclass(annotation, SecretStr | SecretBytes | Secret):
+        return True
+    return any(_secret_type(arg) for arg in typing.get_args(annotation))
+
+
+def _secret_field(name: str, annotation: Any) -> bool:
+    """Whether the field ``name`` holds a secret: by its type, or else by its name."""
+    return _secret_type(annotation) or bool(_SECRET_NAME.search(name))
 
 
 def _is_secret(model: type[BaseModel], loc: tuple[int | str, ...]) -> bool:
-    current: Any = model
+    """Whether the value at ``loc`` is, or is inside, a secret (declared or secret-looking)."""
+    current: list[Any] = [model]
     for part in loc:
-        fields = getattr(current, "model_fields", None)
-        if not isinstance(part, str) or fields is None or part not in fields:
-            return False
-        annotation = fields[part].annotation
-        if "Secret" in repr(annotation):
+        if isinstance(part, int):
+            continue
+        if _SECRET_NAME.search(part):
             return True
-        current = annotation
+        fields = [
+            m.model_fields[part] for a in current for m in _models_in(a) if part in m.model_fields
+        ]
+        if any(_secret_type(f.annotation) for f in fields):
+            return True
+        current = [f.annotation for f in fields]
     return False
+
+
+def _shown(model: type[BaseModel], loc: tuple[int | str, ...], value: Any) -> str:
+    """How a rejected value is shown: a scalar as it is, a secret masked, a table not at all."""
+    if _is_secret(model, loc):
+        return _MASK
+    if isinstance(value, dict | list | tuple | set) or value is None:
+        return ""  # a whole table may hold secrets the model does not declare: name the field only
+    return repr(value)
+
+
+def _keys(model: type[BaseModel]) -> list[str]:
+    return sorted(
+        set(model.model_fields) | {f.alias for f in model.model_fields.values() if f.alias}
+    )
+
+
+def secret_values(config: BaseModel | None) -> list[str]:
+    """Every secret value of a validated plugin config, at any depth (for scrubbing messages)."""
+    found: list[str] = []
+
+    def walk(value: Any, name: str = "", annotation: Any = None) -> None:
+        if isinstance(value, SecretStr):
+            found.append(value.get_secret_value())
+        elif isinstance(value, SecretBytes):
+            found.append(value.get_secret_value().decode(errors="replace"))
+        elif isinstance(value, BaseModel):
+            for field, info in type(value).model_fields.items():
+                walk(getattr(value, field), field, info.annotation)
+        elif isinstance(value, dict):
+            for key, item in value.items():
+                walk(item, str(key))
+        elif isinstance(value, list | tuple | set):
+            for item in value:
+                walk(item, name, annotation)
+        elif isinstance(value, str | int) and name and _secret_field(name, annotation):
+            found.append(str(value))
+
+    walk(config)
+    return sorted({s for s in found if len(s) >= 4}, key=len, reverse=True)
+
+
+def scrub(text: str, secrets: Iterable[str]) -> str:
+    """``text`` with every one of ``secrets`` replaced by a mask."""
+    for secret in secrets:
+        text = text.replace(secret, _MASK)
+    return text
 
 
 def validate_plugin_config(
@@ -221,7 +260,13 @@ def validate_plugin_config(
     *,
     path: Path | None = None,
 ) -> BaseModel | None:
-    """Validate ``section`` with ``model``; errors name the field and value (never a secret)."""
+    """Validate ``section`` with ``model``.
+
+    Errors name the field and the problem; they show a rejected value only when it is a plain
+    value that is not a secret (a secret type, or a field named like ``password`` or
+    ``api_key``), never a whole table. Keys the model does not know are errors too (unless the
+    model allows extra keys), so that a typo is not silently ignored.
+    """
     if model is None:
         if section:
             raise ConfigError(
@@ -232,19 +277,30 @@ def validate_plugin_config(
             )
         return None
     try:
-        return model.model_validate(dict(section or {}))
+        config = model.model_validate(dict(section or {}))
     except ValidationError as error:
         problems = []
         for item in error.errors():
             loc = tuple(item["loc"])
             field = ".".join(str(p) for p in loc) or "(section)"
-            if _is_secret(model, loc):
-                shown = _MASK
-            else:
-                shown = repr(_masked(_model_at(model, loc), item.get("input")))
-            problems.append(f"{field}: {item['msg']} (got {shown})")
+            if item["type"] == "extra_forbidden":
+                problems.append(f"{field}: unknown key: remove it, or correct its name")
+                continue
+            shown = _shown(model, loc, item.get("input"))
+            problems.append(f"{field}: {item['msg']}" + (f" (got {shown})" if shown else ""))
         raise ConfigError(
             plugin,
             f"invalid [plugins.{plugin}] config: {'; '.join(problems)}",
             path=path,
         ) from None
+    if model.model_config.get("extra") != "allow":
+        unknown = sorted(set(section or {}) - set(_keys(model)))
+        if unknown:
+            raise ConfigError(
+                plugin,
+                f"invalid [plugins.{plugin}] config: unknown key{'s' if len(unknown) > 1 else ''} "
+                f"{', '.join(unknown)}: remove, or correct the name (the keys of "
+                f"{model.__name__} are {', '.join(_keys(model)) or 'none'})",
+                path=path,
+            )
+    return config

@@ -8,10 +8,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from hotbus.runtime import validate_plugin_config
+from hotbus.runtime._config.settings import scrub, secret_values, validate_plugin_config
 from hotbus.runtime._testing.plugin_dir import PluginDir
 from hotbus.schemas import ConfigError, Phase, PluginState
-from pydantic import BaseModel, SecretStr, model_validator
+from pydantic import BaseModel, ConfigDict, SecretStr, model_validator
 
 from tests.runtime.helpers import MakeRuntime, failures, plugin_source
 
@@ -297,3 +297,89 @@ def test_a_rejected_nested_section_is_shown_with_its_secrets_masked(
     with pytest.raises(ConfigError, match="cannot reach the database") as caught:
         validate_plugin_config("dice", model, section)
     assert SECRET not in str(caught.value)
+
+
+# -- secrets in config errors: never echoed, whatever the mistake ---------------------------------
+
+
+class _Server(BaseModel):
+    host: str
+    password: SecretStr
+
+
+class _Servers(BaseModel):
+    servers: list[_Server]
+
+
+class _Required(BaseModel):
+    channel: str
+    token: SecretStr
+
+
+class _Pin(SecretStr):
+    """A plugin's own secret type."""
+
+
+class _Pinned(BaseModel):
+    pin: _Pin
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    password: SecretStr
+
+
+class _Plain(BaseModel):
+    api_key: str
+    retries: int = 3
+
+
+@pytest.mark.parametrize(
+    ("model", "section"),
+    [
+        (_Required, {"token": SECRET}),  # a required non-secret field missing
+        (_Servers, {"servers": [{"password": SECRET}]}),  # a nested field missing, beside one
+        (_Pinned, {"pin": [SECRET]}),  # a plugin's own SecretStr subclass, wrong type
+        (_Strict, {"pasword": SECRET}),  # a mistyped secret key under extra="forbid"
+        (_Plain, {"api_key": [SECRET]}),  # a str field named like a secret, wrong type
+        (_Plain, {"api_key": "k" * 8, "apikey": SECRET}),  # a typo key, ignored by the model
+    ],
+    ids=["missing-field", "missing-nested", "own-secret-type", "forbid-typo", "named", "typo"],
+)
+def test_a_config_error_never_shows_a_secret(
+    model: type[BaseModel], section: dict[str, Any]
+) -> None:
+    with pytest.raises(ConfigError) as caught:
+        validate_plugin_config("dice", model, section)
+    assert SECRET not in str(caught.value)
+
+
+def test_a_missing_field_is_named_without_echoing_the_section() -> None:
+    with pytest.raises(ConfigError, match=r"channel: Field required;?") as caught:
+        validate_plugin_config("dice", _Required, {"token": SECRET})
+    assert "got" not in str(caught.value)
+
+
+def test_a_typo_key_is_reported_with_the_keys_there_are() -> None:
+    with pytest.raises(
+        ConfigError,
+        match=r"unknown key retires: remove, or correct the name \(the keys of _Plain are "
+        r"api_key, retries\)",
+    ):
+        validate_plugin_config("dice", _Plain, {"api_key": "k", "retires": 5})
+
+
+def test_a_plain_wrong_value_is_still_shown() -> None:
+    with pytest.raises(ConfigError, match=r"retries: Input should be a valid integer.*\(got 'x'\)"):
+        validate_plugin_config("dice", _Plain, {"api_key": "k", "retries": "x"})
+
+
+def test_the_secret_values_of_a_config_are_found_at_any_depth() -> None:
+    config = _Servers(servers=[_Server(host="a", password=SecretStr(SECRET))])
+    plain = _Plain(api_key="another-key")
+    assert (secret_values(config), secret_values(plain)) == ([SECRET], ["another-key"])
+
+
+def test_scrubbing_masks_every_known_secret() -> None:
+    text = f"login as bob:{SECRET} failed"
+    assert SECRET not in scrub(text, [SECRET])
