@@ -8,7 +8,7 @@ import logging
 import threading
 import weakref
 from collections import deque
-from collections.abc import Callable, Hashable, Iterator
+from collections.abc import Callable, Hashable, Iterable, Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
 from inspect import ismethod
@@ -214,6 +214,7 @@ class Bus:
         "_muted",
         "_outbox",
         "_plans",
+        "_redactions",
         "_seq",
         "_strict",
         "_sync_chain",
@@ -250,6 +251,7 @@ class Bus:
         self._drainer: asyncio.Task[None] | None = None
         self._drain_error: BaseException | None = None
         self._mailboxes: dict[str, Mailbox] = {}
+        self._redactions: dict[str, tuple[str, ...]] = {}
 
     def __repr__(self) -> str:
         subs = self._all()
@@ -681,6 +683,18 @@ class Bus:
             return
         await self._report(sub, event, error)
 
+    def redact(self, owner: str, secrets: Iterable[str]) -> None:
+        """Mask ``secrets`` in every failure report of ``owner``'s handlers from now on.
+
+        The runtime gives each plugin's config secrets, so that a handler raising an error whose
+        message holds one never publishes it. An empty ``secrets`` ends the masking.
+        """
+        found = tuple(s for s in secrets if s)
+        if found:
+            self._redactions[owner] = found
+        else:
+            self._redactions.pop(owner, None)
+
     async def pause(self, owner: str, timeout: float) -> int:
         """Hold ``owner``'s deliveries (a reload swaps it); returns how many were cancelled.
 
@@ -725,16 +739,20 @@ class Bus:
             raise
 
     async def _report(self, sub: Subscription, event: Event, error: BaseException) -> None:
+        secrets = self._redactions.get(sub.owner, ())
+        info = ErrorInfo.from_exception(error).masked(secrets)
         if event.topic == _FAILED_TOPIC or not self.has_subscribers(_FAILED_TOPIC):
             # A failing failure handler must not loop; with no listener, never stay silent.
+            # (With secrets to mask, the traceback goes in masked, not as the live exception.)
             logger.error(
-                "handler %s (owner %s) failed on %s: %s: %s",
+                "handler %s (owner %s) failed on %s: %s: %s%s",
                 sub.name,
                 sub.owner,
                 event.topic,
                 type(error).__name__,
-                error,
-                exc_info=error,
+                info.message,
+                f"\n{info.traceback}" if secrets else "",
+                exc_info=None if secrets else error,
             )
             if event.topic == _FAILED_TOPIC:
                 return
@@ -744,7 +762,7 @@ class Bus:
                 owner=sub.owner,
                 event_topic=event.topic,
                 failed_event_id=event.event_id,
-                error=ErrorInfo.from_exception(error),
+                error=info,
                 timed_out=isinstance(error, HandlerTimeoutError),
             )
         )

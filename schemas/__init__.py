@@ -38,6 +38,7 @@ from hotbus.schemas._event import (
     use_source,
 )
 from hotbus.schemas._events import (
+    MASK,
     ConfigChanged,
     ErrorInfo,
     FileChanged,
@@ -70,6 +71,7 @@ from hotbus.schemas._settings import Settings
 from hotbus.schemas._topic import is_pattern, topic_matches, validate_pattern, validate_topic
 
 __all__ = [
+    "MASK",
     "PLUGIN_NAME_PATTERN",
     "RESERVED_PREFIX",
     "BusError",

@@ -6,8 +6,9 @@ Topics are public contract: they are never renamed once released.
 from __future__ import annotations
 
 import traceback
+from collections.abc import Iterable
 from pathlib import Path
-from typing import Annotated, Self
+from typing import Annotated, Final, Self
 from uuid import UUID
 
 from hotbus.schemas._enums import (
@@ -24,6 +25,7 @@ from pydantic import BaseModel, ConfigDict, Field, NonNegativeFloat, NonNegative
 
 __all__ = [
     "ConfigChanged",
+    "MASK",
     "ErrorInfo",
     "FileChanged",
     "FileSettled",
@@ -51,6 +53,8 @@ __all__ = [
     "WatcherStopped",
 ]
 
+#: What stands for a secret in a message.
+MASK: Final = "**********"
 PluginName = Annotated[str, Field(min_length=1, description="A plugin's name.")]
 Milliseconds = Annotated[NonNegativeFloat, Field(description="A duration in milliseconds.")]
 
@@ -103,6 +107,21 @@ class ErrorInfo(_Part):
             where_file, where_line = Path(chosen.filename), chosen.lineno
         text = "".join(traceback.format_exception(error)).rstrip()
         return cls(type=name, message=message, file=where_file, line=where_line, traceback=text)
+
+    def masked(self, secrets: Iterable[str]) -> Self:
+        """This error with every one of ``secrets`` masked in its message and traceback.
+
+        The runtime masks the secret values of a plugin's config in that plugin's errors
+        before it publishes them.
+        """
+        message, text = self.message, self.traceback
+        for secret in secrets:
+            if secret:
+                message = message.replace(secret, MASK)
+                text = text.replace(secret, MASK)
+        if (message, text) == (self.message, self.traceback):
+            return self
+        return self.model_copy(update={"message": message, "traceback": text})
 
     def location(self) -> str:
         """``file:line`` (or just the file, or ``""``) for messages."""

@@ -11,7 +11,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any, Final
 
-from hotbus.schemas import ConfigError, Settings, SettingsError
+from hotbus.schemas import MASK, ConfigError, Settings, SettingsError
 from pydantic import BaseModel, Secret, SecretBytes, SecretStr, ValidationError
 
 __all__ = [
@@ -21,7 +21,6 @@ __all__ = [
     "load_settings",
     "read_config_file",
     "replace_settings",
-    "scrub",
     "secret_values",
     "validate_plugin_config",
 ]
@@ -163,7 +162,6 @@ def _validated(values: dict[str, Any], origin: Mapping[str, str]) -> Settings:
         raise SettingsError("invalid settings: " + "; ".join(problems)) from None
 
 
-_MASK: Final = "**********"
 #: Field names that hold secrets when the model does not say so with a secret type.
 _SECRET_NAME: Final = re.compile(
     r"pass(word|phrase|wd)?|secret|token|api_?key|private_?key|credential|auth", re.IGNORECASE
@@ -209,7 +207,7 @@ def _is_secret(model: type[BaseModel], loc: tuple[int | str, ...]) -> bool:
 def _shown(model: type[BaseModel], loc: tuple[int | str, ...], value: Any) -> str:
     """How a rejected value is shown: a scalar as it is, a secret masked, a table not at all."""
     if _is_secret(model, loc):
-        return _MASK
+        return MASK
     if isinstance(value, dict | list | tuple | set) or value is None:
         return ""  # a whole table may hold secrets the model does not declare: name the field only
     return repr(value)
@@ -244,13 +242,6 @@ def secret_values(config: BaseModel | None) -> list[str]:
 
     walk(config)
     return sorted({s for s in found if len(s) >= 4}, key=len, reverse=True)
-
-
-def scrub(text: str, secrets: Iterable[str]) -> str:
-    """``text`` with every one of ``secrets`` replaced by a mask."""
-    for secret in secrets:
-        text = text.replace(secret, _MASK)
-    return text
 
 
 def validate_plugin_config(

@@ -244,3 +244,37 @@ async def test_strict_bus_does_not_publish_handler_failed(strict_bus: Bus) -> No
 
 def test_strict_flag_is_reported(strict_bus: Bus, bus: Bus) -> None:
     assert (strict_bus.strict, bus.strict) == (True, False)
+
+
+SECRET = "hunter2-very-secret"
+
+
+async def test_a_redacted_owners_failure_never_shows_the_secret(
+    bus: Bus, caplog: pytest.LogCaptureFixture
+) -> None:
+    def leaky(event: Roll) -> None:
+        raise PermissionError(f"login with {SECRET} refused")
+
+    bus.subscribe(Roll, leaky, owner="dice")
+    bus.redact("dice", [SECRET])
+    with caplog.at_level(logging.ERROR, logger="hotbus.bus"), bus.record(HandlerFailed) as seen:
+        await bus.publish(Roll())
+        await bus.join()
+    (failure,) = seen.of(HandlerFailed)
+    assert SECRET not in failure.model_dump_json()
+    assert "login with" in failure.error.message
+
+
+async def test_a_redacted_owners_logged_failure_never_shows_the_secret(
+    bus: Bus, caplog: pytest.LogCaptureFixture
+) -> None:
+    def leaky(event: Roll) -> None:
+        raise PermissionError(f"login with {SECRET} refused")
+
+    bus.subscribe(Roll, leaky, owner="dice")
+    bus.redact("dice", [SECRET])
+    with caplog.at_level(logging.ERROR, logger="hotbus.bus"):
+        await bus.publish(Roll())
+        await bus.join()
+    assert "login with" in caplog.text
+    assert SECRET not in caplog.text

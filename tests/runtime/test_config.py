@@ -8,9 +8,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from hotbus.runtime._config.settings import scrub, secret_values, validate_plugin_config
+from hotbus.runtime._config.settings import secret_values, validate_plugin_config
 from hotbus.runtime._testing.plugin_dir import PluginDir
-from hotbus.schemas import ConfigError, Phase, PluginState
+from hotbus.schemas import MASK, ConfigError, ErrorInfo, Phase, PluginState
 from pydantic import BaseModel, ConfigDict, SecretStr, model_validator
 
 from tests.runtime.helpers import MakeRuntime, failures, plugin_source
@@ -380,6 +380,10 @@ def test_the_secret_values_of_a_config_are_found_at_any_depth() -> None:
     assert (secret_values(config), secret_values(plain)) == ([SECRET], ["another-key"])
 
 
-def test_scrubbing_masks_every_known_secret() -> None:
-    text = f"login as bob:{SECRET} failed"
-    assert SECRET not in scrub(text, [SECRET])
+def test_masking_an_error_hides_every_known_secret_in_message_and_traceback() -> None:
+    try:
+        raise PermissionError(f"login as bob:{SECRET} failed")
+    except PermissionError as error:
+        info = ErrorInfo.from_exception(error).masked([SECRET])
+    assert (SECRET in info.message, SECRET in info.traceback) == (False, False)
+    assert info.message == f"login as bob:{MASK} failed"
