@@ -24,8 +24,8 @@ from hotbus.schemas._event import Event
 from pydantic import BaseModel, ConfigDict, Field, NonNegativeFloat, NonNegativeInt
 
 __all__ = [
-    "ConfigChanged",
     "MASK",
+    "ConfigChanged",
     "ErrorInfo",
     "FileChanged",
     "FileSettled",
