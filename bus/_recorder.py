@@ -29,16 +29,19 @@ def _matcher(topic: str | type[Event], where: Callable[[Any], bool] | None) -> M
 class Recorder:
     """The events recorded by `Bus.record`, in publish order.
 
-    `wait_for` consumes: each call returns the first matching event after the one the previous
-    call returned, so a test can wait for a sequence of events one by one.
+    `wait_for` consumes, topic by topic: each call returns the first matching event after the
+    one the previous call *for the same topic* returned, so a test can wait for a sequence of
+    events of one topic one by one, and waiting for one topic never skips events of another
+    (waiting for a commit, then for a reply that came before it, finds the reply).
     """
 
-    __slots__ = ("_closed", "_cursor", "_waiters", "events", "pattern")
+    __slots__ = ("_closed", "_cursors", "_waiters", "events", "pattern")
 
     def __init__(self, pattern: str) -> None:
         self.pattern = pattern
         self.events: list[Event] = []
-        self._cursor = 0
+        #: Past the last event each topic's `wait_for` returned, by topic or pattern.
+        self._cursors: dict[str, int] = {}
         self._waiters: list[tuple[Matcher, asyncio.Future[int]]] = []
         self._closed = False
 
@@ -74,7 +77,7 @@ class Recorder:
     def clear(self) -> None:
         """Forget what was recorded so far."""
         self.events.clear()
-        self._cursor = 0
+        self._cursors.clear()
 
     @overload
     async def wait_for(
@@ -105,9 +108,11 @@ class Recorder:
             TimeoutError: naming the topic and listing what was recorded instead.
         """
         match = _matcher(topic, where)
-        for index in range(self._cursor, len(self.events)):
+        key = topic if isinstance(topic, str) else topic.topic
+        cursor = self._cursors.get(key, 0)
+        for index in range(cursor, len(self.events)):
             if match(self.events[index]):
-                self._cursor = index + 1
+                self._cursors[key] = index + 1
                 return self.events[index]
         future: asyncio.Future[int] = asyncio.get_running_loop().create_future()
         entry = (match, future)
@@ -116,16 +121,15 @@ class Recorder:
             async with asyncio.timeout(timeout):
                 index = await future
         except TimeoutError:
-            seen = ", ".join(self.topics()[self._cursor :][-12:]) or "nothing"
-            name = topic if isinstance(topic, str) else topic.topic
+            seen = ", ".join(self.topics()[cursor:][-12:]) or "nothing"
             raise TimeoutError(
-                f"no {name!r} event{' matching the condition' if where else ''} within "
+                f"no {key!r} event{' matching the condition' if where else ''} within "
                 f"{timeout:g} s; recorded since the last match: {seen}"
             ) from None
         finally:
             if entry in self._waiters:
                 self._waiters.remove(entry)
-        self._cursor = index + 1
+        self._cursors[key] = index + 1
         return self.events[index]
 
     def __iter__(self) -> Iterator[Event]:

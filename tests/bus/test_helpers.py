@@ -18,6 +18,8 @@ class Ping(Event):
 class Pong(Event):
     topic = "test.helpers.pong"
 
+    n: int = 0
+
 
 class Other(Event):
     topic = "test.elsewhere.other"
@@ -76,6 +78,24 @@ async def test_wait_for_returns_matching_events_one_after_another(bus: Bus) -> N
             await bus.publish(event)
         found = [await recorded.wait_for(Ping, timeout=1) for _ in range(2)]
     assert found == [events[0], events[2]]
+
+
+async def test_waiting_for_one_topic_never_skips_an_earlier_event_of_another(bus: Bus) -> None:
+    with bus.record() as recorded:
+        await bus.publish(Pong(n=1))
+        await bus.publish(Ping(n=2))
+        assert (await recorded.wait_for(Ping, timeout=1)).n == 2
+        assert (await recorded.wait_for(Pong, timeout=1)).n == 1  # recorded before that Ping
+
+
+async def test_each_topic_is_consumed_in_order_by_its_own_waits(bus: Bus) -> None:
+    with bus.record() as recorded:
+        for n in range(2):
+            await bus.publish(Ping(n=n))
+            await bus.publish(Pong(n=n))
+        pings = [(await recorded.wait_for(Ping, timeout=1)).n for _ in range(2)]
+        pongs = [(await recorded.wait_for(Pong, timeout=1)).n for _ in range(2)]
+    assert (pings, pongs) == ([0, 1], [0, 1])
 
 
 async def test_wait_for_accepts_a_pattern(bus: Bus) -> None:
