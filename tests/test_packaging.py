@@ -604,3 +604,20 @@ def test_the_testing_module_exports_its_fixtures_and_helpers() -> None:
         "plugin_dir",
     ]
     assert [name for name in hotbus.testing.__all__ if not hasattr(hotbus.testing, name)] == []
+
+
+def test_the_pytest_plugin_imports_nothing_heavy_until_a_test_uses_it(tmp_path: Path) -> None:
+    code = (
+        "import json, sys\n"
+        "import hotbus.testing\n"
+        "print(json.dumps(sorted(m for m in sys.modules if m.startswith(('hotbus.', 'pydantic',"
+        " 'blinker')))))\n"
+    )
+    result = _run(
+        [sys.executable, "-I", "-c", code],
+        cwd=tmp_path,
+        timeout=COMMAND_TIMEOUT,
+        what="import hotbus.testing",
+    )
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout) == ["hotbus.testing"]
