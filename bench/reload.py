@@ -1,4 +1,4 @@
-"""Benchmark: save-to-commit latency of hot reload, the transaction's cost, memory over reloads.
+"""Benchmark: hot reload as users feel it, the transaction's cost, memory over reloads.
 
 One `Runtime`, with its default settings (watching on, the default write window), runs one
 realistic 50-line plugin (a config model, a hand-off state, two handlers, helpers) in a
@@ -22,16 +22,38 @@ new version. In one run:
 3. **memory**: resident set size (``/proc/self/statm``, after ``gc.collect()``) before and after
    ``--rss-reloads`` manual reloads of changing content. Every ``hotbus.plugin.leaked`` of the
    whole run is counted (after the leak checks under way have finished).
+4. **serving during reloads** (watching on, the leak check on, as by default): ``--saves`` saves
+   of each kind again, while a heartbeat callback runs every millisecond on the loop.
+
+   - ``loop_stall_ms``: per save, the longest the loop went without running the heartbeat
+     (the longest gap between two beats, less the 1 ms interval), from the save until the
+     runtime is idle again (the leak check done); p50/p95/max over the saves.
+     ``loop_busy_ms`` is the most CPU time the loop's thread used between two beats, to
+     compare with it: a gap in which the thread computed about as long is the process's own
+     work; a much smaller figure means the gap was spent waiting for a CPU (other load).
+   - ``save_to_answer_ms``: from the return of the save, a ``!value`` chat message is published
+     every millisecond until a reply shows the new code; the time until that reply.
+   - ``reply_after_commit_ms``: a message arriving 0-4 ms after ``hotbus.reload.committed``
+     (due then, on a loop timer, as a line from a transport would be), until its reply from the
+     new version. Timed from when it was due, so a loop that is busy then counts.
+5. **unloading many plugins at once**: another runtime (watching on) with ``--unload-plugins``
+   copies of the plugin; all their files are deleted at once (from a thread, as ``rm`` in a
+   shell would), and the heartbeat measures the longest stall from the delete until every
+   plugin is unloaded and the runtime is idle (``unload_max_stall_s``; ``unload_s`` is the
+   whole time).
 
 ::
 
     python bench/reload.py            # a table
     python bench/reload.py --json     # one JSON object
-    python bench/reload.py --quick    # 10 saves of each kind, 50 reloads for memory (smoke test)
+    python bench/reload.py --quick    # 10 saves of each kind, 50 reloads, 60 plugins (smoke test)
+    python bench/reload.py --check    # exit status 1 if a figure misses its target
 
 Targets (default settings): p50 at most the write window + 5 ms and p95 at most 50 ms for both
 kinds of save, ``transaction_ratio_vs_compile_exec`` at most 2, RSS growth over 1,000 reloads at
-most 2 MB (MiB: 2**20 bytes), no leaked versions.
+most 2 MB (MiB: 2**20 bytes), no leaked versions, ``reply_after_commit_ms`` p95 at most 10 ms,
+``loop_stall_ms`` p95 at most 5 ms, and unloading 600 plugins at once stalls the loop at most
+0.5 s. ``save_to_answer_ms`` has no target: compare it with ``latency_ms``.
 
 Linux only (``/proc/self/statm``, inotify).
 """
@@ -58,11 +80,12 @@ import statistics
 import tempfile
 import time
 import types
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any, Final
+from uuid import UUID
 
-from hotbus import Runtime
+from hotbus import ChatMessage, ChatReply, Runtime
 from hotbus.bus import Bus, Handler, Subscription
 from hotbus.schemas import (
     Event,
@@ -88,6 +111,25 @@ TARGET_RATIO: Final = 2.0
 TARGET_RSS_MB: Final = 2.0
 #: Leaked versions allowed.
 TARGET_LEAKED: Final = 0
+#: p95 of a reply to a message arriving right after a commit (ms).
+TARGET_REPLY_AFTER_COMMIT_P95_MS: Final = 10.0
+#: p95 of the longest loop stall during one reload (ms).
+TARGET_LOOP_STALL_P95_MS: Final = 5.0
+#: The longest loop stall while many plugins are unloaded at once (s).
+TARGET_UNLOAD_MAX_STALL_S: Final = 0.5
+#: The heartbeat's interval (s): the loop should run it this often.
+BEAT_S: Final = 0.001
+#: How often a waiting user asks again (s), in ``save_to_answer_ms``.
+ASK_EVERY_S: Final = 0.001
+#: Messages arrive this many ms after a commit, in turn, in ``reply_after_commit_ms``.
+REPLY_OFFSETS_MS: Final = (0, 1, 2, 3, 4)
+#: How long a reply may take before the benchmark gives up (s).
+REPLY_TIMEOUT_S: Final = 10.0
+#: Plugins unloaded at once (default; ``--quick`` uses fewer).
+UNLOAD_PLUGINS: Final = 600
+UNLOAD_PLUGINS_QUICK: Final = 60
+#: The chat command the plugin answers with the VALUE of its code.
+ASK: Final = "!value"
 #: Saves are this far apart (s), so that each is a reload of its own.
 SAVE_SPACING_S: Final = 0.060
 #: How long one save may take to commit before the benchmark gives up (s).
@@ -118,8 +160,7 @@ from __future__ import annotations
 
 from pydantic import BaseModel, Field
 
-from hotbus import Plugin, State, subscribe
-from hotbus import Event
+from hotbus import ChatMessage, ChatReply, Event, Plugin, State, subscribe
 
 VALUE = @VALUE@
 
@@ -164,6 +205,12 @@ class BenchCounter(Plugin):
     def on_reset(self, event: Event) -> None:
         self.count = 0
 
+    @subscribe(ChatMessage)
+    async def on_message(self, message: ChatMessage) -> None:
+        if message.text == "!value":
+            reply = ChatReply(plugin=self.name, text=f"{VALUE}", in_reply_to=message.event_id)
+            await self.ctx.publish(reply)
+
     def _bounded(self, value: int) -> int:
         return min(value, self.config.limit)
 
@@ -175,9 +222,9 @@ class BenchCounter(Plugin):
 '''
 
 
-def plugin_source(value: int) -> str:
+def plugin_source(value: int, name: str = PLUGIN) -> str:
     """The plugin's source with ``VALUE = value``: each value is a different version."""
-    return _SOURCE.replace("@VALUE@", str(value))
+    return _SOURCE.replace("@VALUE@", str(value)).replace(f'"{PLUGIN}"', f'"{name}"')
 
 
 # -- stamping events as they arrive -------------------------------------------------------------
@@ -188,13 +235,29 @@ class Probe:
 
     `expect` arms it for one reload: the outcome (committed, rejected, rolled back) resolves the
     returned future with its arrival time; the pipeline events on the way are stamped too.
+    `ask` publishes a chat message whose reply resolves a future the same way.
     """
 
-    __slots__ = ("_outcome", "leaked", "path", "planned", "raw", "requested", "settled")
+    __slots__ = (
+        "_outcome",
+        "_replies",
+        "_tasks",
+        "after_outcome",
+        "leaked",
+        "path",
+        "planned",
+        "raw",
+        "requested",
+        "settled",
+    )
 
     def __init__(self, path: Path) -> None:
         self.path = path
         self._outcome: asyncio.Future[tuple[float, Event]] | None = None
+        self._replies: dict[UUID, asyncio.Future[tuple[float, str]]] = {}
+        self._tasks: set[asyncio.Task[None]] = set()
+        #: Called (on the loop, synchronously) right after the outcome the probe waits for.
+        self.after_outcome: Callable[[float], None] | None = None
         #: Every ``hotbus.plugin.leaked`` seen.
         self.leaked: list[PluginLeaked] = []
         #: Arrival of the last raw event about ``path``, and of the pipeline's next events.
@@ -211,6 +274,7 @@ class Probe:
             (FileSettled, self.on_settled),
             (ReloadRequested, self.on_requested),
             (ReloadPlanned, self.on_planned),
+            (ChatReply, self.on_reply),
         ]
         return [
             bus.subscribe(topic, handler, priority=PROBE_PRIORITY) for topic, handler in handlers
@@ -228,6 +292,27 @@ class Probe:
         future, self._outcome = self._outcome, None
         if future is not None and not future.done():
             future.set_result((stamp, event))
+            if self.after_outcome is not None:
+                self.after_outcome(stamp)
+
+    def ask(self, bus: Bus) -> asyncio.Future[tuple[float, str]]:
+        """Publish the chat command (in a task of its own, as a transport would); the future
+        resolves with the reply's arrival time and text."""
+        message = ChatMessage(user="bench", text=ASK)
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[tuple[float, str]] = loop.create_future()
+        self._replies[message.event_id] = future
+        future.add_done_callback(lambda _: self._replies.pop(message.event_id, None))
+        task = loop.create_task(bus.publish(message))
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+        return future
+
+    def on_reply(self, event: ChatReply) -> None:
+        stamp = time.perf_counter()
+        future = self._replies.get(event.in_reply_to) if event.in_reply_to else None
+        if future is not None and not future.done():
+            future.set_result((stamp, event.text))
 
     def on_leaked(self, event: PluginLeaked) -> None:
         self.leaked.append(event)
@@ -275,7 +360,7 @@ class Versions:
         return outcome
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Bench:
     """The runtime under test, its plugin directory, and what checks and stamps its reloads."""
 
@@ -284,10 +369,13 @@ class Bench:
     probe: Probe
     versions: Versions
     values: Iterator[int]
+    #: The ``VALUE`` of the source written last.
+    value: int = 0
 
     def next_source(self) -> str:
         """The plugin's source with a ``VALUE`` not used before."""
-        return plugin_source(next(self.values))
+        self.value = next(self.values)
+        return plugin_source(self.value)
 
     def write(self) -> Path:
         """Write new content in place (no save style: for reloads by hand)."""
@@ -454,6 +542,187 @@ async def rss_phase(bench: Bench, count: int) -> Memory:
     return Memory(reloads=count, before=before, after=rss_bytes(), seconds=seconds)
 
 
+# -- 4. serving during reloads ---------------------------------------------------------------------
+
+
+class Heartbeat:
+    """A loop callback every `BEAT_S`: the longest gap between two beats is the loop's stall.
+
+    `reset` starts a window; `stall_ms` is the longest gap in it (the gap still open included),
+    less the interval. `busy_ms` is the most CPU time the loop's thread used between two beats
+    (a gap the process spent waiting for a CPU shows in the first, not in the second).
+    """
+
+    __slots__ = ("_cpu", "_handle", "_last", "_most_cpu", "_worst")
+
+    def __init__(self) -> None:
+        self._handle: asyncio.TimerHandle | None = None
+        self._last = self._worst = self._cpu = self._most_cpu = 0.0
+
+    def start(self) -> None:
+        self._last = time.perf_counter()
+        self._cpu = time.thread_time()
+        self._worst = self._most_cpu = 0.0
+        self._handle = asyncio.get_running_loop().call_later(BEAT_S, self._beat)
+
+    def stop(self) -> None:
+        if self._handle is not None:
+            self._handle.cancel()
+            self._handle = None
+
+    def _beat(self) -> None:
+        now, cpu = time.perf_counter(), time.thread_time()
+        self._worst = max(self._worst, now - self._last)
+        self._most_cpu = max(self._most_cpu, cpu - self._cpu)
+        self._last, self._cpu = now, cpu
+        self._handle = asyncio.get_running_loop().call_later(BEAT_S, self._beat)
+
+    def reset(self) -> None:
+        self._worst = self._most_cpu = 0.0
+
+    def stall_ms(self) -> float:
+        worst = max(self._worst, time.perf_counter() - self._last)
+        return max(0.0, worst - BEAT_S) * 1000
+
+    def busy_ms(self) -> float:
+        return max(self._most_cpu, time.thread_time() - self._cpu) * 1000
+
+
+@dataclass(frozen=True, slots=True)
+class Serving:
+    """Per save (ms): the longest loop stall (and the loop's own CPU time in it), save to new
+    answer, and reply after commit."""
+
+    stall_ms: list[float]
+    busy_ms: list[float]
+    answer_ms: list[float]
+    reply_ms: list[float]
+
+
+async def reply_of(bench: Bench, future: asyncio.Future[tuple[float, str]]) -> tuple[float, str]:
+    try:
+        return await asyncio.wait_for(future, REPLY_TIMEOUT_S)
+    except TimeoutError:
+        raise BenchError(f"{PLUGIN} did not answer {ASK!r} within {REPLY_TIMEOUT_S:g} s") from None
+
+
+async def serving_phase(bench: Bench, saves: int, heartbeat: Heartbeat) -> Serving:
+    """``saves`` saves of each kind, alternating, with a user waiting for the new code.
+
+    Watching must be on. One save of each kind warms up first.
+    """
+    runtime, probe = bench.runtime, bench.probe
+    loop = asyncio.get_running_loop()
+    serving = Serving([], [], [], [])
+    next_at = time.perf_counter()
+    for index in range(2 * (saves + 1)):
+        await settle(runtime)
+        await asyncio.sleep(max(0.0, next_at - time.perf_counter()))  # pacing only
+        offset = REPLY_OFFSETS_MS[index % len(REPLY_OFFSETS_MS)] / 1000
+        # (when the message was due, the future of its reply), once it is sent
+        sent: asyncio.Future[tuple[float, asyncio.Future[tuple[float, str]]]]
+        sent = loop.create_future()
+
+        def send_after(committed: float, offset: float = offset, sent: Any = sent) -> None:
+            def send() -> None:
+                sent.set_result((committed + offset, probe.ask(runtime.bus)))
+
+            loop.call_at(loop.time() + offset, send)
+
+        outcome = probe.expect()
+        probe.after_outcome = send_after
+        heartbeat.reset()
+        await bench.plugins.save(FILE, bench.next_source(), STYLES[index % 2])
+        saved = time.perf_counter()
+        next_at = saved + SAVE_SPACING_S
+        new = str(bench.value)
+        while True:  # the user asks until the new code answers
+            arrived, text = await reply_of(bench, probe.ask(runtime.bus))
+            if text == new:
+                break
+            await asyncio.sleep(ASK_EVERY_S)
+        answered = arrived
+        try:
+            _, event = await asyncio.wait_for(outcome, COMMIT_TIMEOUT_S)
+        except TimeoutError:
+            raise BenchError(f"a save did not commit within {COMMIT_TIMEOUT_S:g} s") from None
+        bench.versions.commit(event)
+        due, future = await sent
+        replied, text = await reply_of(bench, future)
+        if text != new:
+            raise BenchError(f"a message after the commit was answered by {text}, not {new}")
+        await settle(runtime)  # the leak check too
+        stall, busy = heartbeat.stall_ms(), heartbeat.busy_ms()
+        probe.after_outcome = None
+        if index >= 2:
+            serving.stall_ms.append(stall)
+            serving.busy_ms.append(busy)
+            serving.answer_ms.append((answered - saved) * 1000)
+            serving.reply_ms.append((replied - due) * 1000)
+    await settle(runtime)
+    return serving
+
+
+# -- 5. unloading many plugins at once ------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Unload:
+    """Unloading ``plugins`` plugins at once: the longest loop stall and the whole time (s)."""
+
+    plugins: int
+    max_stall_s: float
+    seconds: float
+    leaked: list[PluginLeaked]
+
+
+async def unload_phase(directory: Path, count: int) -> Unload:
+    """Start a runtime on ``count`` copies of the plugin, delete every file at once, and time
+    the longest loop stall until all are unloaded and the runtime is idle."""
+    plugins = PluginDir(directory)
+    names = [f"bench_many_{index:04d}" for index in range(count)]
+    for index, name in enumerate(names):
+        plugins.write(f"{name}.py", plugin_source(index, name=name))
+    runtime = Runtime([directory], entry_points=False, log_events=False)
+    leaked: list[PluginLeaked] = []
+    unloaded: set[str] = set()
+    done = asyncio.get_running_loop().create_future()
+
+    def on_commit(event: ReloadCommitted) -> None:
+        unloaded.update(c.plugin for c in event.changes if c.new_version is None)
+        if len(unloaded) >= count and not done.done():
+            done.set_result(None)
+
+    runtime.bus.subscribe(ReloadCommitted, on_commit, priority=PROBE_PRIORITY)
+    runtime.bus.subscribe(PluginLeaked, leaked.append, priority=PROBE_PRIORITY)
+    heartbeat = Heartbeat()
+    await runtime.start()
+    try:
+        active = [r.name for r in runtime.status() if r.state is PluginState.ACTIVE]
+        if len(active) != count:
+            raise BenchError(f"{count - len(active)} of {count} plugins did not start")
+        await settle(runtime)
+        heartbeat.start()
+        begin = time.perf_counter()
+
+        def delete_all() -> None:  # as `rm` in a shell would: not on the loop
+            for name in names:
+                plugins.delete(f"{name}.py")
+
+        await asyncio.to_thread(delete_all)
+        try:
+            await asyncio.wait_for(done, COMMIT_TIMEOUT_S + count * 0.05)
+        except TimeoutError:
+            raise BenchError(f"only {len(unloaded)} of {count} plugins were unloaded") from None
+        await settle(runtime)
+        seconds = time.perf_counter() - begin
+        stall = heartbeat.stall_ms() / 1000
+    finally:
+        heartbeat.stop()
+        await runtime.stop()
+    return Unload(plugins=count, max_stall_s=stall, seconds=seconds, leaked=leaked)
+
+
 # -- the run --------------------------------------------------------------------------------------
 
 
@@ -466,6 +735,8 @@ class Result:
     samples: list[SaveSample]
     costs: Costs
     memory: Memory
+    serving: Serving
+    unload: Unload
     leaked: list[PluginLeaked]
 
     def latencies(self, style: SaveStyle) -> list[float]:
@@ -485,13 +756,13 @@ class Result:
         transaction = statistics.median(self.costs.transaction_ms)
         whole = statistics.median(self.costs.await_ms)
         baseline = statistics.median(self.costs.compile_exec_ms)
-        return {
+        result: dict[str, Any] = {
             "window_ms": self.window_ms,
             "latency_ms": spread(self.latencies("in_place")),
             "atomic_latency_ms": spread(self.latencies("atomic")),
             "transaction_ratio_vs_compile_exec": transaction / baseline,
             "rss_growth_mb_1000_reloads": self.memory.growth_mb,
-            "leaked_versions": len(self.leaked),
+            "leaked_versions": len(self.leaked) + len(self.unload.leaked),
             "saves_per_kind": len(self.latencies("in_place")),
             "observer": self.observer,
             "breakdown_ms": {style: self.breakdown(style) for style in STYLES},
@@ -504,16 +775,61 @@ class Result:
             "rss_before_mb": self.memory.before / 2**20,
             "rss_after_mb": self.memory.after / 2**20,
             "rss_reloads_s": self.memory.seconds,
-            "leaked": [f"{e.plugin} {e.version}: {', '.join(e.referrers)}" for e in self.leaked],
+            "leaked": [
+                f"{e.plugin} {e.version}: {'; '.join(e.referrers)}"
+                for e in [*self.leaked, *self.unload.leaked]
+            ],
+            "reply_after_commit_ms": spread(self.serving.reply_ms),
+            "loop_stall_ms": spread(self.serving.stall_ms),
+            "loop_busy_ms": spread(self.serving.busy_ms),
+            "save_to_answer_ms": spread(self.serving.answer_ms),
+            "unload_plugins": self.unload.plugins,
+            "unload_max_stall_s": self.unload.max_stall_s,
+            "unload_s": self.unload.seconds,
             "targets": {
                 "latency_p50_ms": self.window_ms + TARGET_P50_OVER_WINDOW_MS,
                 "latency_p95_ms": TARGET_P95_MS,
                 "transaction_ratio": TARGET_RATIO,
                 "rss_growth_mb_1000_reloads": TARGET_RSS_MB,
                 "leaked_versions": TARGET_LEAKED,
+                "reply_after_commit_p95_ms": TARGET_REPLY_AFTER_COMMIT_P95_MS,
+                "loop_stall_p95_ms": TARGET_LOOP_STALL_P95_MS,
+                "unload_max_stall_s": TARGET_UNLOAD_MAX_STALL_S,
             },
             "python": sys.version.split()[0],
         }
+        result["misses"] = misses(result)
+        return result
+
+
+def misses(result: dict[str, Any]) -> list[str]:
+    """Every figure over its target, as ``name=value > limit``."""
+    targets = result["targets"]
+    checked = [
+        ("latency_ms.p50", result["latency_ms"]["p50"], targets["latency_p50_ms"]),
+        ("atomic_latency_ms.p50", result["atomic_latency_ms"]["p50"], targets["latency_p50_ms"]),
+        ("latency_ms.p95", result["latency_ms"]["p95"], targets["latency_p95_ms"]),
+        ("atomic_latency_ms.p95", result["atomic_latency_ms"]["p95"], targets["latency_p95_ms"]),
+        (
+            "transaction_ratio_vs_compile_exec",
+            result["transaction_ratio_vs_compile_exec"],
+            targets["transaction_ratio"],
+        ),
+        (
+            "rss_growth_mb_1000_reloads",
+            result["rss_growth_mb_1000_reloads"],
+            targets["rss_growth_mb_1000_reloads"],
+        ),
+        ("leaked_versions", result["leaked_versions"], targets["leaked_versions"]),
+        (
+            "reply_after_commit_ms.p95",
+            result["reply_after_commit_ms"]["p95"],
+            targets["reply_after_commit_p95_ms"],
+        ),
+        ("loop_stall_ms.p95", result["loop_stall_ms"]["p95"], targets["loop_stall_p95_ms"]),
+        ("unload_max_stall_s", result["unload_max_stall_s"], targets["unload_max_stall_s"]),
+    ]
+    return [f"{name}={value:.2f} > {limit:g}" for name, value, limit in checked if value > limit]
 
 
 def percentile(values: Sequence[float], q: float) -> float:
@@ -530,8 +846,9 @@ def spread(values: Sequence[float]) -> dict[str, float]:
     return {"p50": percentile(values, 50), "p95": percentile(values, 95), "max": max(values)}
 
 
-async def measure(directory: Path, saves: int, rss_reloads: int) -> Result:
-    """Run the three measurements on one runtime (default settings) on ``directory``."""
+async def measure(directory: Path, saves: int, rss_reloads: int, unload_plugins: int) -> Result:
+    """Run the measurements: four on one runtime (default settings) on ``directory``, then
+    unloading ``unload_plugins`` plugins on another, in a directory beside it."""
     plugins = PluginDir(directory)
     values = itertools.count(1)
     plugins.write(FILE, plugin_source(next(values)))
@@ -548,18 +865,29 @@ async def measure(directory: Path, saves: int, rss_reloads: int) -> Result:
         bench = Bench(runtime, plugins, probe, Versions(row.version), values)
         window_ms, observer = runtime.settings.debounce_ms, runtime.observer
         samples = await latency_phase(bench, saves)
+        heartbeat = Heartbeat()
+        heartbeat.start()
+        try:
+            serving = await serving_phase(bench, saves, heartbeat)
+        finally:
+            heartbeat.stop()
         await runtime.watch(False)
         costs = await transaction_phase(bench, saves)
         memory = await rss_phase(bench, rss_reloads)
     finally:
         await runtime.stop()
     await runtime.idle()
+    many = directory.with_name(f"{directory.name}-many")
+    many.mkdir()
+    unload = await unload_phase(many, unload_plugins)
     return Result(
         window_ms=window_ms,
         observer=observer or "stopped",
         samples=samples,
         costs=costs,
         memory=memory,
+        serving=serving,
+        unload=unload,
         leaked=list(probe.leaked),
     )
 
@@ -620,6 +948,31 @@ def table(summary: dict[str, Any]) -> str:
         ),
         ("leaked versions", f"{leaked}", _verdict(leaked, targets["leaked_versions"], "")),
     ]
+    for key, label, target in (
+        ("reply_after_commit_ms", "reply to a message after a commit", "reply_after_commit_p95_ms"),
+        ("loop_stall_ms", "longest loop stall per save", "loop_stall_p95_ms"),
+        ("loop_busy_ms", "  of which the loop's own CPU time", None),
+        ("save_to_answer_ms", "save -> the new code answers", None),
+    ):
+        figures = summary[key]
+        rows += [
+            (f"{label} p50", f"{figures['p50']:.1f} ms", ""),
+            (
+                f"{label} p95",
+                f"{figures['p95']:.1f} ms",
+                _verdict(figures["p95"], targets[target], " ms") if target else "",
+            ),
+            (f"{label} max", f"{figures['max']:.1f} ms", ""),
+        ]
+    stall = summary["unload_max_stall_s"]
+    rows.append(
+        (
+            f"unloading {summary['unload_plugins']} plugins at once: longest stall",
+            f"{stall:.3f} s",
+            _verdict(stall, targets["unload_max_stall_s"], " s")
+            + f", all unloaded in {summary['unload_s']:.2f} s",
+        )
+    )
     width = max(len(r[0]) for r in rows)
     value_width = max(len(r[1]) for r in rows)
     lines = [
@@ -655,24 +1008,44 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         default=None,
         help="manual reloads for the RSS figure (default 1000; 50 --quick)",
     )
-    parser.add_argument("--quick", action="store_true", help="10 saves each, 50 reloads for RSS")
+    parser.add_argument(
+        "--unload-plugins",
+        type=int,
+        default=None,
+        help=f"plugins unloaded at once (default {UNLOAD_PLUGINS}; {UNLOAD_PLUGINS_QUICK} --quick)",
+    )
+    parser.add_argument(
+        "--quick",
+        action="store_true",
+        help=f"10 saves each, 50 reloads for RSS, {UNLOAD_PLUGINS_QUICK} plugins unloaded",
+    )
     parser.add_argument("--json", action="store_true", help="print only a JSON object")
+    parser.add_argument(
+        "--check", action="store_true", help="exit with status 1 if a figure misses its target"
+    )
     args = parser.parse_args(argv)
     if args.saves is None:
         args.saves = 10 if args.quick else 50
     if args.rss_reloads is None:
         args.rss_reloads = 50 if args.quick else 1000
-    if args.saves < 1 or args.rss_reloads < 1:
-        parser.error("--saves and --rss-reloads must be at least 1")
+    if args.unload_plugins is None:
+        args.unload_plugins = UNLOAD_PLUGINS_QUICK if args.quick else UNLOAD_PLUGINS
+    if args.saves < 1 or args.rss_reloads < 1 or args.unload_plugins < 1:
+        parser.error("--saves, --rss-reloads and --unload-plugins must be at least 1")
     return args
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Run the benchmark; returns 0, or 1 if a reload did not commit as it should."""
+    """Run the benchmark; returns 0, or 1 if a reload did not commit as it should (or, with
+    ``--check``, if a figure missed its target)."""
     args = parse_args(argv)
     with tempfile.TemporaryDirectory(prefix="hotbus-bench-") as tmp:
+        directory = Path(tmp).resolve() / "plugins"
+        directory.mkdir()
         try:
-            result = asyncio.run(measure(Path(tmp).resolve(), args.saves, args.rss_reloads))
+            result = asyncio.run(
+                measure(directory, args.saves, args.rss_reloads, args.unload_plugins)
+            )
         except BenchError as error:
             print(f"bench/reload.py: {error}", file=sys.stderr)
             return 1
@@ -682,11 +1055,18 @@ def main(argv: list[str] | None = None) -> int:
         *summary["atomic_latency_ms"].values(),
         summary["transaction_ratio_vs_compile_exec"],
         summary["rss_growth_mb_1000_reloads"],
+        *summary["reply_after_commit_ms"].values(),
+        *summary["loop_stall_ms"].values(),
+        *summary["save_to_answer_ms"].values(),
+        summary["unload_max_stall_s"],
     ]
     if not all(math.isfinite(f) for f in figures):
         print("a figure is not finite: the clock misbehaved", file=sys.stderr)
         return 1
     print(json.dumps(summary, indent=2) if args.json else table(summary))
+    if args.check and summary["misses"]:
+        print(f"missed targets: {', '.join(summary['misses'])}", file=sys.stderr)
+        return 1
     return 0
 
 

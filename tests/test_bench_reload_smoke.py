@@ -42,3 +42,17 @@ def test_reload_benchmark_quick_json(
     assert result["saves_per_kind"] == 10
     assert result["rss_reloads"] == 50
     assert result["leaked_versions"] == 0, result["leaked"]
+    for key in ("reply_after_commit_ms", "loop_stall_ms", "loop_busy_ms", "save_to_answer_ms"):
+        figures = result[key]
+        assert set(figures) == {"p50", "p95", "max"}, (key, figures)
+        for name, value in figures.items():
+            assert isinstance(value, float) and math.isfinite(value) and value >= 0, (key, name)
+        assert figures["p50"] <= figures["p95"] <= figures["max"], (key, figures)
+    # the new code answers no sooner than the commit that put it there
+    assert result["save_to_answer_ms"]["p50"] > 0
+    assert result["unload_plugins"] == 60
+    for key in ("unload_max_stall_s", "unload_s"):
+        value = result[key]
+        assert isinstance(value, float) and math.isfinite(value) and value >= 0, (key, value)
+    assert result["unload_max_stall_s"] <= result["unload_s"]
+    assert isinstance(result["misses"], list)
