@@ -24,7 +24,7 @@ from hotbus.runtime._eventlog import EventLogger
 from hotbus.runtime._loading.loader import discover, source_for
 from hotbus.runtime._plugins.plugin import Plugin
 from hotbus.runtime._reload.debouncer import Debouncer
-from hotbus.runtime._reload.leaks import LeakChecker
+from hotbus.runtime._reload.leaks import LeakChecker, freeze_startup_heap
 from hotbus.runtime._reload.reloader import Reloader
 from hotbus.runtime._reload.scheduler import Scheduler
 from hotbus.runtime._reload.watcher import Watcher
@@ -172,6 +172,8 @@ class Runtime:
         if self._started:
             return
         begin = time.perf_counter()
+        if self.settings.leak_check:  # its collections then walk what came after start-up only
+            freeze_startup_heap()
         self.bus.bind()
         if self._event_logger is not None:
             self._event_logger.attach()

@@ -106,33 +106,41 @@ class Scheduler:
 
     async def _work(self) -> None:
         try:
-            while self._pending:
-                await asyncio.sleep(0)  # requests published in the same burst join this batch
-                await self._settled()  # ... and those of files still settling
-                batch, self._pending = self._pending, []
-                outcome: Event | None = None
-                error: BaseException | None = None
-                try:
-                    with use_source(self._source):
-                        async with self._engine.lock:
-                            outcome = await self._run(batch)
-                except Exception as exc:  # a bug: say so loudly, keep the runtime alive
-                    logger.exception("reload of %s crashed", [r.plugin for r in batch])
-                    error = exc
-                for request in batch:
-                    future = self._waiters.pop(request.event_id, None)
-                    if future is not None and not future.done():
-                        if error is not None:
-                            future.set_exception(error)
-                        else:
-                            future.set_result(outcome)
+            # What these batches retire is checked once, when they are all done.
+            with self._leaks.deferred():
+                while self._pending:
+                    await asyncio.sleep(0)  # requests published in the same burst join this batch
+                    await self._settled()  # ... and those of files still settling
+                    batch, self._pending = self._pending, []
+                    outcome: Event | None = None
+                    error: BaseException | None = None
+                    try:
+                        with use_source(self._source):
+                            async with self._engine.lock:
+                                outcome = await self._run(batch)
+                    except Exception as exc:  # a bug: say so loudly, keep the runtime alive
+                        logger.exception("reload of %s crashed", [r.plugin for r in batch])
+                        error = exc
+                    for request in batch:
+                        future = self._waiters.pop(request.event_id, None)
+                        if future is not None and not future.done():
+                            if error is not None:
+                                future.set_exception(error)
+                            else:
+                                future.set_result(outcome)
         finally:
             self._worker = None
 
     def retire(self, versions: Iterable[Loaded]) -> None:
-        """Check that ``versions``, replaced or unloaded, are collected (if leak checks are on)."""
-        if self._engine.settings.leak_check:
-            self._leaks.watch(versions)  # keeps weak references only
+        """Check that ``versions``, replaced or unloaded, are collected (if leak checks are on).
+
+        While batches of requests are being worked off, the check waits for the last one. A
+        version may finish the work it has in flight for as long as a reload waits for it
+        (``quiesce_timeout_s``), and a second more, before what holds it counts as a leak.
+        """
+        settings = self._engine.settings
+        if settings.leak_check:  # weak references only
+            self._leaks.watch(versions, patience_s=settings.quiesce_timeout_s + 1.0)
 
     async def _run(self, batch: list[ReloadRequested]) -> Event | None:
         engine = self._engine
@@ -150,6 +158,7 @@ class Scheduler:
                         durations={},
                     )
                     await engine.bus.publish(outcome)
+                    await asyncio.sleep(0)  # hundreds unloaded at once: let the loop serve between
                 continue
             if rec is None and request.action is ReloadAction.LOAD:
                 for path in request.paths:
