@@ -305,13 +305,7 @@ class LeakChecker:
         if current is not None:
             seen[id(current.get_coro())] = current.get_coro()
         parent: dict[int, int] = {}
-        # Roots of their own, which no walk from another root goes through: a module's globals,
-        # a task and its coroutine, the loop (else a thread holding the loop would be blamed
-        # for what a task or a callback holds).
-        roots = {id(m.__dict__) for m in list(sys.modules.values()) if m is not None}
-        roots.add(id(asyncio.get_running_loop()))
-        for task in asyncio.all_tasks():
-            roots.update((id(task), id(task.get_coro())))
+        roots = _root_ids()
         left = SEARCH_LIMIT
         slice_began = time.perf_counter()
         # The frames threads are running: the collector does not see their locals (they are
@@ -327,10 +321,19 @@ class LeakChecker:
                         running.add(id(seed))
             while queue and len(found) < len(targets):
                 obj = queue.popleft()
+                # On 3.11 and 3.12 reading f_locals leaves a snapshot of the locals in the frame
+                # until it is read again or returns: the next walk renews it.
                 refs = list(obj.f_locals.values()) if id(obj) in running else gc.get_referents(obj)
                 for ref in refs:
                     key = id(ref)
-                    if key in seen or key in roots or not gc.is_tracked(ref):
+                    # A module is not walked: its globals are a root of their own, the rest is
+                    # an extension's state, whose walk can run away (3.12's _asyncio module).
+                    if (
+                        key in seen
+                        or key in roots
+                        or not gc.is_tracked(ref)
+                        or isinstance(ref, types.ModuleType)
+                    ):
                         continue
                     seen[key] = ref
                     parent[key] = id(obj)
@@ -371,6 +374,17 @@ class LeakChecker:
         libraries = tuple({sys.prefix, sys.base_prefix, sys.exec_prefix})
         for name, module in sorted(found, key=lambda item: _is_library(item[1], libraries)):
             yield f"module {name}", [module.__dict__], None
+
+
+def _root_ids() -> set[int]:
+    """The ids of roots of their own, which no walk from another root goes through: modules'
+    globals, tasks and their coroutines, and the loop (else a thread holding the loop would be
+    blamed for what a task or a callback holds)."""
+    roots = {id(m.__dict__) for m in list(sys.modules.values()) if m is not None}
+    roots.add(id(asyncio.get_running_loop()))
+    for task in asyncio.all_tasks():
+        roots.update((id(task), id(task.get_coro())))
+    return roots
 
 
 def _is_library(module: types.ModuleType, prefixes: tuple[str, ...]) -> bool:
