@@ -8,6 +8,7 @@ directory and stops it again. The minimum over the rounds is reported::
     python bench/load.py            # a table
     python bench/load.py --json     # one JSON object
     python bench/load.py --quick    # 50 plugins, one round (a smoke test)
+    python bench/load.py --check    # exit status 1 if the ratio misses its target
 
 Target: ``ratio_vs_compile_exec`` (runtime start time / baseline time) at most 1.5.
 """
@@ -320,6 +321,11 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     )
     parser.add_argument("--quick", action="store_true", help="50 plugins, one round")
     parser.add_argument("--json", action="store_true", help="print only a JSON object")
+    parser.add_argument(
+        "--check",
+        action="store_true",
+        help=f"exit with status 1 if ratio_vs_compile_exec exceeds {TARGET_RATIO}",
+    )
     args = parser.parse_args(argv)
     if args.plugins is None:
         args.plugins = 50 if args.quick else 1000
@@ -331,7 +337,8 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Run the benchmark; returns 0, or 1 if some plugin did not become active."""
+    """Run the benchmark; returns 0, or 1 if some plugin did not become active (or, with
+    ``--check``, if the ratio misses its target)."""
     args = parse_args(argv)
     plugins: int = args.plugins
     with tempfile.TemporaryDirectory(prefix="hotbus-bench-") as tmp:
@@ -353,6 +360,13 @@ def main(argv: list[str] | None = None) -> int:
         print("a timing is not finite: the clock misbehaved", file=sys.stderr)
         return 1
     print(json.dumps(summary, indent=2) if args.json else table(summary))
+    if args.check and summary["ratio_vs_compile_exec"] > TARGET_RATIO:
+        print(
+            f"ratio_vs_compile_exec {summary['ratio_vs_compile_exec']:.2f} exceeds the target "
+            f"{TARGET_RATIO}",
+            file=sys.stderr,
+        )
+        return 1
     return 0
 
 

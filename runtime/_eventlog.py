@@ -28,6 +28,7 @@ from hotbus.schemas import (
     FileSettled,
     HandlerFailed,
     HandlersCancelled,
+    LoopStalled,
     PluginDiscovered,
     PluginFailed,
     PluginLeaked,
@@ -321,6 +322,22 @@ def _state_discarded(logger: logging.Logger, event: StateDiscarded) -> None:
     logger.warning("⚠ %s starts fresh: %s", event.plugin, event.reason)
 
 
+def _loop_stalled(logger: logging.Logger, event: LoopStalled) -> None:
+    # The monitor thread already wrote the warning when it saw the stall (the loop, and so
+    # this subscriber, could not run then): here only the record of its delivery.
+    if not logger.isEnabledFor(logging.DEBUG):
+        return
+    where = f" ({event.file.name}:{event.line})" if event.file is not None and event.line else ""
+    logger.debug(
+        "loop.stalled: %s held the loop %.0f ms in %s%s%s",
+        event.plugin,
+        event.held_ms,
+        event.doing,
+        where,
+        ", interrupted" if event.interrupted else "",
+    )
+
+
 def _unknown(logger: logging.Logger, event: Event) -> None:
     """A topic of a newer vocabulary: its topic and its own fields, at DEBUG."""
     if not logger.isEnabledFor(logging.DEBUG):
@@ -352,6 +369,7 @@ _FORMATTERS: Final[dict[str, _Formatter]] = {
     WatcherFellBack.topic: _watcher_fallback,
     HandlersCancelled.topic: _handlers_cancelled,
     StateDiscarded.topic: _state_discarded,
+    LoopStalled.topic: _loop_stalled,
 }
 
 

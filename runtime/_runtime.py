@@ -21,7 +21,8 @@ from hotbus.bus import Bus
 from hotbus.runtime._config.settings import load_settings, replace_settings
 from hotbus.runtime._engine.engine import Engine
 from hotbus.runtime._eventlog import EventLogger
-from hotbus.runtime._loading.loader import discover, source_for
+from hotbus.runtime._loading.loader import discover, generation_of, source_for
+from hotbus.runtime._monitor import LoopMonitor
 from hotbus.runtime._plugins.plugin import Plugin
 from hotbus.runtime._reload.debouncer import Debouncer
 from hotbus.runtime._reload.leaks import LeakChecker, freeze_startup_heap
@@ -68,6 +69,7 @@ class Runtime:
         "_engine",
         "_event_logger",
         "_leaks",
+        "_monitor",
         "_reloader",
         "_scheduler",
         "_started",
@@ -116,6 +118,7 @@ class Runtime:
             interesting=self._interesting,
         )
         self._watcher = Watcher(self.bus, settings.plugin_dirs, config_file=settings.config_file)
+        self._monitor = LoopMonitor(self.bus, lambda: self._engine.settings, self._owner_of)
 
     def __repr__(self) -> str:
         active = len(self._engine.records.in_state(S.ACTIVE))
@@ -180,6 +183,7 @@ class Runtime:
         self._started = True
         engine = self._engine
         with use_source(self.id):
+            self._monitor.start()
             async with engine.lock:
                 await self._load_all()
                 await engine.start_ready()
@@ -209,43 +213,60 @@ class Runtime:
         engine = self._engine
         with use_source(self.id):
             async with engine.lock:
-                await self._load_all()
-                await engine.block_unmet(staged=True)
-                rows = self.status()
-                for rec in engine.records:
-                    engine.forget(rec)
+                try:
+                    await self._load_all()
+                    await engine.block_unmet(staged=True)
+                    rows = self.status()
+                finally:
+                    for rec in engine.records:
+                        engine.forget(rec)
+                    engine.importer.close()
         return rows
 
     async def _load_all(self) -> None:
         sources = discover(self.settings.plugin_dirs, entry_points=self.settings.entry_points)
         records = [await self._engine.discover(source) for source in sources]
-        for rec in records:
-            await self._engine.load(rec)
+        await self._engine.load_all(records)
 
     async def stop(self, reason: str = "") -> None:
-        """Stop every plugin in reverse dependency order; returns when all teardown is done."""
+        """Stop every plugin in reverse dependency order; returns when all teardown is done.
+
+        It returns in bounded time whatever plugins do: what a plugin's handlers have under
+        way gets ``quiesce_timeout_s`` to finish (then it is cancelled, and abandoned if it
+        ignores that), each teardown gets ``teardown_timeout_s`` (likewise), and events still
+        queued for hung handlers are not waited for past ``quiesce_timeout_s``.
+        """
         if not self._started:
             return
         begin = time.perf_counter()
         with use_source(self.id):
-            await self.bus.publish(RuntimeStopping(reason=reason))
-            await self._stop_watching("runtime stopping")
+            # A reload under way (and the plugins it starts) finishes first: its hooks run as
+            # tasks, and stopping must not begin between two of its steps.
             self._reloader.detach()
             self._scheduler.detach()
             await self._scheduler.idle()
+            await self.bus.publish(RuntimeStopping(reason=reason))
+            await self._stop_watching("runtime stopping")
             engine = self._engine
             async with engine.lock:
+                limit = self.settings.quiesce_timeout_s
                 for name in reversed(engine.records.order()):
                     rec = engine.records.get(name)
                     if rec.state is S.ACTIVE:
-                        await engine.stop(rec, S.UNLOADED, "runtime stopping")
+                        await self.bus.pause(name, limit)  # what is under way ends first
+                        try:
+                            await engine.stop(rec, S.UNLOADED, "runtime stopping")
+                        finally:
+                            self.bus.resume(name)  # to no handler: nothing more reaches it
                     elif rec.state is not S.UNLOADED:
                         await engine.transition(rec, S.UNLOADED, "runtime stopping")
                     engine.forget(rec)
+                self._monitor.stop()
+                engine.importer.close()
                 await self.bus.publish(
                     RuntimeStopped(duration_ms=(time.perf_counter() - begin) * 1000)
                 )
-        await self.bus.join()
+        await self._join_bus()
         await self._leaks.join()
         self._started = False
         if self._event_logger is not None:
@@ -326,6 +347,29 @@ class Runtime:
         await self._watcher.stop(reason)
         self._debouncer.detach()
         await self.bus.flush()
+
+    async def _join_bus(self) -> None:
+        """`Bus.join`, for at most ``quiesce_timeout_s``: a hung handler is not waited for."""
+        joining = asyncio.ensure_future(self.bus.join())
+        done, _ = await asyncio.wait((joining,), timeout=self.settings.quiesce_timeout_s)
+        if done:
+            joining.result()  # strict mode: a handler's exception
+        else:
+            joining.cancel()
+
+    def _owner_of(self, module: str) -> str:
+        """The plugin that plugin module ``module`` belongs to (called from other threads)."""
+        generation = generation_of(module)
+        if generation is None:
+            return module.rsplit(".", 1)[-1]
+        try:
+            for rec in list(self._engine.records):
+                loaded = rec.loaded
+                if loaded is not None and loaded.generation is generation:
+                    return rec.name
+        except RuntimeError:  # pragma: no cover - the table changed while being read
+            pass
+        return generation.source or module.rsplit(".", 1)[-1]
 
     # -- one plugin by hand ---------------------------------------------------------------------
 

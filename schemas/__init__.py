@@ -45,6 +45,7 @@ from hotbus.schemas._events import (
     FileSettled,
     HandlerFailed,
     HandlersCancelled,
+    LoopStalled,
     PhaseDurations,
     PluginDiscovered,
     PluginFailed,
@@ -66,6 +67,7 @@ from hotbus.schemas._events import (
     WatcherStarted,
     WatcherStopped,
 )
+from hotbus.schemas._interrupt import PluginInterrupted
 from hotbus.schemas._manifest import PLUGIN_NAME_PATTERN, PluginManifest, Requirement, SemVer
 from hotbus.schemas._settings import Settings
 from hotbus.schemas._topic import is_pattern, topic_matches, validate_pattern, validate_topic
@@ -88,12 +90,14 @@ __all__ = [
     "HandlersCancelled",
     "HotbusError",
     "LifecycleError",
+    "LoopStalled",
     "ManifestError",
     "Phase",
     "PhaseDurations",
     "PluginDiscovered",
     "PluginError",
     "PluginFailed",
+    "PluginInterrupted",
     "PluginLeaked",
     "PluginLoadError",
     "PluginManifest",

@@ -31,6 +31,7 @@ __all__ = [
     "FileSettled",
     "HandlerFailed",
     "HandlersCancelled",
+    "LoopStalled",
     "PhaseDurations",
     "PluginDiscovered",
     "PluginFailed",
@@ -345,6 +346,27 @@ class HandlerFailed(Event):
     failed_event_id: UUID = Field(description="The event_id of the event being delivered.")
     error: ErrorInfo
     timed_out: bool = False
+
+
+class LoopStalled(Event):
+    """Plugin code held the event loop past the stall threshold: nothing else ran meanwhile.
+
+    Published (from the monitor thread, so delivered once the loop runs again) once per stall;
+    past ``stall_limit_s`` the code is interrupted and fails like any error of that plugin.
+    """
+
+    topic = "hotbus.loop.stalled"
+
+    plugin: PluginName = Field(description="The plugin whose code held the loop.")
+    doing: str = Field(
+        description="What it was doing: a hook (setup, teardown, ...), a handler or a task."
+    )
+    held_ms: Milliseconds = Field(description="How long the loop had been held when seen.")
+    file: Path | None = Field(default=None, description="The plugin file it was running.")
+    line: int | None = Field(default=None, description="The line it was running.")
+    interrupted: bool = Field(
+        default=False, description="Whether the runtime raised PluginInterrupted into it."
+    )
 
 
 class PluginStatus(_Part):

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, PositiveFloat, PositiveInt
+from pydantic import BaseModel, ConfigDict, Field, NonNegativeFloat, PositiveFloat, PositiveInt
 
 __all__ = ["Settings"]
 
@@ -40,6 +40,22 @@ class Settings(BaseModel):
     )
     quiesce_timeout_s: PositiveFloat = Field(
         default=5.0, description="How long a reload waits for in-flight handlers."
+    )
+    import_timeout_s: PositiveFloat = Field(
+        default=5.0,
+        description="Limit for executing a plugin's module code; past it the import is stopped.",
+    )
+    stall_threshold_ms: PositiveFloat = Field(
+        default=200.0,
+        description="Plugin code holding the event loop this long is reported (loop.stalled).",
+    )
+    stall_limit_s: NonNegativeFloat = Field(
+        default=2.0,
+        description="Plugin code holding the event loop this long is interrupted (0: never).",
+    )
+    stop_timeout_s: PositiveFloat = Field(
+        default=30.0,
+        description="hotbus run exits at the latest this long after a stop was asked for.",
     )
     entry_points: bool = Field(
         default=True, description="Load plugins of installed distributions ('hotbus.plugins')."

@@ -16,14 +16,15 @@ import os
 import signal
 import sys
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Coroutine, Iterator, Sequence
 from dataclasses import dataclass
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
-from typing import IO, Any, Final
+from typing import IO, Any, Final, final
 
 from hotbus.bus import RUNTIME, Bus
 from hotbus.runtime._config.settings import load_settings
+from hotbus.runtime._monitor import describe_loop
 from hotbus.runtime._plugins.chat import ChatMessage, ChatReply
 from hotbus.runtime._runtime import Runtime
 from hotbus.schemas import Event, HotbusError, PluginState, registry
@@ -143,7 +144,9 @@ def cli(
         if options.command == "check":
             return asyncio.run(_check(dirs, config, out))
         source = stdin if stdin is not None else sys.stdin
-        return asyncio.run(_run(options, dirs, config, _Streams(source, out, err)))
+        # The process's own console (no stream given) may be ended by force; in-process, never.
+        streams = _Streams(source, out, err, process=stdin is None)
+        return _serve(_run(options, dirs, config, streams))
     except _UsageError as error:
         print(f"hotbus: error: {error}", file=err)
         return USAGE
@@ -155,8 +158,62 @@ def cli(
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Console entry point."""
-    return cli(*(sys.argv[1:] if argv is None else argv))
+    """Console entry point.
+
+    Threads that plugins started and never stopped do not keep the process alive: they are
+    named, and the process exits without waiting for them.
+    """
+    code = cli(*(sys.argv[1:] if argv is None else argv))
+    me = threading.current_thread()
+    left = [t for t in threading.enumerate() if t is not me and not t.daemon and t.is_alive()]
+    if left:
+        names = ", ".join(t.name for t in left)
+        print(f"hotbus: not waiting for threads left running: {names}", file=sys.stderr)
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(code)
+    return code
+
+
+#: How long tasks left behind when ``hotbus run`` ends get to finish once cancelled.
+_LEFTOVER_GRACE_S: Final = 0.5
+
+
+def _serve(main: Coroutine[Any, Any, int]) -> int:
+    """``asyncio.run(main)``, except that what is left behind is waited for boundedly.
+
+    `asyncio.run` waits, without limit, for every task left when ``main`` returns, once
+    cancelled, and for the default executor's threads: a plugin's task that swallows
+    cancellation, or a blocking call it handed to a thread, would keep ``hotbus run`` from
+    ever ending.
+    """
+    loop = asyncio.new_event_loop()
+    try:
+        asyncio.set_event_loop(loop)
+        return loop.run_until_complete(main)
+    finally:
+        try:
+            loop.run_until_complete(_leave(loop))
+        finally:
+            asyncio.set_event_loop(None)
+            loop.close()
+
+
+async def _leave(loop: asyncio.AbstractEventLoop) -> None:
+    """Cancel the tasks left; give them, async generators and executor threads a moment."""
+    me = asyncio.current_task()
+    tasks = [t for t in asyncio.all_tasks(loop) if t is not me and not t.done()]
+    for task in tasks:
+        task.cancel()
+    if tasks:
+        await asyncio.wait(tasks, timeout=_LEFTOVER_GRACE_S)
+    closing = [
+        asyncio.ensure_future(loop.shutdown_asyncgens()),
+        asyncio.ensure_future(loop.shutdown_default_executor()),
+    ]
+    await asyncio.wait(closing, timeout=_LEFTOVER_GRACE_S)
+    for future in closing:
+        future.cancel()
 
 
 # -- hotbus events -----------------------------------------------------------------------------
@@ -305,18 +362,25 @@ def _json_line(event: Event) -> str:
     return json.dumps({"topic": event.topic, **event.model_dump(mode="json")}, ensure_ascii=False)
 
 
-def _start_reader(source: IO[str], loop: asyncio.AbstractEventLoop) -> asyncio.Queue[str | None]:
-    """Read lines on a daemon thread (a blocked read never holds up exit); None at the end."""
+def _start_reader(
+    source: IO[str], loop: asyncio.AbstractEventLoop, ended: Callable[[], None]
+) -> asyncio.Queue[str | None]:
+    """Read lines on a daemon thread (a blocked read never holds up exit); None at the end.
+
+    ``ended`` is called on the reader's thread at the end of the input, even while the loop
+    is held up.
+    """
     queue: asyncio.Queue[str | None] = asyncio.Queue()
 
     def read() -> None:
         try:
             for line in source:
                 loop.call_soon_threadsafe(queue.put_nowait, line)
-        except (OSError, ValueError):
+        except (OSError, ValueError, RuntimeError):  # RuntimeError: the loop already closed
             pass
         with contextlib.suppress(RuntimeError):  # the loop already closed
             loop.call_soon_threadsafe(queue.put_nowait, None)
+            ended()
 
     threading.Thread(target=read, name="hotbus-stdin", daemon=True).start()
     return queue
@@ -327,6 +391,8 @@ class _Streams:
     source: IO[str]
     out: IO[str]
     err: IO[str]
+    #: The process's own console: stopping may end the process by force (never in-process).
+    process: bool = False
 
 
 def _open_jsonl(target: str | None, out: IO[str]) -> IO[str] | None:
@@ -367,44 +433,134 @@ async def _run(
         bus.subscribe(">", write_json, owner=RUNTIME, priority=1 << 40)
     if jsonl is not io.out:
         bus.subscribe(ChatReply, print_reply, owner=RUNTIME)
+    stopper = _Stopper(asyncio.get_running_loop(), io, settings.stop_timeout_s)
     try:
-        with _console_logging(io.err, options.verbose), _stop_signals() as stop:
-            async with Runtime(settings=settings, bus=bus):
+        with _console_logging(io.err, options.verbose), stopper.signals():
+            async with Runtime(settings=settings, bus=bus) as runtime:
                 if _is_terminal(io.source):
                     print(
                         "type a message (try !help), edit a plugin to reload it; "
                         "Ctrl+D or Ctrl+C to quit",
                         file=io.err,
                     )
-                await _chat(bus, options.user or _user_name(), io.source, stop)
+                user = options.user or _user_name()
+                await _chat(bus, user, io.source, stopper, settings.quiesce_timeout_s)
+                await runtime.stop(reason=stopper.reason or "exit")
     finally:
+        stopper.disarm()
         if jsonl is not None and jsonl is not io.out:
             jsonl.close()
     return 0
 
 
-@contextlib.contextmanager
-def _stop_signals() -> Iterator[asyncio.Event]:
-    """An event set by Ctrl+C or SIGTERM (when running on the main thread)."""
+@final
+class _Stopper:
+    """Ends ``hotbus run`` in bounded time, whatever plugins do.
+
+    The first Ctrl+C or SIGTERM, or the end of the input, asks for a stop (`stop` is set) and
+    arms a deadline: past ``stop_timeout_s`` the process exits without waiting any longer,
+    naming what held it up. A second signal exits at once. The signal handlers are Python's
+    own (not the loop's), so that they run even while plugin code holds the event loop.
+    """
+
+    __slots__ = ("_armed", "_deadline_s", "_io", "_loop", "_signals", "_timer", "reason", "stop")
+
+    def __init__(self, loop: asyncio.AbstractEventLoop, io: _Streams, deadline_s: float) -> None:
+        self._loop = loop
+        self._io = io
+        self._deadline_s = deadline_s
+        self._armed = threading.Lock()  # taken, without blocking, by the first stop asked for
+        self._timer: threading.Timer | None = None
+        self._signals = 0
+        #: Set once a stop is asked for.
+        self.stop = asyncio.Event()
+        #: Why it stops (``signal SIGINT``, ``end of input``), once asked.
+        self.reason = ""
+
+    @contextlib.contextmanager
+    def signals(self) -> Iterator[None]:
+        """Handle SIGINT and SIGTERM inside the block (when running on the main thread)."""
+        previous: dict[signal.Signals, Any] = {}
+        if threading.current_thread() is threading.main_thread():
+            for number in (signal.SIGINT, signal.SIGTERM):
+                previous[number] = signal.signal(number, self._on_signal)
+        try:
+            yield
+        finally:
+            for number, handler in previous.items():
+                signal.signal(number, handler)
+
+    def _on_signal(self, number: int, frame: Any) -> None:
+        name = signal.Signals(number).name
+        self._signals += 1
+        if self._signals > 1:
+            self._exit(128 + number, f"second {name}: exiting at once")
+        self.ask(f"signal {name}", 128 + number)
+
+    def ask(self, reason: str, code: int) -> None:
+        """Ask for a stop (from any thread, or a signal handler), and `arm` the deadline."""
+        self.arm(reason, code)
+        with contextlib.suppress(RuntimeError):  # the loop closed: it is stopping anyway
+            self._loop.call_soon_threadsafe(self.stop.set)
+
+    def arm(self, reason: str, code: int) -> None:
+        """Start the deadline (once, from any thread): the process ends past it, with ``code``.
+
+        The end of the input arms it from the reader's thread, so that it runs even while
+        plugin code holds the event loop (the chat loop itself then stops the runtime).
+        """
+        if not self._armed.acquire(blocking=False):
+            return
+        self.reason = reason
+        if self._io.process:
+            timer = threading.Timer(self._deadline_s, self._expire, args=(code,))
+            timer.name = "hotbus-stop-deadline"
+            timer.daemon = True
+            self._timer = timer
+            timer.start()
+
+    def disarm(self) -> None:
+        """The run ended in time: no deadline any more."""
+        if self._timer is not None:
+            self._timer.cancel()
+
+    def _expire(self, code: int) -> None:
+        held = describe_loop(self._loop, threading.main_thread().ident or 0, _module_owner)
+        where = ""
+        if held is not None:
+            plugin, doing, found = held
+            where = f"; the event loop is held by {plugin} ({doing} at {found.file}:{found.line})"
+        self._exit(
+            code,
+            f"still stopping after {self._deadline_s:g} s (stop_timeout_s): exiting without "
+            f"waiting any longer{where}",
+        )
+
+    def _exit(self, code: int, message: str) -> None:
+        if not self._io.process:
+            return  # in-process (tests): never end the process hosting it
+        with contextlib.suppress(Exception):
+            print(f"hotbus: {message}", file=self._io.err, flush=True)
+        with contextlib.suppress(Exception):
+            self._io.out.flush()
+        os._exit(code)
+
+
+def _module_owner(module: str) -> str:
+    """The plugin a plugin module belongs to, by its file's name (enough for a last message)."""
+    return module.rsplit(".", 1)[-1]
+
+
+async def _chat(bus: Bus, user: str, source: IO[str], stopper: _Stopper, drain_s: float) -> None:
+    """Publish each line as a chat message until the input ends or a stop is asked for.
+
+    A line is handed to the bus without waiting for its handlers (each plugin answers in its
+    own time, in order), so that a plugin that is slow, or hung, holds up no later line. At the
+    end of the input, answers still under way get ``drain_s`` to come.
+    """
     loop = asyncio.get_running_loop()
-    stop = asyncio.Event()
-    installed: list[signal.Signals] = []
-    if threading.current_thread() is threading.main_thread():
-        for number in (signal.SIGINT, signal.SIGTERM):
-            with contextlib.suppress(NotImplementedError, RuntimeError):
-                loop.add_signal_handler(number, stop.set)
-                installed.append(number)
-    try:
-        yield stop
-    finally:
-        for number in installed:
-            loop.remove_signal_handler(number)
-
-
-async def _chat(bus: Bus, user: str, source: IO[str], stop: asyncio.Event) -> None:
-    """Publish each line as a chat message until the input ends or a stop is asked for."""
-    lines = _start_reader(source, asyncio.get_running_loop())
-    stopping = asyncio.ensure_future(stop.wait())
+    lines = _start_reader(source, loop, ended=lambda: stopper.arm("end of input", 1))
+    stopping = asyncio.ensure_future(stopper.stop.wait())
     try:
         while True:
             reading = asyncio.ensure_future(lines.get())
@@ -414,14 +570,17 @@ async def _chat(bus: Bus, user: str, source: IO[str], stop: asyncio.Event) -> No
                 return
             line = reading.result()
             if line is None:
+                joining = asyncio.ensure_future(bus.join())
+                await asyncio.wait(
+                    {joining, stopping}, timeout=drain_s, return_when=asyncio.FIRST_COMPLETED
+                )
+                joining.cancel()
                 return
             text = line.rstrip("\r\n")
             if text.strip():
-                await bus.publish(ChatMessage(user=user, text=text))
-                await bus.join()
+                bus.publish_nowait(ChatMessage(user=user, text=text))
     finally:
         stopping.cancel()
-        await bus.join()
 
 
 def _user_name() -> str:

@@ -4,21 +4,30 @@
 a reload transaction all drive plugins through this one engine, with its public methods: it
 loads, validates, starts and stops plugins, runs their hooks under time limits, and hands their
 state across versions.
+
+Plugin code is contained here: module code runs on the `Importer`'s loader thread under
+``import_timeout_s``; each hook runs as a task of its own under its limit, cancelled past it
+and abandoned if it ignores the cancellation; and every exception of plugin code,
+``BaseException`` included (``KeyboardInterrupt``, ``SystemExit``, a ``CancelledError`` the
+runtime did not ask for), is that plugin's failure at that phase, never the runtime's.
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable
+from collections.abc import Callable, Iterable
 from typing import Any, Final, final
 
 from hotbus.bus import Bus
 from hotbus.runtime._config.settings import validate_plugin_config
 from hotbus.runtime._engine.dependencies import MISSING, unmet
 from hotbus.runtime._engine.graph import cycles_by_member, topological_order
+from hotbus.runtime._engine.hooks import call_hook
 from hotbus.runtime._engine.lifecycle import check_transition
 from hotbus.runtime._engine.records import Record, Records
-from hotbus.runtime._loading.loader import Loaded, PluginSource, load
+from hotbus.runtime._loading.importer import Importer, Job
+from hotbus.runtime._loading.interrupt import contain
+from hotbus.runtime._loading.loader import Loaded, PluginSource
 from hotbus.runtime._loading.paths import files_in_traceback
 from hotbus.runtime._loading.phase_error import PhaseError
 from hotbus.runtime._loading.validation import validate_plugin_class
@@ -27,8 +36,6 @@ from hotbus.runtime._plugins.handoff import Handoff, pack, unpack
 from hotbus.runtime._plugins.plugin import Plugin, subscribe_markers
 from hotbus.schemas import (
     ErrorInfo,
-    HotbusError,
-    ManifestError,
     Phase,
     PluginDiscovered,
     PluginError,
@@ -52,6 +59,8 @@ _TIMEOUT_SETTING: Final = {
     "export_state": "setup_timeout_s",
     "import_state": "setup_timeout_s",
 }
+#: How long a hook that ran past its limit gets to end once cancelled, before it is abandoned.
+_GRACE_S: Final = 1.0
 
 
 @final
@@ -61,7 +70,7 @@ class Engine:
     Callers hold `lock` around every change, so that one change runs at a time.
     """
 
-    __slots__ = ("bus", "lock", "records", "settings")
+    __slots__ = ("abandoned", "bus", "importer", "lock", "records", "settings")
 
     def __init__(self, bus: Bus, settings: Settings) -> None:
         self.bus = bus
@@ -69,6 +78,10 @@ class Engine:
         self.settings = settings
         self.records = Records()
         self.lock = asyncio.Lock()
+        #: Executes plugin module code on a loader thread, under ``import_timeout_s``.
+        self.importer = Importer()
+        #: Hooks that ignored cancellation past their limit, left running (named in errors).
+        self.abandoned: set[asyncio.Task[Any]] = set()
 
     def plugin(self, name: str) -> Plugin:
         """The running instance of plugin ``name``.
@@ -127,12 +140,29 @@ class Engine:
         await self.transition(rec, S.DISCOVERED, source.describe())
         return rec
 
-    async def load(self, rec: Record) -> None:
-        """discovered/failed/loaded -> loading -> loaded (or failed, or gone if a helper)."""
+    async def load_all(self, records: Iterable[Record]) -> None:
+        """`load` each of ``records``, their module code submitted to the loader at once."""
+        records = list(records)
+        jobs = self.importer.submit(rec.source for rec in records)
+        try:
+            await self.importer.wait(jobs, self.settings.import_timeout_s)
+            for rec, job in zip(records, jobs, strict=True):
+                await self.load(rec, job)
+        finally:
+            self.importer.discard(jobs)  # what an error or a cancellation left untaken
+
+    async def load(self, rec: Record, job: Job | None = None) -> None:
+        """discovered/failed/loaded -> loading -> loaded (or failed, or gone if a helper).
+
+        The module code runs on the loader thread (``job``, if already submitted) under
+        ``import_timeout_s``; the loop serves meanwhile.
+        """
         await self.transition(rec, S.LOADING, rec.source.describe())
         rec.error = None
+        if job is None:
+            (job,) = self.importer.submit([rec.source])
         try:
-            loaded = load(rec.source)
+            loaded = await self.importer.result(job, self.settings.import_timeout_s)
         except PhaseError as error:
             rec.loaded = None
             rec.extra_files = files_in_traceback(error.error, self.settings.plugin_dirs)
@@ -146,7 +176,8 @@ class Engine:
         rec.loaded = loaded
         try:
             manifest = self.validate(rec, loaded)
-        except ManifestError as error:
+        except BaseException as error:  # a ManifestError, or plugin code (class attributes) raising
+            contain(error)
             await self.fail(rec, Phase.VALIDATE, error)
             rec.release()
             return
@@ -155,7 +186,8 @@ class Engine:
         rec.requires = [r.name for r in manifest.requires]
         try:
             rec.config = self.config_for(rec.name, loaded)
-        except HotbusError as error:
+        except BaseException as error:  # a ConfigError, or the config model's own code raising
+            contain(error)
             await self.fail(rec, Phase.CONFIG, error)
             rec.release()
             return
@@ -296,24 +328,48 @@ class Engine:
 
     # -- hooks ------------------------------------------------------------------------------------
 
-    async def run_hook(self, rec: Record, hook: str, call: Awaitable[Any], timeout: float) -> Any:
-        """Await ``call``, a hook of ``rec``'s plugin, cancelling it past ``timeout`` seconds.
+    async def run_hook(
+        self, rec: Record, hook: str, phase: Phase, call: Callable[[], Any], timeout: float
+    ) -> Any:
+        """Run ``call()`` (a hook of ``rec``'s plugin) as a task of its own; its result.
+
+        Past ``timeout`` seconds the task is cancelled; a hook that ignores the cancellation
+        for a short grace is abandoned (left running, remembered in `abandoned`) and named in
+        the error, so that no hook can hold up the runtime.
 
         Raises:
-            PluginError: when the hook ran out of time, naming the setting to raise.
+            PhaseError: at ``phase``, for anything the hook raised (``BaseException``s included)
+                or for running out of time, naming the setting to raise and where it waited.
+            asyncio.CancelledError: only when the caller itself is cancelled (the hook's task
+                is cancelled too).
         """
-        try:
-            async with asyncio.timeout(timeout) as scope:
-                return await call
-        except TimeoutError:
-            if not scope.expired():
-                raise
-            raise PluginError(
-                rec.name,
-                f"{hook} did not finish within {timeout:g} s and was cancelled: make it faster, "
-                f"start slow work with ctx.start_task(), or raise {_TIMEOUT_SETTING[hook]}",
-                path=rec.source.main_file,
-            ) from None
+        grace = min(_GRACE_S, timeout)
+        outcome = await call_hook(
+            call, name=f"hotbus:hook:{rec.name}:{hook}", timeout=timeout, grace=grace
+        )
+        if outcome.error is not None:
+            raise PhaseError(phase, outcome.error, plugin=rec.name)
+        if not outcome.timed_out:
+            return outcome.value
+        advice = (
+            f"make it faster, start slow work with ctx.start_task(), or raise "
+            f"{_TIMEOUT_SETTING[hook]}"
+        )
+        if outcome.abandoned:
+            assert outcome.task is not None
+            self.abandoned.add(outcome.task)
+            outcome.task.add_done_callback(self.abandoned.discard)
+            message = (
+                f"{hook} did not finish within {timeout:g} s and ignored cancellation for "
+                f"{grace:g} s: it is abandoned, left running as task "
+                f"{outcome.task.get_name()!r} (never catch CancelledError without re-raising "
+                f"it); {advice}"
+            )
+        else:
+            message = f"{hook} did not finish within {timeout:g} s and was cancelled: {advice}"
+        path = outcome.file or rec.source.main_file
+        error = PluginError(rec.name, message, path=path, line=outcome.line)
+        raise PhaseError(phase, error, plugin=rec.name)
 
     async def bring_up(
         self,
@@ -329,19 +385,24 @@ class Engine:
         """
         holdings = Holdings()
         ctx = Context(rec.name, self.bus, config, self.plugin, holdings=holdings)
-        phase = Phase.SETUP
         timeout = self.settings.setup_timeout_s
         try:
-            instance = loaded.plugin_class(ctx)
-            await self.run_hook(rec, "setup", instance.setup(), timeout)
+            try:
+                instance = loaded.plugin_class(ctx)
+            except BaseException as error:  # the plugin's __init__, run here
+                contain(error)
+                raise PhaseError(Phase.SETUP, error, plugin=rec.name) from error
+            await self.run_hook(rec, "setup", Phase.SETUP, instance.setup, timeout)
             if handoff is not None:
-                phase = Phase.HANDOFF
                 await self.import_state(rec, instance, handoff)
-            phase = Phase.ENABLE
-            subscribe_markers(instance, ctx)
-        except (Exception, SystemExit) as error:
+            try:
+                subscribe_markers(instance, ctx)
+            except BaseException as error:
+                contain(error)
+                raise PhaseError(Phase.ENABLE, error, plugin=rec.name) from error
+        except BaseException:
             await holdings.release(self.settings.teardown_timeout_s)
-            raise PhaseError(phase, error, plugin=rec.name) from error
+            raise
         rec.instance, rec.holdings = instance, holdings
 
     async def bring_down(self, rec: Record) -> BaseException | None:
@@ -355,30 +416,48 @@ class Engine:
         timeout = self.settings.teardown_timeout_s
         failure: BaseException | None = None
         try:
-            await self.run_hook(rec, "teardown", instance.teardown(), timeout)
-        except (Exception, SystemExit) as error:
-            failure = error
-        for problem in await holdings.release(timeout):
+            await self.run_hook(rec, "teardown", Phase.TEARDOWN, instance.teardown, timeout)
+        except PhaseError as error:
+            failure = error.error
+        finally:
+            rec.instance = rec.holdings = None
+            problems = await holdings.release(timeout)
+        for problem in problems:
             await self.bus.publish(
                 PluginFailed(
                     plugin=rec.name, phase=Phase.TEARDOWN, version=rec.version, error=problem
                 )
             )
-        rec.instance = rec.holdings = None
         return failure
 
     async def export_state(self, rec: Record) -> Handoff | None:
-        """Ask the running instance for its state (raises on failure)."""
+        """Ask the running instance for its state.
+
+        Raises:
+            PhaseError: at phase export, for whatever went wrong.
+        """
         instance = rec.instance
         assert instance is not None
         state = await self.run_hook(
-            rec, "export_state", instance.export_state(), self.settings.setup_timeout_s
+            rec, "export_state", Phase.EXPORT, instance.export_state, self.settings.setup_timeout_s
         )
-        return pack(rec.name, state, rec.source.main_file)
+        try:
+            return pack(rec.name, state, rec.source.main_file)
+        except BaseException as error:  # the state model's own code, run here
+            contain(error)
+            raise PhaseError(Phase.EXPORT, error, plugin=rec.name) from error
 
     async def import_state(self, rec: Record, instance: Plugin, handoff: Handoff) -> None:
-        """Give ``instance`` the state of the previous version, migrating it if it is older."""
-        state, reason = unpack(instance, handoff)
+        """Give ``instance`` the state of the previous version, migrating it if it is older.
+
+        Raises:
+            PhaseError: at phase handoff, for whatever went wrong.
+        """
+        try:
+            state, reason = unpack(instance, handoff)
+        except BaseException as error:  # the state model's own code (validators, migrate)
+            contain(error)
+            raise PhaseError(Phase.HANDOFF, error, plugin=rec.name) from error
         if state is None:
             model = type(instance).state_model
             await self.bus.publish(
@@ -391,5 +470,9 @@ class Engine:
             )
             return
         await self.run_hook(
-            rec, "import_state", instance.import_state(state), self.settings.setup_timeout_s
+            rec,
+            "import_state",
+            Phase.HANDOFF,
+            lambda: instance.import_state(state),
+            self.settings.setup_timeout_s,
         )

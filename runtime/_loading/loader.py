@@ -93,6 +93,8 @@ class Generation:
 
     package: str
     directory: Path | None
+    #: The name of the plugin source it loads (the plugin's name, unless its class says else).
+    source: str = ""
     files: dict[Path, str] = field(default_factory=dict)
     compiled: dict[Path, types.CodeType] = field(default_factory=dict)
     names: list[str] = field(default_factory=list)
@@ -244,11 +246,11 @@ def _install() -> None:
         sys.modules[NAMESPACE] = root
 
 
-def _new_generation(directory: Path | None) -> Generation:
+def _new_generation(directory: Path | None, source: str = "") -> Generation:
     _install()
     with _lock:
         package = f"{NAMESPACE}.g{next(_counter)}"
-    generation = Generation(package=package, directory=directory)
+    generation = Generation(package=package, directory=directory, source=source)
     module = types.ModuleType(package)
     module.__path__ = [str(directory)] if directory is not None else []
     module.__package__ = package
@@ -273,6 +275,11 @@ def purge(generation: Generation) -> int:
 def owner_generations() -> dict[str, Generation]:
     """The live generations, by package name (for diagnostics)."""
     return dict(_generations)
+
+
+def generation_of(module: str) -> Generation | None:
+    """The live generation that plugin module ``module`` belongs to (safe from any thread)."""
+    return _generations.get(".".join(module.split(".", 2)[:2]))
 
 
 # -- loading -----------------------------------------------------------------------------------
@@ -327,7 +334,7 @@ def load(source: PluginSource) -> Loaded | None:
     main = source.main_file
     assert main is not None and source.path is not None
     directory = source.path.parent
-    generation = _new_generation(directory)
+    generation = _new_generation(directory, source.name)
     name = f"{generation.package}.{source.name}"
     try:
         data = main.read_bytes()
@@ -340,7 +347,7 @@ def load(source: PluginSource) -> Loaded | None:
             module = _execute_main(generation, name, main, source.kind is SourceKind.PACKAGE)
         except SyntaxError as error:  # a helper module that does not compile
             raise PhaseError(Phase.COMPILE, _located(source, error, main)) from error
-        except (Exception, SystemExit) as error:
+        except BaseException as error:  # plugin code: KeyboardInterrupt, SystemExit... included
             raise PhaseError(Phase.IMPORT, _located(source, error, main)) from error
         plugin_class = _find_plugin_class(source, module, main)
     except BaseException:
@@ -376,7 +383,7 @@ def _load_entry_point(source: PluginSource) -> Loaded | None:
     assert source.entry_point is not None
     try:
         target = source.entry_point.load()
-    except Exception as error:
+    except BaseException as error:  # plugin code: KeyboardInterrupt, SystemExit... included
         raise PhaseError(Phase.IMPORT, _located(source, error, None)) from error
     if isinstance(target, type) and issubclass(target, Plugin):
         return Loaded(source, target, sys.modules[target.__module__], None)

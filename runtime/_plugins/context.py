@@ -60,15 +60,62 @@ class Holdings:
                 )
         self.tasks.clear()
         while self.disposers:
-            disposer = self.disposers.pop()
-            try:
-                result = disposer()
-                if inspect.isawaitable(result):
-                    async with asyncio.timeout(timeout):
-                        await result
-            except Exception as error:
-                errors.append(ErrorInfo.from_exception(error))
+            problem = await _dispose(self.disposers.pop(), timeout)
+            if problem is not None:
+                errors.append(problem)
         return errors
+
+
+async def _caught(awaitable: Awaitable[None]) -> BaseException | None:
+    """Await plugin code on a task of its own: what it raised, ``BaseException`` included (a
+    task must not let a plugin's ``KeyboardInterrupt`` or ``SystemExit`` out of the loop)."""
+    try:
+        await awaitable
+    except BaseException as error:
+        return error
+    return None
+
+
+async def _dispose(disposer: Disposer, timeout: float) -> ErrorInfo | None:
+    """Run one disposer under ``timeout``; what went wrong, if anything.
+
+    An async disposer runs as a task: past the limit it is cancelled, and if it ignores that
+    for a moment it is abandoned (left running), so that no disposer holds up a stop.
+    """
+    name = getattr(disposer, "__qualname__", repr(disposer))
+    try:
+        result = disposer()
+    except BaseException as error:  # plugin code, run here: every exception is its own
+        return ErrorInfo.from_exception(error)
+    if not inspect.isawaitable(result):
+        return None
+    task = asyncio.ensure_future(_caught(result))
+    try:
+        done, _ = await asyncio.wait((task,), timeout=timeout)
+        if not done:
+            task.cancel()
+            done, _ = await asyncio.wait((task,), timeout=min(1.0, timeout))
+            fate = "was cancelled" if done else "ignored cancellation and was abandoned"
+            return ErrorInfo(
+                type="TimeoutError",
+                message=f"disposer {name} did not finish within {timeout:g} s and {fate}",
+            )
+    except asyncio.CancelledError:  # the caller was cancelled: so is the disposer
+        task.cancel()
+        raise
+    raised = task.result()
+    return ErrorInfo.from_exception(raised) if raised is not None else None
+
+
+async def _contained(plugin: str, coro: Coroutine[Any, Any, T]) -> T:
+    """Run a plugin's background task; its ``KeyboardInterrupt`` or ``SystemExit`` becomes a
+    failure of the task (asyncio would let them out of the event loop, ending the runtime)."""
+    try:
+        return await coro
+    except (KeyboardInterrupt, SystemExit) as error:
+        raise PluginError(
+            plugin, f"background task raised {type(error).__name__}: {error}"
+        ) from error
 
 
 @final
@@ -157,7 +204,8 @@ class Context:
             coro.close()
             self._check_open("start a task")
         task = asyncio.get_running_loop().create_task(
-            coro, name=name or f"hotbus:{self.plugin}:{getattr(coro, '__qualname__', 'task')}"
+            _contained(self.plugin, coro),
+            name=name or f"hotbus:{self.plugin}:{getattr(coro, '__qualname__', 'task')}",
         )
         self._holdings.tasks.add(task)
         task.add_done_callback(self._task_done)

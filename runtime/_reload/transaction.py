@@ -14,7 +14,9 @@ from hotbus.runtime._engine.dependencies import MISSING, unmet
 from hotbus.runtime._engine.engine import Engine
 from hotbus.runtime._engine.graph import cycles_by_member
 from hotbus.runtime._engine.records import Record
-from hotbus.runtime._loading.loader import Loaded, load, source_line
+from hotbus.runtime._loading.importer import Job
+from hotbus.runtime._loading.interrupt import contain
+from hotbus.runtime._loading.loader import Loaded, source_line
 from hotbus.runtime._loading.paths import files_in_traceback
 from hotbus.runtime._loading.phase_error import PhaseError
 from hotbus.runtime._reload.plan import Member, joining, members, swap_order
@@ -23,7 +25,6 @@ from hotbus.schemas import (
     ErrorInfo,
     Event,
     HandlersCancelled,
-    HotbusError,
     ManifestError,
     Phase,
     PhaseDurations,
@@ -70,7 +71,7 @@ class Transaction:
             )
         )
         try:
-            self._stage()
+            await self._stage()
             self._check_dependencies()
         except PhaseError as rejected:
             await self._reject(rejected)
@@ -127,48 +128,63 @@ class Transaction:
         """The member that ``failure`` names."""
         return next(m for m in self.members if m.name == failure.plugin)
 
-    def _stage(self) -> None:
+    async def _stage(self) -> None:
         """Execute every member's source anew and validate it; touch nothing running.
+
+        The members' module code runs on the loader thread (submitted at once), each under
+        ``import_timeout_s``: the loop, and every plugin, serves meanwhile.
 
         Raises:
             PhaseError: naming the first member that failed, and the phase.
         """
         engine = self.engine
-        for member in self.members:
-            rec = member.rec
-            try:
-                staged = load(rec.source)
-            except PhaseError as error:
-                raise PhaseError(error.phase, error.error, plugin=member.name) from None
-            if staged is None:
-                raise PhaseError(
-                    Phase.VALIDATE,
-                    ManifestError(
-                        rec.name,
-                        "no longer defines a Plugin subclass: restore the class, or delete the "
-                        "file to unload the plugin",
-                        path=rec.source.main_file,
-                    ),
-                    plugin=member.name,
+        jobs = engine.importer.submit(m.rec.source for m in self.members)
+        try:
+            await engine.importer.wait(jobs, engine.settings.import_timeout_s)
+            for member, job in zip(self.members, jobs, strict=True):
+                await self._stage_one(member, job)
+        finally:
+            engine.importer.discard(jobs)  # loads after a failing member: never taken
+
+    async def _stage_one(self, member: Member, job: Job) -> None:
+        """Take ``member``'s load from the loader, validate it and its config."""
+        engine = self.engine
+        rec = member.rec
+        try:
+            staged = await engine.importer.result(job, engine.settings.import_timeout_s)
+        except PhaseError as error:
+            raise PhaseError(error.phase, error.error, plugin=member.name) from None
+        if staged is None:
+            raise PhaseError(
+                Phase.VALIDATE,
+                ManifestError(
+                    rec.name,
+                    "no longer defines a Plugin subclass: restore the class, or delete the "
+                    "file to unload the plugin",
+                    path=rec.source.main_file,
+                ),
+                plugin=member.name,
+            )
+        member.staged = staged
+        try:
+            manifest = engine.validate(rec, staged)
+            if rec.manifest is not None and manifest.name != rec.name:
+                raise ManifestError(
+                    rec.name,
+                    f"the new version is named {manifest.name!r}: a reload keeps the name; "
+                    f"rename it back to {rec.name!r}, or unload it and load it as a new plugin",
+                    path=rec.source.main_file,
+                    line=source_line(staged.plugin_class),
                 )
-            member.staged = staged
-            try:
-                manifest = engine.validate(rec, staged)
-                if rec.manifest is not None and manifest.name != rec.name:
-                    raise ManifestError(
-                        rec.name,
-                        f"the new version is named {manifest.name!r}: a reload keeps the name; "
-                        f"rename it back to {rec.name!r}, or unload it and load it as a new plugin",
-                        path=rec.source.main_file,
-                        line=source_line(staged.plugin_class),
-                    )
-            except ManifestError as error:
-                raise PhaseError(Phase.VALIDATE, error, plugin=member.name) from None
-            member.manifest = manifest
-            try:
-                member.config = engine.config_for(manifest.name, staged)
-            except HotbusError as error:
-                raise PhaseError(Phase.CONFIG, error, plugin=member.name) from None
+        except BaseException as error:  # a ManifestError, or plugin code (class attributes)
+            contain(error)
+            raise PhaseError(Phase.VALIDATE, error, plugin=member.name) from None
+        member.manifest = manifest
+        try:
+            member.config = engine.config_for(manifest.name, staged)
+        except BaseException as error:  # a ConfigError, or the config model's own code
+            contain(error)
+            raise PhaseError(Phase.CONFIG, error, plugin=member.name) from None
 
     def _check_dependencies(self) -> None:
         """Reject an active member whose new version needs what is missing or forms a cycle.
@@ -273,8 +289,8 @@ class Transaction:
             rec = member.rec
             try:
                 member.handoff = await engine.export_state(rec)
-            except (Exception, SystemExit) as error:
-                raise PhaseError(Phase.EXPORT, error, plugin=member.name) from error
+            except PhaseError as error:
+                raise PhaseError(Phase.EXPORT, error.error, plugin=member.name) from error.error
             await engine.transition(rec, S.STOPPING, "reloading")
             problem = await engine.bring_down(rec)
             await engine.transition(rec, S.LOADED, "reloading")

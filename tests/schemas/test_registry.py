@@ -19,6 +19,7 @@ from hotbus.schemas import (
     FileSettled,
     HandlerFailed,
     HandlersCancelled,
+    LoopStalled,
     Phase,
     PhaseDurations,
     PluginDiscovered,
@@ -125,6 +126,14 @@ EXAMPLES: list[Event] = [
     HandlersCancelled(plugin="dice", cancelled=2, timeout_s=1.5),
     StateDiscarded(
         plugin="dice", old_schema_version=1, new_schema_version=3, reason="no migration from 1"
+    ),
+    LoopStalled(
+        plugin="dice",
+        doing="handler Dice.on_roll",
+        held_ms=250.0,
+        file=PLUGINS / "dice.py",
+        line=42,
+        interrupted=False,
     ),
 ]
 
