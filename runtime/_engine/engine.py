@@ -19,7 +19,7 @@ from collections.abc import Callable, Iterable
 from typing import Any, Final, final
 
 from hotbus.bus import Bus
-from hotbus.runtime._config.settings import validate_plugin_config
+from hotbus.runtime._config.settings import secret_values, validate_plugin_config
 from hotbus.runtime._engine.dependencies import MISSING, unmet
 from hotbus.runtime._engine.graph import cycles_by_member, topological_order
 from hotbus.runtime._engine.hooks import call_hook
@@ -116,13 +116,19 @@ class Engine:
         self, rec: Record, phase: Phase, error: BaseException, *, state: bool = True
     ) -> None:
         """Publish ``rec``'s failure at ``phase``; with ``state``, it becomes failed too."""
-        info = ErrorInfo.from_exception(error, file=rec.source.main_file)
+        info = self.describe(rec, error)
         if state:
             rec.error = info
             await self.transition(rec, S.FAILED, f"{phase} failed: {info.type}: {info.message}")
         await self.bus.publish(
             PluginFailed(plugin=rec.name, phase=phase, version=rec.version, error=info)
         )
+
+    def describe(self, rec: Record, error: BaseException, *configs: BaseModel | None) -> ErrorInfo:
+        """``error`` of ``rec``'s plugin, located in its source, with its config's secrets (and
+        those of ``configs``, a version being staged) masked."""
+        secrets = [s for c in (rec.config, *configs) for s in secret_values(c)]
+        return ErrorInfo.from_exception(error, file=rec.source.main_file).masked(secrets)
 
     # -- knowing and loading ----------------------------------------------------------------------
 
@@ -404,6 +410,7 @@ class Engine:
             await holdings.release(self.settings.teardown_timeout_s)
             raise
         rec.instance, rec.holdings = instance, holdings
+        self.bus.redact(rec.name, secret_values(config))  # in its handlers' failures
 
     async def bring_down(self, rec: Record) -> BaseException | None:
         """Tear the running instance down; the runtime releases what it acquired regardless.
@@ -422,10 +429,14 @@ class Engine:
         finally:
             rec.instance = rec.holdings = None
             problems = await holdings.release(timeout)
+        secrets = secret_values(rec.config)
         for problem in problems:
             await self.bus.publish(
                 PluginFailed(
-                    plugin=rec.name, phase=Phase.TEARDOWN, version=rec.version, error=problem
+                    plugin=rec.name,
+                    phase=Phase.TEARDOWN,
+                    version=rec.version,
+                    error=problem.masked(secrets),
                 )
             )
         return failure

@@ -22,7 +22,6 @@ from hotbus.runtime._loading.phase_error import PhaseError
 from hotbus.runtime._reload.plan import Member, joining, members, swap_order
 from hotbus.schemas import (
     DependencyError,
-    ErrorInfo,
     Event,
     HandlersCancelled,
     ManifestError,
@@ -249,7 +248,7 @@ class Transaction:
                 member.staged.release()
             member.staged = None
         culprit = self._member(rejected)
-        info = ErrorInfo.from_exception(rejected.error, file=culprit.rec.source.main_file)
+        info = engine.describe(culprit.rec, rejected.error, culprit.config)
         culprit.rec.extra_files = files_in_traceback(rejected.error, engine.settings.plugin_dirs)
         if culprit.was_active:
             await engine.bus.publish(
@@ -326,7 +325,7 @@ class Transaction:
         """Put every member back on its old version and state."""
         engine = self.engine
         culprit = self._member(failure)
-        info = ErrorInfo.from_exception(failure.error, file=culprit.rec.source.main_file)
+        info = engine.describe(culprit.rec, failure.error, culprit.config)
         await engine.bus.publish(
             PluginFailed(
                 plugin=culprit.name,

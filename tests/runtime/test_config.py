@@ -10,9 +10,18 @@ from typing import Any
 import pytest
 from hotbus.runtime._config.settings import secret_values, validate_plugin_config
 from hotbus.runtime._testing.plugin_dir import PluginDir
-from hotbus.schemas import MASK, ConfigError, ErrorInfo, Phase, PluginState
+from hotbus.schemas import (
+    MASK,
+    ConfigError,
+    ErrorInfo,
+    HandlerFailed,
+    Phase,
+    PluginFailed,
+    PluginState,
+)
 from pydantic import BaseModel, ConfigDict, SecretStr, model_validator
 
+from tests.runtime.events import Ping
 from tests.runtime.helpers import MakeRuntime, failures, plugin_source
 
 SECRET = "s3cr3t-d1ce-t0ken"
@@ -387,3 +396,53 @@ def test_masking_an_error_hides_every_known_secret_in_message_and_traceback() ->
         info = ErrorInfo.from_exception(error).masked([SECRET])
     assert (SECRET in info.message, SECRET in info.traceback) == (False, False)
     assert info.message == f"login as bob:{MASK} failed"
+
+
+LEAKY_DICE = plugin_source(
+    "dice",
+    header="""
+        from pydantic import BaseModel, SecretStr
+        from tests.runtime.events import Ping
+
+        class DiceConfig(BaseModel):
+            token: SecretStr
+            fail_setup: bool = False
+    """,
+    body="""
+        config_model = DiceConfig
+
+        async def setup(self) -> None:
+            if self.config.fail_setup:
+                raise ConnectionError(f"login {self.config.token.get_secret_value()} refused")
+
+        @subscribe(Ping)
+        async def on_ping(self, event) -> None:
+            raise PermissionError(f"token {self.config.token.get_secret_value()} expired")
+    """,
+)
+
+
+@pytest.mark.parametrize("fail_setup", [False, True], ids=["in-a-handler", "in-setup"])
+async def test_a_plugin_error_quoting_its_secret_never_shows_it(
+    plugin_dir: PluginDir,
+    make_runtime: MakeRuntime,
+    config_file: Path,
+    caplog: pytest.LogCaptureFixture,
+    fail_setup: bool,
+) -> None:
+    caplog.set_level(logging.DEBUG)
+    plugin_dir.write("dice.py", LEAKY_DICE)
+    flag = "true" if fail_setup else "false"
+    _write(config_file, f'[plugins.dice]\ntoken = "{SECRET}"\nfail_setup = {flag}\n')
+    runtime = make_runtime(config_file=config_file)
+    with runtime.bus.record() as recorded:
+        await runtime.start()
+        await runtime.bus.publish(Ping(n=1))
+        await runtime.bus.join()
+        await runtime.stop()
+    failed = [e for e in recorded.events if e.topic in {HandlerFailed.topic, PluginFailed.topic}]
+    assert [e.error.message for e in failed] == [  # type: ignore[attr-defined]
+        f"login {MASK} refused" if fail_setup else f"token {MASK} expired"
+    ]
+    assert [e.topic for e in recorded.events if SECRET in e.model_dump_json()] == []
+    assert SECRET not in caplog.text
