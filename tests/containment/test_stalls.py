@@ -51,6 +51,8 @@ async def test_a_spinning_sync_handler_is_interrupted_and_fails_as_a_handler(
     with runtime.bus.record() as recorded:
         await runtime.bus.publish(Poke(plugin="spin"))
         failed = await recorded.wait_for(HandlerFailed, timeout=TIMEOUT)
+        # The monitor's events arrive through the loop once it is free again: wait for both.
+        await recorded.wait_for(LoopStalled, lambda s: s.interrupted, timeout=TIMEOUT)
         assert await ask(runtime, "good") == 7
     assert (failed.owner, failed.event_topic) == ("spin", Poke.topic)
     assert failed.error.type == "hotbus.schemas.PluginInterrupted"
