@@ -24,7 +24,13 @@ from collections.abc import Callable
 from typing import Final, final
 
 from hotbus.bus import Bus
-from hotbus.runtime._loading.interrupt import Culprit, culprit, interrupt_if_at, stack_of
+from hotbus.runtime._loading.interrupt import (
+    Culprit,
+    culprit,
+    interrupt_if_at,
+    may_interrupt,
+    stack_of,
+)
 from hotbus.schemas import LoopStalled, PluginInterrupted, Settings
 
 __all__ = ["LoopMonitor", "describe_loop"]
@@ -206,7 +212,7 @@ class LoopMonitor:
         before = culprit(frames)
         if self._beats != beats or before is None or before.frame is not where.frame:
             return False  # it moved on
-        if not before.interruptible:
+        if not before.interruptible or not may_interrupt(self._loop_thread):
             return False
         return interrupt_if_at(self._loop_thread, frames[0], error)
 

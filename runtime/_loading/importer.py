@@ -18,10 +18,16 @@ import contextlib
 import threading
 import time
 from collections import deque
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Iterable, Sequence
 from typing import Final, final
 
-from hotbus.runtime._loading.interrupt import culprit, drain, interrupt, stack_of
+from hotbus.runtime._loading.interrupt import (
+    culprit,
+    drain,
+    interrupt,
+    may_interrupt,
+    stack_of,
+)
 from hotbus.runtime._loading.loader import Loaded, PluginSource, load
 from hotbus.runtime._loading.phase_error import PhaseError
 from hotbus.schemas import Phase, PluginInterrupted
@@ -35,10 +41,6 @@ _DONE: Final = 2
 _GRACE_S: Final = 0.5
 #: The longest the loop blocks at a time while it waits for loads.
 _SLICE_S: Final = 0.005
-#: A round of the loop taking longer than this means it is busy.
-_BUSY_S: Final = 0.0002
-#: The longest an idle loop waits before it looks again whether it is still idle.
-_IDLE_S: Final = 0.02
 
 
 @final
@@ -55,7 +57,6 @@ class Job:
         "state",
         "thread_id",
         "value",
-        "wake",
     )
 
     def __init__(self, source: PluginSource) -> None:
@@ -68,8 +69,6 @@ class Job:
         self.error: PhaseError | None = None
         #: Set (by whichever thread settles the job) once it is done.
         self.done = threading.Event()
-        #: Set by the loop while it waits idle: the loader calls it once the job is done.
-        self.wake: Callable[[], object] | None = None
         #: The result was handed out, or given up (then whoever finishes last releases it).
         self.claimed = False
         #: The loop raised an interruption into the loader thread while this load ran.
@@ -81,40 +80,17 @@ class Job:
 
 
 async def _pause(job: Job, timeout: float) -> None:
-    """Wait up to ``timeout`` for ``job`` to be done, letting the loop serve meanwhile.
+    """Block the loop thread until ``job`` is done, for at most ``timeout`` and `_SLICE_S`,
+    then let the loop serve one round.
 
-    An idle loop simply awaits (it releases the interpreter lock while it polls, and the
-    loader thread runs). A busy one does not give the loader thread a chance: it releases the
-    lock at each poll and takes it back at once, and a waiting thread never gets to ask for it
-    (measured: a 1 ms load took 300 ms while four tasks kept the loop busy). Then the loop
-    blocks for a slice of `_SLICE_S` at a time, handing the lock over, and serves one round
-    between slices: other plugins answer a few milliseconds later at most.
+    Blocking briefly hands the interpreter lock to the loader thread. Awaiting a future instead
+    would starve it while the loop is busy: the loop releases the lock at each poll for I/O
+    and takes it back at once, and a waiting thread never gets to ask for it (measured: a 1 ms
+    load took 300 ms while four tasks kept the loop busy). Other plugins answer a few
+    milliseconds later at most while a load runs.
     """
-    begin = time.perf_counter()
+    job.done.wait(min(timeout, _SLICE_S))
     await asyncio.sleep(0)
-    if time.perf_counter() - begin > _BUSY_S:  # others had work to do in that round
-        job.done.wait(min(timeout, _SLICE_S))
-        return
-    loop = asyncio.get_running_loop()
-    waiter: asyncio.Future[None] = loop.create_future()
-    job.wake = lambda: loop.call_soon_threadsafe(_wake, waiter)
-    if job.done.is_set():  # done meanwhile: the loader saw no waiter
-        return
-    await asyncio.wait((waiter,), timeout=min(timeout, _IDLE_S))
-
-
-def _wake(waiter: asyncio.Future[None]) -> None:
-    if not waiter.done():
-        waiter.set_result(None)
-
-
-def _settled(job: Job) -> None:
-    """Tell whoever waits that ``job`` is done (from any thread)."""
-    job.done.set()
-    wake = job.wake
-    if wake is not None:
-        with contextlib.suppress(RuntimeError):  # the loop closed meanwhile
-            wake()
 
 
 @final
@@ -220,7 +196,7 @@ class Importer:
             self._thread = None
             self._work_ready.notify_all()
         for job in dropped:
-            _settled(job)
+            job.done.set()
 
     async def _stop(self, job: Job, limit: float) -> None:
         """``job`` ran past ``limit``: interrupt it; if it does not come back, abandon it (it is
@@ -233,11 +209,13 @@ class Importer:
             "task, or raise import_timeout_s"
         )
         stopper = PluginInterrupted.bound(job.source.name, detail, path=path, line=line)
+        safe = may_interrupt(job.thread_id)
         with self._lock:
             if job.state != _RUNNING:
                 return  # it ended meanwhile
-            interrupt(job.thread_id, stopper)
-            job.interrupted = True
+            if safe:  # else it is blocked in a call: abandoned below, purged when it returns
+                interrupt(job.thread_id, stopper)
+                job.interrupted = True
         deadline = time.monotonic() + min(_GRACE_S, limit)
         while not job.done.is_set() and time.monotonic() < deadline:
             await _pause(job, deadline - time.monotonic())
@@ -253,7 +231,7 @@ class Importer:
                 return  # interrupted: its error names the place
             job.state = _DONE
             job.error = PhaseError(Phase.IMPORT, gone(), plugin=job.source.name)
-            _settled(job)
+            job.done.set()
             thread = self._thread
             if thread is not None and thread.ident == job.thread_id:
                 self.abandoned.append(thread.name)
@@ -325,7 +303,7 @@ class Importer:
             else:
                 job.value, job.error, job.state = value, error, _DONE
                 late = value if job.claimed else None  # discarded while it ran
-        _settled(job)
+        job.done.set()
         if late is not None:
             late.release()
         return interrupted

@@ -10,13 +10,18 @@ An interruption is never withdrawn with ``PyThreadState_SetAsyncExc(id, NULL)``:
 so that every thread takes the slow path at every check of the eval loop from then on (measured
 here: the event loop and the loader thread livelocked). Whoever interrupts checks right before;
 a thread that may have an interruption pending for work it has finished lets it fire with
-`drain`.
+`drain`. And on CPython 3.11, while a trace function is set (coverage, a debugger), an
+interruption left pending for a thread blocked in a C call makes every traced thread spin at
+its next function call until that call returns (measured: the event loop froze for the rest of
+a ``time.sleep(3)``): there `may_interrupt` holds off until the thread runs bytecode again.
 """
 
 from __future__ import annotations
 
 import ctypes
 import sys
+import threading
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from types import FrameType, TracebackType
@@ -33,6 +38,7 @@ __all__ = [
     "interrupt_if_at",
     "is_plugin_module",
     "is_real_interrupt",
+    "may_interrupt",
     "stack_of",
 ]
 
@@ -61,6 +67,38 @@ def interrupt_if_at(thread_id: int, frame: FrameType, error: type[BaseException]
     """
     if sys._current_frames().get(thread_id) is frame:
         return bool(_set_async_exc(thread_id, error))
+    return False
+
+
+def _tracing() -> bool:
+    return sys.gettrace() is not None or threading.gettrace() is not None
+
+
+def _cpu_time(thread_id: int) -> float | None:
+    """The CPU time thread ``thread_id`` has used, where the platform tells (else None)."""
+    try:
+        return time.clock_gettime(time.pthread_getcpuclockid(thread_id))
+    except (AttributeError, OSError):
+        return None
+
+
+def may_interrupt(thread_id: int, samples: int = 3) -> bool:
+    """Whether interrupting thread ``thread_id`` now is safe for the whole process.
+
+    Always, except on CPython 3.11 under a trace function (see the module's documentation):
+    there only while the thread runs, which shows as its CPU time growing over a few
+    milliseconds (a thread blocked in a call uses none).
+    """
+    if sys.version_info >= (3, 12) or not _tracing():
+        return True
+    first = _cpu_time(thread_id)
+    if first is None:
+        return True  # cannot tell: interrupting is what matters more
+    for _ in range(samples - 1):
+        time.sleep(0.002)
+        now = _cpu_time(thread_id)
+        if now is None or now > first:
+            return True
     return False
 
 
