@@ -249,15 +249,10 @@ class Runtime:
             await self._stop_watching("runtime stopping")
             engine = self._engine
             async with engine.lock:
-                limit = self.settings.quiesce_timeout_s
                 for name in reversed(engine.records.order()):
                     rec = engine.records.get(name)
-                    if rec.state is S.ACTIVE:
-                        await self.bus.pause(name, limit)  # what is under way ends first
-                        try:
-                            await engine.stop(rec, S.UNLOADED, "runtime stopping")
-                        finally:
-                            self.bus.resume(name)  # to no handler: nothing more reaches it
+                    if rec.state is S.ACTIVE:  # what is under way ends first (bounded)
+                        await engine.stop(rec, S.UNLOADED, "runtime stopping")
                     elif rec.state is not S.UNLOADED:
                         await engine.transition(rec, S.UNLOADED, "runtime stopping")
                     engine.forget(rec)
