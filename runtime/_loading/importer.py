@@ -39,8 +39,12 @@ _RUNNING: Final = 1
 _DONE: Final = 2
 #: How long an interrupted load gets to come back before its thread is abandoned (at most).
 _GRACE_S: Final = 0.5
-#: The longest the loop blocks at a time while it waits for loads.
+#: How long the loop blocks at a time while it waits for loads: the first slice, and the
+#: longest, which slices double up to while the loop has nothing else to do.
 _SLICE_S: Final = 0.005
+_MAX_SLICE_S: Final = 0.05
+#: A round of the loop this short means it had nothing else to do.
+_IDLE_ROUND_S: Final = 0.0002
 
 
 @final
@@ -79,18 +83,19 @@ class Job:
         return f"<hotbus import Job {self.source.name!r} {state}>"
 
 
-async def _pause(job: Job, timeout: float) -> None:
-    """Block the loop thread until ``job`` is done, for at most ``timeout`` and `_SLICE_S`,
-    then let the loop serve one round.
+async def _pause(job: Job, timeout: float) -> float:
+    """Block the loop thread until ``job`` is done, for at most ``timeout``, then let the loop
+    serve one round; returns how long that round took.
 
-    Blocking briefly hands the interpreter lock to the loader thread. Awaiting a future instead
-    would starve it while the loop is busy: the loop releases the lock at each poll for I/O
-    and takes it back at once, and a waiting thread never gets to ask for it (measured: a 1 ms
-    load took 300 ms while four tasks kept the loop busy). Other plugins answer a few
-    milliseconds later at most while a load runs.
+    Blocking hands the interpreter lock to the loader thread. Awaiting a future instead would
+    starve it while the loop is busy: the loop releases the lock at each poll for I/O and
+    takes it back at once, and a waiting thread never gets to ask for it (measured: a 1 ms load
+    took 300 ms while four tasks kept the loop busy).
     """
-    job.done.wait(min(timeout, _SLICE_S))
+    job.done.wait(timeout)
+    begin = time.perf_counter()
     await asyncio.sleep(0)
+    return time.perf_counter() - begin
 
 
 @final
@@ -140,13 +145,15 @@ class Importer:
     async def wait(self, jobs: Sequence[Job], limit: float) -> None:
         """Wait until every one of ``jobs`` is done, stopping each that runs past ``limit``.
 
-        The loop blocks in slices of at most `_SLICE_S` (handing the interpreter lock to the
-        loader thread) and serves one round between them: other plugins keep answering, a few
-        milliseconds later at most, while the loads run.
+        The loop blocks in slices (handing the interpreter lock to the loader thread) and
+        serves one round between them: other plugins keep answering while the loads run, a few
+        milliseconds later at most while the loop is busy (slices grow to `_MAX_SLICE_S` only
+        while it has nothing else to do).
         """
         if not jobs:
             return
         last = jobs[-1]
+        slice_s = _SLICE_S
         try:
             while True:
                 with self._lock:
@@ -158,7 +165,11 @@ class Importer:
                         self._start_thread()  # never left without a loader for queued loads
                 remaining = limit - (time.monotonic() - started) if started else limit
                 if remaining > 0:
-                    await _pause(last, remaining)
+                    round_s = await _pause(last, min(remaining, slice_s))
+                    # Longer slices while nothing else runs: each slice costs a switch of the
+                    # interpreter lock; back to short ones as soon as the loop has work.
+                    idle = round_s < _IDLE_ROUND_S
+                    slice_s = min(slice_s * 2, _MAX_SLICE_S) if idle else _SLICE_S
                 else:
                     await self._stop(first, limit)
         except BaseException:
@@ -218,7 +229,7 @@ class Importer:
                 job.interrupted = True
         deadline = time.monotonic() + min(_GRACE_S, limit)
         while not job.done.is_set() and time.monotonic() < deadline:
-            await _pause(job, deadline - time.monotonic())
+            await _pause(job, min(deadline - time.monotonic(), _SLICE_S))
         gone = PluginInterrupted.bound(
             job.source.name,
             f"{detail}; it is blocked in a call that cannot be interrupted, so its loader "
