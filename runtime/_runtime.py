@@ -107,8 +107,6 @@ class Runtime:
         self._started = False
         self._event_logger = EventLogger(self.bus) if log_events else None
         self._leaks = LeakChecker(self.bus)
-        self._scheduler = Scheduler(self._engine, self.id, self._files_settled, self._leaks)
-        self._reloader = Reloader(self._engine)
         self._debouncer = Debouncer(
             self.bus,
             write_window_ms=settings.debounce_ms,
@@ -117,6 +115,10 @@ class Runtime:
             max_wait_windows=settings.max_wait_windows,
             interesting=self._interesting,
         )
+        self._scheduler = Scheduler(
+            self._engine, self.id, self._files_settled, self._leaks, self._debouncer.staged
+        )
+        self._reloader = Reloader(self._engine)
         self._watcher = Watcher(self.bus, settings.plugin_dirs, config_file=settings.config_file)
         self._monitor = LoopMonitor(self.bus, lambda: self._engine.settings, self._owner_of)
 
@@ -337,6 +339,12 @@ class Runtime:
         self._debouncer.attach()
         await self._watcher.start()
         self._debouncer.configure_closed(self._watcher.reports_closed)
+        # What was loaded is what the runtime acted on: a file changed since settles now.
+        loaded: dict[Path, str] = {}
+        for rec in self._engine.records:
+            if rec.loaded is not None and rec.loaded.generation is not None:
+                loaded.update(rec.loaded.generation.files)
+        self._debouncer.staged(loaded)
 
     async def _stop_watching(self, reason: str) -> None:
         await self._watcher.stop(reason)

@@ -83,6 +83,8 @@ class ReloadReason(StrEnum):
     CASCADE = "cascade"
     CONFIG = "config"
     REMOTE = "remote"
+    #: A version rejected for a missing dependency, retried now that the dependency runs.
+    DEPENDENCY = "dependency"
 
 
 class ReloadAction(StrEnum):

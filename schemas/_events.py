@@ -289,7 +289,12 @@ class ReloadPlanned(Event):
 
 
 class ReloadRejected(Event):
-    """A new version failed staging; nothing running was touched."""
+    """A member's new version failed staging (or needs what is missing).
+
+    It keeps its running version, if it has one, and so do the running members that depend on
+    it (``held``): they are staged again with its next version. The plan's other members go
+    ahead on their own (their commit is a separate event).
+    """
 
     topic = "hotbus.reload.rejected"
 
@@ -297,7 +302,13 @@ class ReloadRejected(Event):
     plugin: PluginName = Field(description="The member that failed staging.")
     phase: Phase
     error: ErrorInfo
-    members: list[PluginName] = Field(default_factory=list)
+    members: list[PluginName] = Field(
+        default_factory=list, description="The members that did not move: it, then held."
+    )
+    held: list[PluginName] = Field(
+        default_factory=list,
+        description="Running members that depend on it, waiting with it for its next version.",
+    )
 
 
 class ReloadCommitted(Event):

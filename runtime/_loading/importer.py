@@ -19,6 +19,7 @@ import threading
 import time
 from collections import deque
 from collections.abc import Iterable, Sequence
+from pathlib import Path
 from typing import Final, final
 
 from hotbus.runtime._loading.interrupt import (
@@ -56,6 +57,7 @@ class Job:
         "done",
         "error",
         "interrupted",
+        "seen",
         "source",
         "started",
         "state",
@@ -77,6 +79,8 @@ class Job:
         self.claimed = False
         #: The loop raised an interruption into the loader thread while this load ran.
         self.interrupted = False
+        #: The content hash of every file the load read (complete once it is done).
+        self.seen: dict[Path, str] = {}
 
     def __repr__(self) -> str:
         state = ("queued", "running", "done")[self.state]
@@ -288,7 +292,7 @@ class Importer:
         error: PhaseError | None = None
         try:
             try:
-                value = load(job.source)
+                value = load(job.source, job.seen)
             except PhaseError as failed:
                 error = failed
             except BaseException as raised:  # interrupted in the loader's own code

@@ -246,11 +246,15 @@ def _install() -> None:
         sys.modules[NAMESPACE] = root
 
 
-def _new_generation(directory: Path | None, source: str = "") -> Generation:
+def _new_generation(
+    directory: Path | None, source: str = "", files: dict[Path, str] | None = None
+) -> Generation:
     _install()
     with _lock:
         package = f"{NAMESPACE}.g{next(_counter)}"
     generation = Generation(package=package, directory=directory, source=source)
+    if files is not None:
+        generation.files = files
     module = types.ModuleType(package)
     module.__path__ = [str(directory)] if directory is not None else []
     module.__package__ = package
@@ -322,19 +326,20 @@ class Loaded:
         return self._version
 
 
-def load(source: PluginSource) -> Loaded | None:
+def load(source: PluginSource, seen: dict[Path, str] | None = None) -> Loaded | None:
     """Execute ``source`` in a fresh generation and find its plugin class.
 
     Returns None when the source defines no plugin (a helper). On failure raises `PhaseError`
     with the phase (compile or import) and an error naming the file, line and plugin; the
-    generation is purged.
+    generation is purged. ``seen``, if given, receives the content hash of every file read,
+    whatever the outcome: what this load executed, to compare with what is on disk later.
     """
     if source.kind is SourceKind.ENTRY_POINT:
         return _load_entry_point(source)
     main = source.main_file
     assert main is not None and source.path is not None
     directory = source.path.parent
-    generation = _new_generation(directory, source.name)
+    generation = _new_generation(directory, source.name, seen)
     name = f"{generation.package}.{source.name}"
     try:
         data = main.read_bytes()

@@ -19,7 +19,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import final
@@ -155,6 +155,25 @@ class Debouncer:
             digest = hash_file(path)
             if digest is not None:
                 self._known[path] = digest
+
+    def staged(self, files: Mapping[Path, str]) -> list[Path]:
+        """Record what a load or reload actually read: ``files``, path to content hash.
+
+        A file may change between settling and being read (a second save a few milliseconds
+        after the first, a ``git`` rewrite passing through an intermediate state). What was
+        read is what the runtime acted on, so it becomes the known content: a later return to
+        the settled bytes is a change again. A file whose content on disk is no longer what was
+        read settles anew (returned), so that a later change always makes a later reload.
+        """
+        again: list[Path] = []
+        for path, digest in files.items():
+            self._known[path] = digest
+            if path not in self._pending and hash_file(path) != digest:
+                again.append(path)
+        if again and self._listener.attached:
+            for path in again:
+                self._note(path, self._write_window)
+        return again
 
     def on_changed(self, event: FileChanged) -> None:
         """Absorb one raw event (the bus calls this)."""

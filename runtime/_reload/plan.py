@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from hotbus.runtime._engine.graph import topological_order
 from hotbus.runtime._engine.records import Record, Records
 from hotbus.runtime._loading.loader import Loaded
+from hotbus.runtime._loading.phase_error import PhaseError
 from hotbus.runtime._plugins.handoff import Handoff
 from hotbus.schemas import ErrorInfo, PluginManifest, PluginState
 from pydantic import BaseModel
@@ -37,6 +38,14 @@ class Member:
     handoff: Handoff | None = None
     old_error: ErrorInfo | None = None
     up: bool = False
+    #: Why its new version cannot go ahead (staging, dependencies, or a remembered failure).
+    failure: PhaseError | None = None
+    #: The failure is one remembered from an earlier transaction (already reported then).
+    recalled: bool = False
+    #: It stays on its running version but restarts, since something it requires moves.
+    rebound: bool = False
+    #: The config its rejected new version validated, when it was rebound (for masking).
+    staged_config: BaseModel | None = None
 
     @property
     def name(self) -> str:

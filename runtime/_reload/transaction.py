@@ -1,7 +1,18 @@
-"""One reload transaction: stage every member, quiesce, swap with hand-off, commit or roll back.
+"""One reload transaction: stage every member, partition, quiesce, swap with hand-off, commit.
 
-The members (see `plan`) move together: if any member fails staging nothing is touched; if any
-member fails during the swap every member goes back to its old version and state.
+Staging executes every member's new source without touching anything running. The plan is then
+partitioned: a member that failed staging (or needs what is missing) is rejected, and so are the
+running members that depend on it (they are *held*: they keep their running versions and are
+staged again with the culprit's next version, in its cascade); every other member goes ahead
+and commits on its own. A running member that keeps its version but depends on a member that
+moves is restarted on its own code (*rebound*), so that it never holds a retired version.
+
+During the swap, the running versions come down: if one's ``export_state`` or ``teardown``
+fails, that is reported and the runtime releases what it held regardless (its state is
+discarded); the old version's cooperation is never required. If a new version fails to come
+up, every moving member goes back to its old version and state; the failing version is
+remembered (by its content and its dependencies' versions), so that the transaction runs again
+without it and the other members' changes are not lost.
 """
 
 from __future__ import annotations
@@ -9,6 +20,7 @@ from __future__ import annotations
 import asyncio
 import time
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from hotbus.runtime._engine.dependencies import MISSING, unmet
 from hotbus.runtime._engine.engine import Engine
@@ -22,6 +34,7 @@ from hotbus.runtime._loading.phase_error import PhaseError
 from hotbus.runtime._reload.plan import Member, joining, members, swap_order
 from hotbus.schemas import (
     DependencyError,
+    ErrorInfo,
     Event,
     HandlersCancelled,
     ManifestError,
@@ -34,12 +47,32 @@ from hotbus.schemas import (
     ReloadPlanned,
     ReloadRejected,
     ReloadRolledBack,
+    StateDiscarded,
     VersionChange,
 )
 
-__all__ = ["Transaction"]
+__all__ = ["FailedVersions", "Transaction"]
 
 S = PluginState
+#: A version in its context: plugin, its version, and the versions of what it requires.
+_Key = tuple[str, str, tuple[tuple[str, str], ...]]
+
+
+@dataclass(eq=False, slots=True)
+class FailedVersions:
+    """New versions that failed to come up, against the versions of their dependencies.
+
+    A transaction that rolled back runs again without them; a save of the same bytes (or the
+    same dependencies) fails the same way without another swap. Forgotten for a plugin when a
+    version of it commits, or when it is reloaded by hand.
+    """
+
+    failures: dict[_Key, PhaseError] = field(default_factory=dict)
+
+    def forget(self, plugin: str) -> None:
+        """Drop what is remembered of ``plugin``."""
+        for key in [k for k in self.failures if k[0] == plugin]:
+            del self.failures[key]
 
 
 @dataclass(eq=False, slots=True)
@@ -49,14 +82,32 @@ class Transaction:
     engine: Engine
     plan_id: str
     triggers: list[Record]
+    failed_versions: FailedVersions = field(default_factory=FailedVersions)
     members: list[Member] = field(default_factory=list)
+    #: The members that move: those going ahead, and those rebound.
+    moving: list[Member] = field(default_factory=list)
+    #: The outcome of the moving part (commit or roll back), else the first rejection.
     outcome: Event | None = None
+    #: Each member's outcome: the rejection that names or holds it, or the commit/roll back.
+    outcomes: dict[str, Event] = field(default_factory=dict)
     #: The versions a commit replaced: the planner checks they are collected, once the
     #: transaction itself (which holds them) is gone.
     retired: list[Loaded] = field(default_factory=list)
+    #: What staging read, path to content hash.
+    seen: dict[Path, str] = field(default_factory=dict)
+    #: A new version failed to come up and was remembered: run the plan again without it.
+    retry: bool = False
+    #: Members rejected with a remembered failure (and those held by them).
+    recalled: set[str] = field(default_factory=set)
+    #: Active members held back, by the culprit they wait for.
+    held: dict[str, str] = field(default_factory=dict)
+
+    def outcome_for(self, plugin: str) -> Event | None:
+        """The outcome for a request naming ``plugin``."""
+        return self.outcomes.get(plugin, self.outcome)
 
     async def run(self) -> Event | None:
-        """Plan, stage, quiesce, swap, commit. Returns the outcome event."""
+        """Plan, stage, partition, quiesce, swap, commit. Returns the outcome event."""
         engine = self.engine
         begin = time.perf_counter()
         self.members = members(engine.records, self.triggers)
@@ -69,15 +120,14 @@ class Transaction:
                 joining=joining(engine.records, set(names)),
             )
         )
-        try:
-            await self._stage()
-            self._check_dependencies()
-        except PhaseError as rejected:
-            await self._reject(rejected)
+        await self._stage()
+        self._partition()
+        await self._reject()
+        if not self.moving:
             return self.outcome
         staged_at = time.perf_counter()
         limit = engine.settings.quiesce_timeout_s
-        running = [m.name for m in self.members if m.was_active]
+        running = [m.name for m in self.moving if m.was_active]
         # Every member's mailbox holds new events from here; what each has under way finishes
         # on the old version (all at once: the limit is the transaction's, not each member's).
         paused = await asyncio.gather(*(engine.bus.pause(name, limit) for name in running))
@@ -94,9 +144,12 @@ class Transaction:
                 await self._roll_back(failure)
                 return self.outcome
             swapped_at = time.perf_counter()
-            old = [m.old_loaded for m in self.members if m.old_loaded is not None]
+            old = [m.old_loaded for m in self.moving if m.old_loaded is not None and not m.rebound]
             for loaded in old:
                 loaded.release()
+            for member in self.moving:
+                if not member.rebound:
+                    self.failed_versions.forget(member.name)
             self.outcome = ReloadCommitted(
                 plan_id=self.plan_id,
                 changes=[
@@ -105,7 +158,7 @@ class Transaction:
                         old_version=m.old_loaded.version if m.old_loaded else None,
                         new_version=m.rec.version,
                     )
-                    for m in self.members
+                    for m in self.moving
                 ],
                 durations=PhaseDurations(
                     stage=(staged_at - begin) * 1000,
@@ -114,36 +167,39 @@ class Transaction:
                     total=(swapped_at - begin) * 1000,
                 ),
             )
+            for member in self.moving:
+                self.outcomes[member.name] = self.outcome
             await engine.bus.publish(self.outcome)
-            self.retired = old
+            # A rebound member's code still holds what it imported of the versions retired
+            # here, until it reloads itself: those are not expected to be collected yet.
+            self.retired = [] if any(m.rebound for m in self.moving) else old
             return self.outcome
         finally:
-            for member in self.members:
+            for member in self.moving:
                 engine.bus.resume(member.name)
 
     # -- staging ----------------------------------------------------------------------------------
-
-    def _member(self, failure: PhaseError) -> Member:
-        """The member that ``failure`` names."""
-        return next(m for m in self.members if m.name == failure.plugin)
 
     async def _stage(self) -> None:
         """Execute every member's source anew and validate it; touch nothing running.
 
         The members' module code runs on the loader thread (submitted at once), each under
-        ``import_timeout_s``: the loop, and every plugin, serves meanwhile.
-
-        Raises:
-            PhaseError: naming the first member that failed, and the phase.
+        ``import_timeout_s``: the loop, and every plugin, serves meanwhile. A member that fails
+        keeps its failure (`Member.failure`); the others are staged regardless.
         """
         engine = self.engine
         jobs = engine.importer.submit(m.rec.source for m in self.members)
         try:
             await engine.importer.wait(jobs, engine.settings.import_timeout_s)
             for member, job in zip(self.members, jobs, strict=True):
-                await self._stage_one(member, job)
+                try:
+                    await self._stage_one(member, job)
+                except PhaseError as failure:
+                    member.failure = failure
+                if job.done.is_set() and not job.interrupted:
+                    self.seen.update(job.seen)
         finally:
-            engine.importer.discard(jobs)  # loads after a failing member: never taken
+            engine.importer.discard(jobs)  # what a cancellation left untaken
 
     async def _stage_one(self, member: Member, job: Job) -> None:
         """Take ``member``'s load from the loader, validate it and its config."""
@@ -185,14 +241,51 @@ class Transaction:
             contain(error)
             raise PhaseError(Phase.CONFIG, error, plugin=member.name) from None
 
-    def _check_dependencies(self) -> None:
-        """Reject an active member whose new version needs what is missing or forms a cycle.
+    # -- partitioning -----------------------------------------------------------------------------
 
-        Raises:
-            PhaseError: at the dependency phase, naming the member.
+    def _partition(self) -> None:
+        """Split the members into failed, held, rebound and going (see the module's docstring).
+
+        Repeated until nothing more fails: a member going ahead may need a member that turned
+        out to stay behind, and a version that failed before fails again.
         """
+        while True:
+            self._hold()
+            if not (self._check_dependencies() or self._recall()):
+                break
+        self._rebind()
+
+    def _hold(self) -> None:
+        """Hold back the active members that depend, in the plan, on a failed or held one."""
+        by_name = {m.name: m for m in self.members}
+        self.held = {}
+
+        def culprit(member: Member) -> str | None:
+            for name in _requires(member):
+                dep = by_name.get(name)
+                if dep is None:
+                    continue
+                if dep.failure is not None:
+                    return dep.name
+                if dep.name in self.held:
+                    return self.held[dep.name]
+            return None
+
+        for member in self.members:  # dependency order: what it requires came first
+            if member.failure is None and member.was_active:
+                found = culprit(member)
+                if found is not None:
+                    self.held[member.name] = found
+
+    def _going(self) -> list[Member]:
+        return [m for m in self.members if m.failure is None and m.name not in self.held]
+
+    def _check_dependencies(self) -> bool:
+        """Fail each active member going ahead whose new version needs what is missing, or
+        forms a cycle, against what will run. Returns whether any failed."""
         records = self.engine.records
-        new = {m.name: m.manifest for m in self.members if m.manifest is not None}
+        going = self._going()
+        new = {m.name: m.manifest for m in going if m.manifest is not None}
         graph = records.graph()
         for name, manifest in new.items():
             graph[name] = [r.name for r in manifest.requires]
@@ -203,10 +296,11 @@ class Transaction:
             if found is None:
                 dep = records.find(name)
                 if dep is not None and dep.state is S.ACTIVE:
-                    found = dep.manifest
+                    found = dep.manifest  # running, and staying on its version
             return found if found is not None else MISSING
 
-        for member in self.members:
+        failed = False
+        for member in going:
             if member.manifest is None or not member.was_active:
                 continue
             problem = unmet(member.name, member.manifest, cycles, available)
@@ -221,7 +315,8 @@ class Transaction:
             elif problem.unavailable:
                 message = (
                     f"the new version requires {requirement}, which is not running: "
-                    f"load {requirement.name!r} first, or drop the requirement"
+                    f"load {requirement.name!r} first (it reloads then), or drop the "
+                    "requirement"
                 )
             else:
                 message = (
@@ -229,7 +324,7 @@ class Transaction:
                     f"{problem.found_version}: update {requirement.name} or relax the "
                     "requirement"
                 )
-            raise PhaseError(
+            member.failure = PhaseError(
                 Phase.DEPENDENCY,
                 DependencyError(
                     member.name,
@@ -240,62 +335,170 @@ class Transaction:
                 ),
                 plugin=member.name,
             )
+            failed = True
+        return failed
 
-    async def _reject(self, rejected: PhaseError) -> None:
+    def _key(self, member: Member) -> _Key | None:
+        """``member``'s staged version in the context of what it requires, once it moves."""
+        if member.staged is None or member.manifest is None:
+            return None
+        by_name = {m.name: m for m in self._going()}
+        versions: dict[str, str] = {}
+        todo = [r.name for r in member.manifest.requires]
+        while todo:
+            name = todo.pop()
+            if name in versions:
+                continue
+            going = by_name.get(name)
+            if going is not None and going.staged is not None and going.manifest is not None:
+                versions[name] = going.staged.version
+                todo.extend(r.name for r in going.manifest.requires)
+                continue
+            dep = self.engine.records.find(name)
+            versions[name] = (dep.version or "") if dep is not None else ""
+            if dep is not None:
+                todo.extend(dep.requires)
+        return member.name, member.staged.version, tuple(sorted(versions.items()))
+
+    def _recall(self) -> bool:
+        """Fail each member going ahead with a version that failed to come up before, in the
+        same context. Returns whether any failed."""
+        if not self.failed_versions.failures:
+            return False
+        recalled = False
+        for member in self._going():
+            key = self._key(member)
+            known = self.failed_versions.failures.get(key) if key is not None else None
+            if known is not None:
+                member.failure = known
+                member.recalled = True
+                recalled = True
+        return recalled
+
+    def _rebind(self) -> None:
+        """Restart, on their own code, the running members staying behind that depend on a
+        member that moves; the other members staying behind are left untouched."""
+        going = self._going()
+        moving = {m.name for m in going}
+        for member in self.members:  # dependency order
+            if member.name in moving or not member.was_active or member.old_loaded is None:
+                continue
+            old = member.old_manifest
+            requires = [r.name for r in old.requires] if old is not None else []
+            if any(name in moving for name in requires):
+                if member.staged is not None:
+                    member.staged.release()
+                member.staged_config = member.config
+                member.staged, member.manifest, member.config = (
+                    member.old_loaded,
+                    member.old_manifest,
+                    member.old_config,
+                )
+                member.rebound = True
+                moving.add(member.name)
+        self.moving = [m for m in self.members if m.name in moving]
+
+    async def _reject(self) -> None:
+        """Report each failed member, with the members held back by it; release their staged
+        versions."""
         engine = self.engine
         for member in self.members:
-            if member.staged is not None:
+            if member.name in self.held and not member.rebound and member.staged is not None:
                 member.staged.release()
-            member.staged = None
-        culprit = self._member(rejected)
-        info = engine.describe(culprit.rec, rejected.error, culprit.config)
-        culprit.rec.extra_files = files_in_traceback(rejected.error, engine.settings.plugin_dirs)
-        if culprit.was_active:
-            await engine.bus.publish(
-                PluginFailed(
-                    plugin=culprit.name,
-                    phase=rejected.phase,
-                    version=culprit.rec.version,
-                    error=info,
-                )
-            )
-        else:  # nothing was serving: the plugin is failed now, with the new error
+                member.staged = None
+        for culprit in self.members:
+            failure = culprit.failure
+            if failure is None:
+                continue
+            if not culprit.rebound and culprit.staged is not None:
+                culprit.staged.release()
+                culprit.staged = None
             rec = culprit.rec
-            await engine.transition(rec, S.LOADING, "retrying")
-            rec.release()
-            await engine.fail(rec, rejected.phase, rejected.error)
-        self.outcome = ReloadRejected(
-            plan_id=self.plan_id,
-            plugin=culprit.name,
-            phase=rejected.phase,
-            error=info,
-            members=[m.name for m in self.members],
-        )
-        await engine.bus.publish(self.outcome)
+            info = engine.describe(rec, failure.error, culprit.config, culprit.staged_config)
+            rec.extra_files = files_in_traceback(failure.error, engine.settings.plugin_dirs)
+            if culprit.was_active:  # the running version keeps serving, and says why
+                rec.error = info
+                if not culprit.recalled:
+                    await engine.bus.publish(
+                        PluginFailed(
+                            plugin=culprit.name,
+                            phase=failure.phase,
+                            version=rec.version,
+                            error=info,
+                        )
+                    )
+            else:  # nothing was serving: the plugin is failed now, with the new error
+                await engine.transition(rec, S.LOADING, "retrying")
+                rec.release()
+                await engine.fail(rec, failure.phase, failure.error)
+            held = [name for name, by in self.held.items() if by == culprit.name]
+            rejected = ReloadRejected(
+                plan_id=self.plan_id,
+                plugin=culprit.name,
+                phase=failure.phase,
+                error=info,
+                members=[culprit.name, *held],
+                held=held,
+            )
+            for name in rejected.members:
+                self.outcomes[name] = rejected
+                if culprit.recalled:  # the outcome of the transaction that found it stands
+                    self.recalled.add(name)
+            if self.outcome is None:
+                self.outcome = rejected
+            await engine.bus.publish(rejected)
+        if self.moving:
+            self.outcome = None
 
     # -- swapping ---------------------------------------------------------------------------------
+
+    async def _retire_failed(self, member: Member, phase: Phase, error: BaseException) -> None:
+        """The running version of ``member`` failed to export or tear down: say so; the swap
+        goes on (the runtime releases what that version held regardless)."""
+        engine = self.engine
+        rec = member.rec
+        info = engine.describe(rec, error)
+        await engine.bus.publish(
+            PluginFailed(plugin=rec.name, phase=phase, version=rec.version, error=info)
+        )
+        if phase is Phase.EXPORT:
+            old = member.old_manifest
+            await engine.bus.publish(
+                StateDiscarded(
+                    plugin=rec.name,
+                    old_schema_version=None,
+                    new_schema_version=None,
+                    reason=(
+                        f"export_state of version {rec.version} failed ({info.type}: "
+                        f"{info.message}): the new version starts with fresh state"
+                    )
+                    if old is not None
+                    else "export_state failed",
+                )
+            )
 
     async def _swap(self) -> None:
         """Down in reverse order (export, teardown), up in order (setup, import).
 
         Raises:
-            PhaseError: naming the member that failed, and the phase.
+            PhaseError: naming the member whose new version failed to come up, and the phase.
         """
         engine = self.engine
-        for member in reversed(swap_order(self.members, new=False)):
+        for member in reversed(swap_order(self.moving, new=False)):
             if not member.was_active:
                 continue
             rec = member.rec
             try:
                 member.handoff = await engine.export_state(rec)
             except PhaseError as error:
-                raise PhaseError(Phase.EXPORT, error.error, plugin=member.name) from error.error
+                member.handoff = None
+                await self._retire_failed(member, Phase.EXPORT, error.error)
             await engine.transition(rec, S.STOPPING, "reloading")
             problem = await engine.bring_down(rec)
             await engine.transition(rec, S.LOADED, "reloading")
             if problem is not None:
-                raise PhaseError(Phase.TEARDOWN, problem, plugin=member.name) from problem
-        for member in swap_order(self.members, new=True):
+                await self._retire_failed(member, Phase.TEARDOWN, problem)
+        for member in swap_order(self.moving, new=True):
             rec = member.rec
             assert member.staged is not None
             if rec.state is not S.LOADED:
@@ -306,8 +509,9 @@ class Transaction:
                 engine.records.rename(rec, member.manifest.name)
             rec.loaded, rec.manifest, rec.config = member.staged, member.manifest, member.config
             rec.requires = [r.name for r in member.manifest.requires]
-            rec.error = None
-            rec.extra_files = set()
+            if not member.rebound:
+                rec.error = None
+                rec.extra_files = set()
             if rec.state is S.LOADING:
                 await engine.transition(rec, S.LOADED, "loaded")
             if not rec.enabled:
@@ -319,12 +523,44 @@ class Transaction:
             await engine.transition(rec, S.STARTING, "reloading")
             await engine.bring_up(rec, member.staged, member.config, member.handoff)
             member.up = True
-            await engine.transition(rec, S.ACTIVE, "reloaded")
+            reason = "restarted on its own version" if member.rebound else "reloaded"
+            await engine.transition(rec, S.ACTIVE, reason)
+
+    def _remember(self, culprit: Member, failure: PhaseError) -> None:
+        """Remember the new version that failed to come up: the plan runs again without it."""
+        old, new = culprit.old_loaded, culprit.staged
+        if culprit.rebound or (old is not None and new is not None and old.version == new.version):
+            return  # its running code refused the others' new versions: nothing to leave out
+        key = self._key(culprit)
+        if key is None or key in self.failed_versions.failures:
+            return
+        self.failed_versions.failures[key] = failure
+        # Again without it, if that leaves another member's change to commit.
+        self.retry = any(
+            m is not culprit
+            and not m.rebound
+            and m.staged is not None
+            and (m.old_loaded is None or m.old_loaded.version != m.staged.version)
+            for m in self.moving
+        )
+
+    async def _restore_idle(self, member: Member, error: ErrorInfo | None) -> None:
+        """Put ``member``, which was not running, back in its state (failed, or loaded)."""
+        engine = self.engine
+        rec = member.rec
+        rec.error = error
+        if rec.state is not S.FAILED and member.old_loaded is None:
+            if rec.state is not S.LOADING:
+                await engine.transition(rec, S.LOADING, "rolled back")
+            await engine.transition(rec, S.FAILED, "rolled back")
+        elif rec.state is S.FAILED and member.old_loaded is not None:
+            await engine.transition(rec, S.LOADING, "rolled back")
+            await engine.transition(rec, S.LOADED, "rolled back")
 
     async def _roll_back(self, failure: PhaseError) -> None:
-        """Put every member back on its old version and state."""
+        """Put every moving member back on its old version and state."""
         engine = self.engine
-        culprit = self._member(failure)
+        culprit = next(m for m in self.moving if m.name == failure.plugin)
         info = engine.describe(culprit.rec, failure.error, culprit.config)
         await engine.bus.publish(
             PluginFailed(
@@ -334,16 +570,17 @@ class Transaction:
                 error=info,
             )
         )
-        for member in reversed(swap_order(self.members, new=True)):
+        self._remember(culprit, failure)
+        for member in reversed(swap_order(self.moving, new=True)):
             if member.up:
                 await engine.transition(member.rec, S.STOPPING, "rolling back")
                 await engine.bring_down(member.rec)
                 await engine.transition(member.rec, S.LOADED, "rolling back")
                 member.up = False
         restored: list[str] = []
-        for member in swap_order(self.members, new=False):
+        for member in swap_order(self.moving, new=False):
             rec = member.rec
-            if member.staged is not None:
+            if member.staged is not None and not member.rebound:
                 member.staged.release()
             if rec.state is S.STARTING:  # the culprit's new version failed to start
                 await engine.transition(rec, S.FAILED, f"new version failed at {failure.phase}")
@@ -355,15 +592,10 @@ class Transaction:
             old = member.old_manifest
             rec.requires = [r.name for r in old.requires] if old is not None else []
             if not member.was_active:
-                rec.error = info if member is culprit else member.old_error
-                if rec.state is not S.FAILED and member.old_loaded is None:
-                    if rec.state is not S.LOADING:
-                        await engine.transition(rec, S.LOADING, "rolled back")
-                    await engine.transition(rec, S.FAILED, "rolled back")
-                elif rec.state is S.FAILED and member.old_loaded is not None:
-                    await engine.transition(rec, S.LOADING, "rolled back")
-                    await engine.transition(rec, S.LOADED, "rolled back")
+                await self._restore_idle(member, info if member is culprit else member.old_error)
                 continue
+            if member is culprit:
+                rec.error = info
             if rec.state is S.ACTIVE:  # never taken down: the failure came before its turn
                 restored.append(rec.name)
                 continue
@@ -387,4 +619,15 @@ class Transaction:
             error=info,
             members=restored,
         )
+        for member in self.moving:
+            self.outcomes[member.name] = self.outcome
         await engine.bus.publish(self.outcome)
+
+
+def _requires(member: Member) -> set[str]:
+    """What ``member`` requires, by its new version and its running one."""
+    names: set[str] = set()
+    for manifest in (member.manifest, member.old_manifest):
+        if manifest is not None:
+            names.update(r.name for r in manifest.requires)
+    return names

@@ -7,7 +7,16 @@ Driven at the bus (no watcher): each test rewrites plugin files, publishes
 from __future__ import annotations
 
 import pytest
-from hotbus.schemas import Phase, PluginState, ReloadPlanned, ReloadRejected, ReloadRolledBack
+from hotbus.schemas import (
+    Phase,
+    PluginFailed,
+    PluginState,
+    ReloadCommitted,
+    ReloadPlanned,
+    ReloadRejected,
+    ReloadRolledBack,
+    StateDiscarded,
+)
 from hotbus.testing import Harness, PluginDir
 
 from tests.cascade import faults
@@ -20,6 +29,7 @@ from tests.cascade.helpers import (
     running,
     sequence,
     settle,
+    since,
     states,
     touched,
     versions,
@@ -280,8 +290,6 @@ async def test_a_dependent_failing_setup_takes_the_root_down_and_up_again(
 @pytest.mark.parametrize(
     ("fault", "plugin", "phase"),
     [
-        ("export b", "b", Phase.EXPORT),
-        ("teardown b", "b", Phase.TEARDOWN),
         ("setup b", "b", Phase.SETUP),
         ("setup c", "c", Phase.SETUP),
     ],
@@ -297,7 +305,7 @@ async def test_a_member_failing_during_the_swap_rolls_back_naming_it_and_the_pha
     assert (rolled_back.plugin, rolled_back.phase) == (plugin, phase)
 
 
-@pytest.mark.parametrize("fault", ["export b", "teardown b", "setup b", "setup c"])
+@pytest.mark.parametrize("fault", ["setup b", "setup c"])
 async def test_after_a_failed_swap_every_member_serves_its_old_version_and_state(
     plugin_dir: PluginDir, hotbus: Harness, fault: str
 ) -> None:
@@ -314,3 +322,56 @@ async def test_after_a_failed_swap_every_member_serves_its_old_version_and_state
         "b": (20, 2, {"a": 1}),
         "c": (300, 2, {"b": 20}),
     }
+
+
+# -- a running version failing to retire does not hold the others back ---------------------------
+
+
+@pytest.mark.parametrize(
+    ("fault", "phase"), [("export b", Phase.EXPORT), ("teardown b", Phase.TEARDOWN)]
+)
+async def test_a_running_member_failing_to_retire_is_reported_and_the_cascade_commits(
+    plugin_dir: PluginDir, hotbus: Harness, fault: str, phase: Phase
+) -> None:
+    await _start_chain(plugin_dir, hotbus)
+    plugin_dir.write("a.py", plugin_source("a", value=2))
+    faults.FAULTS.add(fault)
+    start = await settle(hotbus, plugin_dir / "a.py")
+    committed = await hotbus.wait_for(ReloadCommitted)
+    faults.FAULTS.clear()
+    failures = [
+        (e.plugin, e.phase) for e in since(hotbus.events, start) if isinstance(e, PluginFailed)
+    ]
+    assert (failures, [c.plugin for c in committed.changes]) == ([("b", phase)], ["a", "b", "c"])
+
+
+@pytest.mark.parametrize(("fault", "b_hits"), [("export b", 1), ("teardown b", 2)])
+async def test_after_a_member_failed_to_retire_every_member_serves_its_new_version(
+    plugin_dir: PluginDir, hotbus: Harness, fault: str, b_hits: int
+) -> None:
+    """b's state is discarded when its export failed (it starts fresh), kept otherwise."""
+    await _start_chain(plugin_dir, hotbus)
+    plugin_dir.write("a.py", plugin_source("a", value=2))
+    faults.FAULTS.add(fault)
+    await settle(hotbus, plugin_dir / "a.py")
+    await hotbus.wait_for(ReloadCommitted)
+    faults.FAULTS.clear()
+    seen = await answers(hotbus, CHAIN)
+    assert {n: (a.value, a.hits, a.looked_up) for n, a in seen.items()} == {
+        "a": (2, 2, {}),
+        "b": (20, b_hits, {"a": 2}),
+        "c": (300, 2, {"b": 20}),
+    }
+
+
+async def test_a_member_whose_export_failed_reports_its_state_discarded(
+    plugin_dir: PluginDir, hotbus: Harness
+) -> None:
+    await _start_chain(plugin_dir, hotbus)
+    plugin_dir.write("a.py", plugin_source("a", value=2))
+    faults.FAULTS.add("export b")
+    await settle(hotbus, plugin_dir / "a.py")
+    discarded = await hotbus.wait_for(StateDiscarded)
+    assert discarded.plugin == "b"
+    assert "export_state of version 1.0.0+" in discarded.reason
+    assert "export b fails on purpose" in discarded.reason
