@@ -245,7 +245,12 @@ def _reload_rejected(logger: logging.Logger, event: ReloadRejected) -> None:
     if not logger.isEnabledFor(logging.ERROR):
         return
     fmt, args = _with_error("❌ %s rejected at %s", (event.plugin, event.phase), event.error)
-    logger.error(fmt + "; the running version keeps serving", *args)
+    if event.serving:
+        fmt += "; the running version keeps serving"
+    if event.held:
+        fmt += "; %s wait%s for its next version"
+        args = (*args, ", ".join(event.held), "s" if len(event.held) == 1 else "")
+    logger.error(fmt, *args)
 
 
 def _reload_rolled_back(logger: logging.Logger, event: ReloadRolledBack) -> None:

@@ -309,6 +309,9 @@ class ReloadRejected(Event):
         default_factory=list,
         description="Running members that depend on it, waiting with it for its next version.",
     )
+    serving: bool = Field(
+        default=False, description="Whether a running version of it keeps serving."
+    )
 
 
 class ReloadCommitted(Event):

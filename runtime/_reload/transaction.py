@@ -439,6 +439,7 @@ class Transaction:
                 error=info,
                 members=[culprit.name, *held],
                 held=held,
+                serving=culprit.was_active,
             )
             for name in rejected.members:
                 self.outcomes[name] = rejected

@@ -363,13 +363,27 @@ async def test_rejected_reload_is_error_saying_the_running_version_keeps_serving
         phase=Phase.COMPILE,
         error=SYNTAX_ERROR,
         members=["greeter", "echo"],
+        held=["echo"],
+        serving=True,
     )
     assert await logged(event) == [
         (
             "hotbus.reload",
             ERROR,
             "❌ greeter rejected at compile: hotbus.schemas.PluginLoadError: invalid syntax "
-            "(greeter.py:42); the running version keeps serving",
+            "(greeter.py:42); the running version keeps serving; echo waits for its next version",
+        )
+    ]
+
+
+async def test_rejected_first_load_says_nothing_of_a_running_version(logged: Publish) -> None:
+    event = ReloadRejected(plan_id="p1", plugin="greeter", phase=Phase.COMPILE, error=SYNTAX_ERROR)
+    assert await logged(event) == [
+        (
+            "hotbus.reload",
+            ERROR,
+            "❌ greeter rejected at compile: hotbus.schemas.PluginLoadError: invalid syntax "
+            "(greeter.py:42)",
         )
     ]
 
