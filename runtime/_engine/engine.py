@@ -27,7 +27,7 @@ from hotbus.runtime._engine.lifecycle import check_transition
 from hotbus.runtime._engine.records import Record, Records
 from hotbus.runtime._loading.importer import Importer, Job
 from hotbus.runtime._loading.interrupt import contain
-from hotbus.runtime._loading.loader import Loaded, PluginSource
+from hotbus.runtime._loading.loader import Loaded, PluginSource, declared_name
 from hotbus.runtime._loading.paths import files_in_traceback
 from hotbus.runtime._loading.phase_error import PhaseError
 from hotbus.runtime._loading.validation import validate_plugin_class
@@ -172,6 +172,7 @@ class Engine:
         except PhaseError as error:
             rec.loaded = None
             rec.extra_files = files_in_traceback(error.error, self.settings.plugin_dirs)
+            self.name_unloaded(rec)
             await self.fail(rec, error.phase, error.error)
             return
         if loaded is None:  # a helper after all
@@ -198,6 +199,15 @@ class Engine:
             rec.release()
             return
         await self.transition(rec, S.LOADED, "loaded")
+
+    def name_unloaded(self, rec: Record) -> None:
+        """Give ``rec``, which never loaded, the name its source declares (if free), so that its
+        failure is reported by the plugin's name rather than by its file's."""
+        if rec.manifest is not None:
+            return
+        name = declared_name(rec.source)
+        if name is not None and self.records.find(name) is None:
+            self.records.rename(rec, name)
 
     def validate(self, rec: Record, loaded: Loaded) -> PluginManifest:
         """The manifest of ``loaded``'s plugin class, validated (as ``rec``'s next version).

@@ -13,6 +13,7 @@ source bytes, never from a cached ``.pyc``. So
 
 from __future__ import annotations
 
+import ast
 import hashlib
 import importlib
 import importlib.abc
@@ -40,6 +41,7 @@ __all__ = [
     "NAMESPACE",
     "Generation",
     "PluginSource",
+    "declared_name",
     "discover",
     "load",
     "purge",
@@ -154,6 +156,55 @@ def discover(plugin_dirs: Sequence[Path], *, entry_points: bool = True) -> list[
         for ep in sorted(importlib.metadata.entry_points(group=ENTRY_POINT_GROUP), key=str):
             found.append(PluginSource(name=ep.name, kind=SourceKind.ENTRY_POINT, entry_point=ep))
     return found
+
+
+_DECLARED_NAME = re.compile(r"""^[ \t]+name\s*(?::[^=\n]*)?=\s*["']([A-Za-z_][\w.-]*)["']""", re.M)
+
+
+def declared_name(source: PluginSource) -> str | None:
+    """The name the plugin class in ``source`` declares, read from its text without running it.
+
+    For a plugin that has not loaded yet (its first load failed), so that it is reported by the
+    name it will have, not by its file's. The class body is read when the module parses, else
+    the first indented ``name = "..."`` of the file is taken. None when nothing is found.
+    """
+    main = source.main_file
+    if main is None:
+        return None
+    try:
+        text = main.read_text(encoding="utf-8", errors="replace")
+    except OSError:
+        return None
+    try:
+        tree = ast.parse(text)
+    except (SyntaxError, ValueError):
+        found = _DECLARED_NAME.search(text)
+        return found.group(1) if found else None
+    classes = [
+        node
+        for node in tree.body
+        if isinstance(node, ast.ClassDef)
+        and any("Plugin" in ast.unparse(base) for base in node.bases)
+    ]
+    if len(classes) != 1:  # none, or several: which one is the plugin is for loading to say
+        return None
+    for item in classes[0].body:
+        targets = (
+            item.targets
+            if isinstance(item, ast.Assign)
+            else [item.target]
+            if isinstance(item, ast.AnnAssign)
+            else []
+        )
+        value = getattr(item, "value", None)
+        if (
+            any(isinstance(t, ast.Name) and t.id == "name" for t in targets)
+            and isinstance(value, ast.Constant)
+            and isinstance(value.value, str)
+            and value.value
+        ):
+            return value.value
+    return None
 
 
 def source_for(path: Path, *, resolved: bool = False) -> PluginSource | None:

@@ -161,7 +161,10 @@ class Scheduler:
         engine = self._engine
         triggers: dict[str, Record] = {}
         outcome: Event | None = None
-        for request in batch:
+        # Unloads first: a file renamed back to its plugin's name unloads the plugin from the
+        # old path before the new path loads it.
+        ordered = sorted(batch, key=lambda r: r.action is not ReloadAction.UNLOAD)
+        for request in ordered:
             rec = engine.records.find(request.plugin)
             if request.action is ReloadAction.UNLOAD:
                 if rec is not None:
@@ -178,7 +181,8 @@ class Scheduler:
                     await engine.bus.publish(outcome)
                     await asyncio.sleep(0)  # hundreds unloaded at once: let the loop serve between
                 continue
-            if rec is None and request.action is ReloadAction.LOAD:
+            if request.action is ReloadAction.LOAD:
+                rec = None  # a load names a file: find its plugin by source, not by name
                 for path in request.paths:
                     source = source_for(path)
                     if source is None:

@@ -428,6 +428,7 @@ class Transaction:
                         )
                     )
             else:  # nothing was serving: the plugin is failed now, with the new error
+                engine.name_unloaded(rec)
                 await engine.transition(rec, S.LOADING, "retrying")
                 rec.release()
                 await engine.fail(rec, failure.phase, failure.error)

@@ -8,6 +8,7 @@ and what was held back is staged again with the culprit's next version.
 
 from __future__ import annotations
 
+import pytest
 from hotbus import Runtime
 from hotbus.schemas import (
     Phase,
@@ -197,3 +198,45 @@ async def test_a_file_rewritten_to_its_settled_bytes_after_staging_read_other_by
     await plugin_dir.save("p.py", new_p)  # back to the bytes that settled before
     await hotbus.wait_for(ReloadCommitted, committed("p", 2), timeout=TIMEOUT)
     assert await values(runtime) == [2]
+
+
+# -- files moving around ---------------------------------------------------------------------
+
+
+async def test_renaming_a_plugin_file_back_to_its_name_keeps_it_serving(
+    plugin_dir: PluginDir, hotbus: Harness
+) -> None:
+    plugin_dir.write("p.py", plugin_source(1))
+    runtime = await hotbus.start()
+    (plugin_dir / "p.py").rename(plugin_dir / "q.py")
+    await hotbus.wait_for(ReloadCommitted, committed("p", 1), timeout=TIMEOUT)
+    await runtime.idle()
+    assert await values(runtime) == [1]
+    (plugin_dir / "q.py").rename(plugin_dir / "p.py")
+    await hotbus.wait_for(ReloadCommitted, committed("p", 1), timeout=TIMEOUT)
+    await runtime.idle()
+    row = status_of(runtime, "p")
+    assert (row.state, row.files) == (PluginState.ACTIVE, [(plugin_dir / "p.py").resolve()])
+    assert await values(runtime) == [1]
+
+
+@pytest.mark.parametrize("broken", ["def broken(:\n", BROKEN_IMPORT])
+async def test_a_plugin_whose_first_load_fails_is_named_by_its_declared_name(
+    plugin_dir: PluginDir, hotbus: Harness, broken: str
+) -> None:
+    plugin_dir.write("file_stem.py", plugin_source(1, name="declared", trailer=broken))
+    runtime = await hotbus.start()
+    assert [(row.name, row.state) for row in runtime.status()] == [("declared", PluginState.FAILED)]
+    await plugin_dir.save("file_stem.py", plugin_source(2, name="declared"))
+    await hotbus.wait_for(ReloadCommitted, committed("declared", 2), timeout=TIMEOUT)
+    assert [(row.name, row.state) for row in runtime.status()] == [("declared", PluginState.ACTIVE)]
+
+
+async def test_a_new_file_failing_its_first_load_is_named_by_its_declared_name(
+    plugin_dir: PluginDir, hotbus: Harness
+) -> None:
+    runtime = await hotbus.start()
+    plugin_dir.write("file_stem.py", plugin_source(1, name="declared", trailer=BROKEN_IMPORT))
+    rejected = await hotbus.wait_for(ReloadRejected, timeout=TIMEOUT)
+    assert (rejected.plugin, rejected.serving) == ("declared", False)
+    assert [row.name for row in runtime.status()] == ["declared"]
