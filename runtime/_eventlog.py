@@ -45,6 +45,7 @@ from hotbus.schemas import (
     RuntimeStopped,
     RuntimeStopping,
     StateDiscarded,
+    StateMismatch,
     VersionChange,
     WatcherFellBack,
     WatcherRestarted,
@@ -322,6 +323,25 @@ def _state_discarded(logger: logging.Logger, event: StateDiscarded) -> None:
     logger.warning("⚠ %s starts fresh: %s", event.plugin, event.reason)
 
 
+def _state_mismatch(logger: logging.Logger, event: StateMismatch) -> None:
+    if not logger.isEnabledFor(logging.WARNING):
+        return
+    fmt = "⚠ %s: state hand-off dropped %s (not declared by %s, schema %d)"
+    args: tuple[object, ...] = (
+        event.plugin,
+        ", ".join(event.dropped),
+        event.model,
+        event.schema_version,
+    )
+    if event.defaulted:
+        fmt += " and used defaults for %s"
+        args = (*args, ", ".join(event.defaulted))
+    if event.hint:
+        fmt += "; %s"
+        args = (*args, event.hint)
+    logger.warning(fmt, *args)
+
+
 def _loop_stalled(logger: logging.Logger, event: LoopStalled) -> None:
     # The monitor thread already wrote the warning when it saw the stall (the loop, and so
     # this subscriber, could not run then): here only the record of its delivery.
@@ -369,6 +389,7 @@ _FORMATTERS: Final[dict[str, _Formatter]] = {
     WatcherFellBack.topic: _watcher_fallback,
     HandlersCancelled.topic: _handlers_cancelled,
     StateDiscarded.topic: _state_discarded,
+    StateMismatch.topic: _state_mismatch,
     LoopStalled.topic: _loop_stalled,
 }
 

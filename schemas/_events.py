@@ -47,6 +47,7 @@ __all__ = [
     "RuntimeStopped",
     "RuntimeStopping",
     "StateDiscarded",
+    "StateMismatch",
     "VersionChange",
     "WatcherFellBack",
     "WatcherRestarted",
@@ -442,3 +443,26 @@ class StateDiscarded(Event):
     old_schema_version: int | None = None
     new_schema_version: int | None = None
     reason: str
+
+
+class StateMismatch(Event):
+    """A reloaded plugin got its state, but the data did not fit its `State` model exactly.
+
+    The old version handed over keys that the new model (of the same ``schema_version``) does
+    not declare, typically a field renamed or removed without a new schema version: their
+    values are lost. The reload went on with what did validate.
+    """
+
+    topic = "hotbus.plugin.state_mismatch"
+
+    plugin: PluginName
+    schema_version: int = Field(description="The schema version both versions declare.")
+    model: str = Field(description="The class name of the new version's state model.")
+    dropped: list[str] = Field(
+        description="Keys of the handed-over data the model does not declare ('a.b', 'items[].c')."
+    )
+    defaulted: list[str] = Field(
+        default_factory=list,
+        description="Fields of the model the data did not set: they hold their defaults.",
+    )
+    hint: str = Field(default="", description="How to keep the values.")

@@ -39,6 +39,7 @@ from hotbus.schemas import (
     SettleOutcome,
     SourceKind,
     StateDiscarded,
+    StateMismatch,
     TopicConflictError,
     UnknownTopicError,
     VersionChange,
@@ -126,6 +127,14 @@ EXAMPLES: list[Event] = [
     HandlersCancelled(plugin="dice", cancelled=2, timeout_s=1.5),
     StateDiscarded(
         plugin="dice", old_schema_version=1, new_schema_version=3, reason="no migration from 1"
+    ),
+    StateMismatch(
+        plugin="dice",
+        schema_version=2,
+        model="DiceState",
+        dropped=["count", "rolls[].sides"],
+        defaulted=["total"],
+        hint="bump schema_version and define migrate_state, or keep the field name",
     ),
     LoopStalled(
         plugin="dice",
