@@ -41,6 +41,7 @@ from hotbus.schemas import (
     ReloadRejected,
     ReloadRequested,
     ReloadRolledBack,
+    ReloadThrottled,
     RuntimeStarted,
     RuntimeStopped,
     RuntimeStopping,
@@ -257,6 +258,21 @@ def _reload_rolled_back(logger: logging.Logger, event: ReloadRolledBack) -> None
     logger.error(fmt + "; rolled back %s", *args, restored)
 
 
+def _reload_throttled(logger: logging.Logger, event: ReloadThrottled) -> None:
+    if not logger.isEnabledFor(logging.WARNING):
+        return
+    files = ", ".join(path.name for path in event.paths) or "its files"
+    fmt = (
+        "⚠ %s reloads itself: %s changed %d times in a row while it was starting; "
+        "next reload in %g s"
+    )
+    args: tuple[object, ...] = (event.plugin, files, event.reloads, event.delay_s)
+    if event.hint:
+        fmt += "; %s"
+        args = (*args, event.hint)
+    logger.warning(fmt, *args)
+
+
 # -- config and bus ---------------------------------------------------------------------------
 
 
@@ -381,6 +397,7 @@ _FORMATTERS: Final[dict[str, _Formatter]] = {
     ReloadCommitted.topic: _reload_committed,
     ReloadRejected.topic: _reload_rejected,
     ReloadRolledBack.topic: _reload_rolled_back,
+    ReloadThrottled.topic: _reload_throttled,
     ConfigChanged.topic: _config_changed,
     HandlerFailed.topic: _handler_failed,
     WatcherStarted.topic: _watcher_started,

@@ -43,6 +43,7 @@ __all__ = [
     "ReloadRejected",
     "ReloadRequested",
     "ReloadRolledBack",
+    "ReloadThrottled",
     "RuntimeStarted",
     "RuntimeStopped",
     "RuntimeStopping",
@@ -321,6 +322,27 @@ class ReloadRolledBack(Event):
     phase: Phase
     error: ErrorInfo
     members: list[PluginName] = Field(default_factory=list, description="Members restored.")
+
+
+class ReloadThrottled(Event):
+    """A plugin keeps changing its own files as it starts: its next reload waits.
+
+    Each of the last ``reloads`` changes of its files was written while the plugin was starting
+    (its setup, or a task it started, writing its own source): reloading at once would go on
+    forever. The next reload happens after ``delay_s``, loading what is on disk then; changes
+    meanwhile join it. Published once per step of the backoff, whose delay doubles while the
+    loop goes on; a change written at any other time (an edit) reloads at once and ends it.
+    """
+
+    topic = "hotbus.reload.throttled"
+
+    plugin: PluginName
+    reloads: NonNegativeInt = Field(
+        description="How many changes in a row were written while the plugin was starting."
+    )
+    delay_s: NonNegativeFloat = Field(description="How long the next reload waits.")
+    paths: list[Path] = Field(default_factory=list, description="The files that changed.")
+    hint: str = Field(default="", description="What causes it and how to stop it.")
 
 
 class ConfigChanged(Event):

@@ -35,6 +35,7 @@ from hotbus.schemas import (
     ReloadRejected,
     ReloadRequested,
     ReloadRolledBack,
+    ReloadThrottled,
     RuntimeStarted,
     RuntimeStopped,
     RuntimeStopping,
@@ -731,5 +732,21 @@ async def test_state_mismatch_without_defaulted_fields_says_only_what_was_droppe
             "hotbus.plugin",
             WARNING,
             "⚠ quotes: state hand-off dropped n (not declared by Q, schema 3)",
+        )
+    ]
+
+
+async def test_a_throttled_reload_is_a_warning_with_the_count_the_delay_and_the_hint(
+    logged: Publish,
+) -> None:
+    event = ReloadThrottled(
+        plugin="dice", reloads=5, delay_s=2.0, paths=[Path("/srv/dice.py")], hint="write elsewhere"
+    )
+    assert await logged(event) == [
+        (
+            "hotbus.reload",
+            WARNING,
+            "⚠ dice reloads itself: dice.py changed 5 times in a row while it was starting; "
+            "next reload in 2 s; write elsewhere",
         )
     ]

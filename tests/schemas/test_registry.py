@@ -33,6 +33,7 @@ from hotbus.schemas import (
     ReloadRejected,
     ReloadRequested,
     ReloadRolledBack,
+    ReloadThrottled,
     RuntimeStarted,
     RuntimeStopped,
     RuntimeStopping,
@@ -110,6 +111,13 @@ EXAMPLES: list[Event] = [
         phase=Phase.SETUP,
         error=ERROR,
         members=["dice", "roller"],
+    ),
+    ReloadThrottled(
+        plugin="dice",
+        reloads=5,
+        delay_s=2.0,
+        paths=[PLUGINS / "dice.py"],
+        hint="write data elsewhere",
     ),
     ConfigChanged(plugin="dice", path=Path("hotbus.toml"), fields=["sides", "max_dice"]),
     HandlerFailed(
