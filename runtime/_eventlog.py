@@ -41,10 +41,12 @@ from hotbus.schemas import (
     ReloadRejected,
     ReloadRequested,
     ReloadRolledBack,
+    ReloadThrottled,
     RuntimeStarted,
     RuntimeStopped,
     RuntimeStopping,
     StateDiscarded,
+    StateMismatch,
     VersionChange,
     WatcherFellBack,
     WatcherRestarted,
@@ -261,6 +263,21 @@ def _reload_rolled_back(logger: logging.Logger, event: ReloadRolledBack) -> None
     logger.error(fmt + "; rolled back %s", *args, restored)
 
 
+def _reload_throttled(logger: logging.Logger, event: ReloadThrottled) -> None:
+    if not logger.isEnabledFor(logging.WARNING):
+        return
+    files = ", ".join(path.name for path in event.paths) or "its files"
+    fmt = (
+        "⚠ %s reloads itself: %s changed %d times in a row while it was starting; "
+        "next reload in %g s"
+    )
+    args: tuple[object, ...] = (event.plugin, files, event.reloads, event.delay_s)
+    if event.hint:
+        fmt += "; %s"
+        args = (*args, event.hint)
+    logger.warning(fmt, *args)
+
+
 # -- config and bus ---------------------------------------------------------------------------
 
 
@@ -327,6 +344,25 @@ def _state_discarded(logger: logging.Logger, event: StateDiscarded) -> None:
     logger.warning("⚠ %s starts fresh: %s", event.plugin, event.reason)
 
 
+def _state_mismatch(logger: logging.Logger, event: StateMismatch) -> None:
+    if not logger.isEnabledFor(logging.WARNING):
+        return
+    fmt = "⚠ %s: state hand-off dropped %s (not declared by %s, schema %d)"
+    args: tuple[object, ...] = (
+        event.plugin,
+        ", ".join(event.dropped),
+        event.model,
+        event.schema_version,
+    )
+    if event.defaulted:
+        fmt += " and used defaults for %s"
+        args = (*args, ", ".join(event.defaulted))
+    if event.hint:
+        fmt += "; %s"
+        args = (*args, event.hint)
+    logger.warning(fmt, *args)
+
+
 def _loop_stalled(logger: logging.Logger, event: LoopStalled) -> None:
     # The monitor thread already wrote the warning when it saw the stall (the loop, and so
     # this subscriber, could not run then): here only the record of its delivery.
@@ -366,6 +402,7 @@ _FORMATTERS: Final[dict[str, _Formatter]] = {
     ReloadCommitted.topic: _reload_committed,
     ReloadRejected.topic: _reload_rejected,
     ReloadRolledBack.topic: _reload_rolled_back,
+    ReloadThrottled.topic: _reload_throttled,
     ConfigChanged.topic: _config_changed,
     HandlerFailed.topic: _handler_failed,
     WatcherStarted.topic: _watcher_started,
@@ -374,6 +411,7 @@ _FORMATTERS: Final[dict[str, _Formatter]] = {
     WatcherFellBack.topic: _watcher_fallback,
     HandlersCancelled.topic: _handlers_cancelled,
     StateDiscarded.topic: _state_discarded,
+    StateMismatch.topic: _state_mismatch,
     LoopStalled.topic: _loop_stalled,
 }
 

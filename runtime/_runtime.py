@@ -311,14 +311,19 @@ class Runtime:
         return self._watcher.kind or None
 
     async def idle(self) -> None:
-        """Wait until no file waits to settle, no reload runs or waits, no event is queued,
-        and no leak check runs."""
+        """Wait until no file waits to settle, no reload runs or waits (one held back by the
+        throttle included), no event is queued, and no leak check runs."""
         while True:
             await self._files_settled()
+            await self._reloader.idle()  # reloads held back by the throttle, when they end
             await self._scheduler.idle()
             await self.bus.join()
             await self._leaks.join()
-            if not self._scheduler.busy and self._debouncer.pending == 0:
+            if (
+                not self._scheduler.busy
+                and self._debouncer.pending == 0
+                and self._reloader.waiting == 0
+            ):
                 return
             await asyncio.sleep(0)
 

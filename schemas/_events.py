@@ -43,10 +43,12 @@ __all__ = [
     "ReloadRejected",
     "ReloadRequested",
     "ReloadRolledBack",
+    "ReloadThrottled",
     "RuntimeStarted",
     "RuntimeStopped",
     "RuntimeStopping",
     "StateDiscarded",
+    "StateMismatch",
     "VersionChange",
     "WatcherFellBack",
     "WatcherRestarted",
@@ -336,6 +338,27 @@ class ReloadRolledBack(Event):
     members: list[PluginName] = Field(default_factory=list, description="Members restored.")
 
 
+class ReloadThrottled(Event):
+    """A plugin keeps changing its own files as it starts: its next reload waits.
+
+    Each of the last ``reloads`` changes of its files was written while the plugin was starting
+    (its setup, or a task it started, writing its own source): reloading at once would go on
+    forever. The next reload happens after ``delay_s``, loading what is on disk then; changes
+    meanwhile join it. Published once per step of the backoff, whose delay doubles while the
+    loop goes on; a change written at any other time (an edit) reloads at once and ends it.
+    """
+
+    topic = "hotbus.reload.throttled"
+
+    plugin: PluginName
+    reloads: NonNegativeInt = Field(
+        description="How many changes in a row were written while the plugin was starting."
+    )
+    delay_s: NonNegativeFloat = Field(description="How long the next reload waits.")
+    paths: list[Path] = Field(default_factory=list, description="The files that changed.")
+    hint: str = Field(default="", description="What causes it and how to stop it.")
+
+
 class ConfigChanged(Event):
     """A plugin's config section changed on disk."""
 
@@ -456,3 +479,26 @@ class StateDiscarded(Event):
     old_schema_version: int | None = None
     new_schema_version: int | None = None
     reason: str
+
+
+class StateMismatch(Event):
+    """A reloaded plugin got its state, but the data did not fit its `State` model exactly.
+
+    The old version handed over keys that the new model (of the same ``schema_version``) does
+    not declare, typically a field renamed or removed without a new schema version: their
+    values are lost. The reload went on with what did validate.
+    """
+
+    topic = "hotbus.plugin.state_mismatch"
+
+    plugin: PluginName
+    schema_version: int = Field(description="The schema version both versions declare.")
+    model: str = Field(description="The class name of the new version's state model.")
+    dropped: list[str] = Field(
+        description="Keys of the handed-over data the model does not declare ('a.b', 'items[].c')."
+    )
+    defaulted: list[str] = Field(
+        default_factory=list,
+        description="Fields of the model the data did not set: they hold their defaults.",
+    )
+    hint: str = Field(default="", description="How to keep the values.")

@@ -5,7 +5,15 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, NonNegativeFloat, PositiveFloat, PositiveInt
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    NonNegativeFloat,
+    NonNegativeInt,
+    PositiveFloat,
+    PositiveInt,
+)
 
 __all__ = ["Settings"]
 
@@ -33,6 +41,17 @@ class Settings(BaseModel):
     )
     max_wait_windows: PositiveInt = Field(
         default=10, description="Continuous writing settles after at most this many windows."
+    )
+    reload_loop_limit: NonNegativeInt = Field(
+        default=5,
+        description=(
+            "A plugin whose files change this many times in a row while it starts (its own "
+            "code writing them) has its next reload delayed, with backoff (0: never)."
+        ),
+    )
+    reload_backoff_max_s: PositiveFloat = Field(
+        default=30.0,
+        description="The longest delay of a reload held back by reload_loop_limit.",
     )
     setup_timeout_s: PositiveFloat = Field(default=10.0, description="Limit for a plugin's setup.")
     teardown_timeout_s: PositiveFloat = Field(

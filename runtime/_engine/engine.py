@@ -471,14 +471,20 @@ class Engine:
     async def import_state(self, rec: Record, instance: Plugin, handoff: Handoff) -> None:
         """Give ``instance`` the state of the previous version, migrating it if it is older.
 
+        Keys of the same schema version that the new model does not declare are published as
+        `StateMismatch` (their values are lost; the hand-off goes on with the rest).
+
         Raises:
             PhaseError: at phase handoff, for whatever went wrong.
         """
         try:
-            state, reason = unpack(instance, handoff)
+            unpacked = unpack(instance, handoff, rec.source.main_file)
         except BaseException as error:  # the state model's own code (validators, migrate)
             contain(error)
             raise PhaseError(Phase.HANDOFF, error, plugin=rec.name) from error
+        if unpacked.mismatch is not None:  # values lost: said, and the reload goes on
+            await self.bus.publish(unpacked.mismatch)
+        state = unpacked.state
         if state is None:
             model = type(instance).state_model
             await self.bus.publish(
@@ -486,7 +492,7 @@ class Engine:
                     plugin=rec.name,
                     old_schema_version=handoff.schema_version,
                     new_schema_version=model.schema_version if model is not None else None,
-                    reason=reason,
+                    reason=unpacked.reason,
                 )
             )
             return

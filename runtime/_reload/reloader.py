@@ -5,6 +5,9 @@ they imported, or, while they are failed, a file named in their traceback) and p
 ``hotbus.reload.requested``. A new plugin file is loaded and a deleted one unloaded. A change to
 the config file re-validates the plugin sections and reloads only the plugins whose section
 changed.
+
+A reload that a plugin's own start-up keeps causing (its setup writing its own source) is held
+back by the `Throttle`, with a growing delay, instead of running forever.
 """
 
 from __future__ import annotations
@@ -17,6 +20,7 @@ from hotbus.runtime._config.settings import read_config_file, replace_settings
 from hotbus.runtime._engine.engine import Engine
 from hotbus.runtime._listener import Listener
 from hotbus.runtime._loading.loader import source_for
+from hotbus.runtime._reload.throttle import Throttle
 from hotbus.schemas import (
     ConfigChanged,
     FileSettled,
@@ -36,19 +40,31 @@ logger = logging.getLogger("hotbus.reload")
 class Reloader:
     """Maps settled files to plugins and publishes reload requests."""
 
-    __slots__ = ("_engine", "_listener")
+    __slots__ = ("_engine", "_listener", "_throttle")
 
     def __init__(self, engine: Engine) -> None:
         self._engine = engine
         self._listener = Listener(engine.bus, FileSettled, self.on_settled)
+        self._throttle = Throttle(engine.bus, lambda: engine.settings, self._files_of)
 
     def attach(self) -> None:
         """Subscribe to ``hotbus.file.settled`` (idempotent)."""
         self._listener.attach()
+        self._throttle.attach()
 
     def detach(self) -> None:
-        """Unsubscribe."""
+        """Unsubscribe, and drop the reloads held back."""
         self._listener.detach()
+        self._throttle.detach()
+
+    @property
+    def waiting(self) -> int:
+        """How many plugins have a reload held back (see `Throttle`)."""
+        return self._throttle.waiting
+
+    async def idle(self) -> None:
+        """Wait until no reload is held back: each is asked for when its delay ends."""
+        await self._throttle.idle()
 
     async def on_settled(self, event: FileSettled) -> None:
         """Publish what the settled path asks for (the bus calls this)."""
@@ -83,7 +99,20 @@ class Reloader:
                         )
                     )
         for request in requests:
-            await engine.bus.publish(request)
+            if request.action is ReloadAction.RELOAD:
+                await self._throttle.request(request)
+            else:
+                await engine.bus.publish(request)
+
+    def _files_of(self, name: str) -> list[Path]:
+        """The files plugin ``name`` was loaded from (none if it is gone)."""
+        rec = self._engine.records.find(name)
+        if rec is None:
+            return []
+        files = set(rec.loaded.files) if rec.loaded is not None else set()
+        if rec.source.main_file is not None:
+            files.add(rec.source.main_file)
+        return sorted(files)
 
     def _source_path(self, path: Path) -> Path | None:
         """The plugin source a new file may be: a top-level module or a package's __init__."""

@@ -35,12 +35,14 @@ from hotbus.schemas import (
     ReloadRejected,
     ReloadRequested,
     ReloadRolledBack,
+    ReloadThrottled,
     RuntimeStarted,
     RuntimeStopped,
     RuntimeStopping,
     SettleOutcome,
     SourceKind,
     StateDiscarded,
+    StateMismatch,
     VersionChange,
     WatcherFellBack,
     WatcherRestarted,
@@ -714,3 +716,51 @@ async def test_cancelled_handlers_are_a_warning(logged: Publish) -> None:
 async def test_discarded_state_is_a_warning_with_the_reason(logged: Publish) -> None:
     event = StateDiscarded(plugin="quotes", old_schema_version=1, new_schema_version=2, reason="x")
     assert await logged(event) == [("hotbus.plugin", WARNING, "⚠ quotes starts fresh: x")]
+
+
+async def test_state_mismatch_is_a_warning_naming_the_fields_and_the_fix(logged: Publish) -> None:
+    event = StateMismatch(
+        plugin="quotes",
+        schema_version=1,
+        model="QuotesState",
+        dropped=["quotes", "meta.by"],
+        defaulted=["items"],
+        hint="bump schema_version",
+    )
+    assert await logged(event) == [
+        (
+            "hotbus.plugin",
+            WARNING,
+            "⚠ quotes: state hand-off dropped quotes, meta.by (not declared by QuotesState, "
+            "schema 1) and used defaults for items; bump schema_version",
+        )
+    ]
+
+
+async def test_state_mismatch_without_defaulted_fields_says_only_what_was_dropped(
+    logged: Publish,
+) -> None:
+    event = StateMismatch(plugin="quotes", schema_version=3, model="Q", dropped=["n"])
+    assert await logged(event) == [
+        (
+            "hotbus.plugin",
+            WARNING,
+            "⚠ quotes: state hand-off dropped n (not declared by Q, schema 3)",
+        )
+    ]
+
+
+async def test_a_throttled_reload_is_a_warning_with_the_count_the_delay_and_the_hint(
+    logged: Publish,
+) -> None:
+    event = ReloadThrottled(
+        plugin="dice", reloads=5, delay_s=2.0, paths=[Path("/srv/dice.py")], hint="write elsewhere"
+    )
+    assert await logged(event) == [
+        (
+            "hotbus.reload",
+            WARNING,
+            "⚠ dice reloads itself: dice.py changed 5 times in a row while it was starting; "
+            "next reload in 2 s; write elsewhere",
+        )
+    ]

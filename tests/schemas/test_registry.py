@@ -33,12 +33,14 @@ from hotbus.schemas import (
     ReloadRejected,
     ReloadRequested,
     ReloadRolledBack,
+    ReloadThrottled,
     RuntimeStarted,
     RuntimeStopped,
     RuntimeStopping,
     SettleOutcome,
     SourceKind,
     StateDiscarded,
+    StateMismatch,
     TopicConflictError,
     UnknownTopicError,
     VersionChange,
@@ -110,6 +112,13 @@ EXAMPLES: list[Event] = [
         error=ERROR,
         members=["dice", "roller"],
     ),
+    ReloadThrottled(
+        plugin="dice",
+        reloads=5,
+        delay_s=2.0,
+        paths=[PLUGINS / "dice.py"],
+        hint="write data elsewhere",
+    ),
     ConfigChanged(plugin="dice", path=Path("hotbus.toml"), fields=["sides", "max_dice"]),
     HandlerFailed(
         handler="dice.on_roll",
@@ -126,6 +135,14 @@ EXAMPLES: list[Event] = [
     HandlersCancelled(plugin="dice", cancelled=2, timeout_s=1.5),
     StateDiscarded(
         plugin="dice", old_schema_version=1, new_schema_version=3, reason="no migration from 1"
+    ),
+    StateMismatch(
+        plugin="dice",
+        schema_version=2,
+        model="DiceState",
+        dropped=["count", "rolls[].sides"],
+        defaulted=["total"],
+        hint="bump schema_version and define migrate_state, or keep the field name",
     ),
     LoopStalled(
         plugin="dice",
