@@ -21,6 +21,7 @@ from hotbus.bus import Bus
 from hotbus.runtime._config.settings import load_settings, replace_settings
 from hotbus.runtime._engine.engine import Engine
 from hotbus.runtime._eventlog import EventLogger
+from hotbus.runtime._listener import Listener
 from hotbus.runtime._loading.loader import discover, generation_of, source_for
 from hotbus.runtime._monitor import LoopMonitor
 from hotbus.runtime._plugins.plugin import Plugin
@@ -41,6 +42,8 @@ from hotbus.schemas import (
     RuntimeStopped,
     RuntimeStopping,
     Settings,
+    WatcherFellBack,
+    WatcherRestarted,
     use_source,
 )
 
@@ -71,6 +74,7 @@ class Runtime:
         "_leaks",
         "_monitor",
         "_reloader",
+        "_rescans",
         "_scheduler",
         "_started",
         "_watcher",
@@ -118,6 +122,11 @@ class Runtime:
             interesting=self._interesting,
         )
         self._watcher = Watcher(self.bus, settings.plugin_dirs, config_file=settings.config_file)
+        # Whatever changed while the watcher could not see it settles like any save.
+        self._rescans = (
+            Listener(self.bus, WatcherRestarted, self._rescan),
+            Listener(self.bus, WatcherFellBack, self._rescan),
+        )
         self._monitor = LoopMonitor(self.bus, lambda: self._engine.settings, self._owner_of)
 
     def __repr__(self) -> str:
@@ -335,13 +344,26 @@ class Runtime:
             known.append(self.settings.config_file)
         self._debouncer.remember(known)
         self._debouncer.attach()
+        for listener in self._rescans:
+            listener.attach()
         await self._watcher.start()
         self._debouncer.configure_closed(self._watcher.reports_closed)
 
     async def _stop_watching(self, reason: str) -> None:
         await self._watcher.stop(reason)
+        for listener in self._rescans:
+            listener.detach()
         self._debouncer.detach()
         await self.bus.flush()
+
+    def _rescan(self, event: Event, roots: Iterable[Path] | None = None) -> None:
+        """After the watcher restarted or fell back: settle what changed while it was blind."""
+        self._debouncer.configure_closed(self._watcher.reports_closed)
+        config = self.settings.config_file
+        self._debouncer.rescan(
+            self._watcher.roots if roots is None else roots,
+            [config] if config is not None else [],
+        )
 
     async def _join_bus(self) -> None:
         """`Bus.join`, for at most ``quiesce_timeout_s``: a hung handler is not waited for."""

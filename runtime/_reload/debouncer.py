@@ -18,8 +18,9 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import os
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import final
@@ -41,6 +42,20 @@ def hash_file(path: Path) -> str | None:
 
 
 _EMPTY = hashlib.sha256(b"").hexdigest()
+
+
+def _files_under(root: Path) -> Iterator[Path]:
+    """Every file under ``root``, through symlinked directories too (each real one once)."""
+    seen: set[str] = set()
+    for directory, dirs, files in os.walk(root, followlinks=True):
+        real = os.path.realpath(directory)
+        if real in seen:  # a link back up the tree
+            dirs.clear()
+            continue
+        seen.add(real)
+        dirs[:] = [name for name in dirs if not is_ignored(Path(directory, name))]
+        for name in files:
+            yield Path(directory, name)
 
 
 @dataclass(slots=True)
@@ -155,6 +170,33 @@ class Debouncer:
             digest = hash_file(path)
             if digest is not None:
                 self._known[path] = digest
+
+    def rescan(self, roots: Iterable[Path], files: Iterable[Path] = ()) -> list[Path]:
+        """Note every path under ``roots`` (and each of ``files``) that changed unseen.
+
+        After the watcher restarted, fell back to polling or found a lost directory again,
+        the raw events of what happened meanwhile are lost. This compares every interesting
+        file under ``roots``, and every known one, with the content hash it was last known
+        by: a file that changed or appeared is noted for the write window, one that
+        disappeared for the delete window, and each then settles like any save. Returns the
+        noted paths.
+        """
+        roots = [Path(root) for root in roots]
+        candidates = {Path(path) for path in files}
+        candidates.update(p for p in self._known if any(p.is_relative_to(r) for r in roots))
+        for root in roots:
+            candidates.update(_files_under(root))
+        noted: list[Path] = []
+        for path in sorted(candidates):
+            if not self._wanted(path):
+                continue
+            digest = hash_file(path)
+            known = self._known.get(path)
+            if digest == known:
+                continue
+            self._note(path, self._delete_window if digest is None else self._write_window)
+            noted.append(path)
+        return noted
 
     def on_changed(self, event: FileChanged) -> None:
         """Absorb one raw event (the bus calls this)."""

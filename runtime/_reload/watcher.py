@@ -93,6 +93,18 @@ def _polling_observer() -> BaseObserver:
     return PollingObserver(timeout=0.1)
 
 
+def _dead_thread(observer: BaseObserver) -> str:
+    """Which of ``observer``'s threads died: "" while it lives."""
+    return "" if observer.is_alive() else "observer thread"
+
+
+def _close(observer: BaseObserver) -> None:
+    """Stop ``observer`` and wait for its threads (also when it never started)."""
+    observer.stop()
+    if observer.is_alive():
+        observer.join()
+
+
 @final
 class Watcher:
     """Watches plugin directories (recursively) and the config file, on a watchdog observer."""
@@ -133,12 +145,17 @@ class Watcher:
     @property
     def running(self) -> bool:
         """Whether an observer thread is watching."""
-        return self._observer is not None and self._observer.is_alive()
+        return self._observer is not None and not _dead_thread(self._observer)
 
     @property
     def reports_closed(self) -> bool:
         """Whether the observer reports "closed" events (inotify does; polling does not)."""
         return self.kind == "native" and type(self._observer).__name__ == "InotifyObserver"
+
+    @property
+    def roots(self) -> list[Path]:
+        """The directories watched for plugin files (those that are there)."""
+        return [path for path, recursive in self._targets() if recursive]
 
     def _targets(self) -> list[tuple[Path, bool]]:
         targets = [(d, True) for d in self._dirs if d.is_dir()]
@@ -158,8 +175,7 @@ class Watcher:
                 observer.schedule(forwarder, str(path), recursive=recursive)
             observer.start()
         except BaseException:
-            if observer.is_alive():
-                observer.stop()
+            _close(observer)  # its inotify reader and emitters too, started or not
             raise
         return observer
 
@@ -175,6 +191,9 @@ class Watcher:
 
     async def _open(self, restarted_because: str = "") -> None:
         loop = asyncio.get_running_loop()
+        old, self._observer = self._observer, None
+        if old is not None:  # half dead (an emitter died): stop what still runs of it
+            await asyncio.to_thread(_close, old)
         try:
             self._observer = await asyncio.to_thread(self._launch, self._native, loop)
             self.kind = "native"
@@ -193,8 +212,9 @@ class Watcher:
         while True:
             await asyncio.sleep(self._check_interval)
             observer = self._observer
-            if observer is not None and not observer.is_alive():
-                await self._open(f"the {self.kind} observer thread died")
+            dead = "" if observer is None else _dead_thread(observer)
+            if dead:
+                await self._open(f"the {self.kind} {dead} died")
 
     async def stop(self, reason: str = "") -> None:
         """Stop watching; returns once no watcher thread is left (harmless if stopped)."""
@@ -205,9 +225,7 @@ class Watcher:
         observer, self._observer = self._observer, None
         if observer is None:
             return
-        observer.stop()
-        if observer.is_alive():
-            await asyncio.to_thread(observer.join)
+        await asyncio.to_thread(_close, observer)
         self.kind = ""
         await self._bus.publish(WatcherStopped(reason=reason))
 

@@ -1,0 +1,58 @@
+"""Watching never stops silently: a dead observer or emitter thread is restarted, and whatever
+changed while the watcher could not see it is settled afterwards (a rescan)."""
+
+from __future__ import annotations
+
+import pytest
+from hotbus import Runtime
+from hotbus.schemas import ReloadCommitted, WatcherRestarted
+from hotbus.testing import Harness, PluginDir
+
+from tests.reload.helpers import TIMEOUT, committed, plugin_source, values, write_file
+
+
+@pytest.fixture
+async def running(plugin_dir: PluginDir, hotbus: Harness) -> Runtime:
+    """A runtime watching ``p.py`` (value 1)."""
+    plugin_dir.write("p.py", plugin_source(1))
+    return await hotbus.start()
+
+
+# -- a dead thread, and the edit made while it was dead ------------------------------------------
+
+
+async def test_an_edit_made_while_the_observer_was_dead_is_applied_after_the_restart(
+    running: Runtime, plugin_dir: PluginDir, hotbus: Harness
+) -> None:
+    observer = running._watcher._observer
+    assert observer is not None
+    observer.stop()  # behind the watcher's back; no await until the edit is on disk
+    write_file(plugin_dir / "p.py", plugin_source(2))
+    restarted = await hotbus.wait_for(WatcherRestarted, timeout=TIMEOUT)
+    await hotbus.wait_for(ReloadCommitted, committed("p", 2), timeout=TIMEOUT)
+    assert "observer thread" in restarted.reason
+    assert await values(running) == [2]
+
+
+async def test_a_file_created_while_the_observer_was_dead_is_loaded_after_the_restart(
+    running: Runtime, plugin_dir: PluginDir, hotbus: Harness
+) -> None:
+    observer = running._watcher._observer
+    assert observer is not None
+    observer.stop()
+    write_file(plugin_dir / "q.py", plugin_source(3, name="q"))
+    await hotbus.wait_for(WatcherRestarted, timeout=TIMEOUT)
+    await hotbus.wait_for(ReloadCommitted, committed("q", 3), timeout=TIMEOUT)
+    assert await values(running, "q") == [3]
+
+
+async def test_a_file_deleted_while_the_observer_was_dead_is_unloaded_after_the_restart(
+    running: Runtime, plugin_dir: PluginDir, hotbus: Harness
+) -> None:
+    observer = running._watcher._observer
+    assert observer is not None
+    observer.stop()
+    (plugin_dir / "p.py").unlink()
+    await hotbus.wait_for(WatcherRestarted, timeout=TIMEOUT)
+    await hotbus.wait_for(ReloadCommitted, committed("p", None), timeout=TIMEOUT)
+    assert await values(running) == []
