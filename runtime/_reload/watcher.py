@@ -94,8 +94,22 @@ def _polling_observer() -> BaseObserver:
 
 
 def _dead_thread(observer: BaseObserver) -> str:
-    """Which of ``observer``'s threads died: "" while it lives."""
-    return "" if observer.is_alive() else "observer thread"
+    """Which of ``observer``'s threads died: "" while it and every emitter thread live.
+
+    watchdog runs an emitter thread per watch beside the observer's own thread: an emitter
+    can end (an exception in it, its watch removed) while the observer thread lives on and
+    reports nothing.
+    """
+    if not observer.is_alive():
+        return "observer thread"
+    try:
+        emitters = list(observer.emitters)
+    except RuntimeError:  # pragma: no cover - scheduled from another thread while read
+        return ""
+    for emitter in emitters:
+        if not emitter.is_alive():
+            return f"emitter thread of {emitter.watch.path}"
+    return ""
 
 
 def _close(observer: BaseObserver) -> None:
@@ -144,7 +158,7 @@ class Watcher:
 
     @property
     def running(self) -> bool:
-        """Whether an observer thread is watching."""
+        """Whether the observer thread and each of its emitter threads are alive."""
         return self._observer is not None and not _dead_thread(self._observer)
 
     @property

@@ -34,6 +34,43 @@ async def test_an_edit_made_while_the_observer_was_dead_is_applied_after_the_res
     assert await values(running) == [2]
 
 
+async def test_a_dead_emitter_thread_is_noticed_and_watching_restarts(
+    running: Runtime, hotbus: Harness
+) -> None:
+    observer = running._watcher._observer
+    assert observer is not None
+    emitter = next(iter(observer.emitters))
+    emitter.stop()  # its thread ends; the observer thread lives on
+    restarted = await hotbus.wait_for(WatcherRestarted, timeout=TIMEOUT)
+    assert restarted.reason == f"the native emitter thread of {emitter.watch.path} died"
+    assert running.watching
+
+
+async def test_watching_is_not_reported_while_an_emitter_thread_is_dead(
+    running: Runtime, hotbus: Harness
+) -> None:
+    observer = running._watcher._observer
+    assert observer is not None
+    emitter = next(iter(observer.emitters))
+    emitter.stop()
+    emitter.join(TIMEOUT)
+    assert not running.watching
+    await hotbus.wait_for(WatcherRestarted, timeout=TIMEOUT)
+    assert running.watching
+
+
+async def test_an_edit_made_while_an_emitter_was_dead_is_applied_after_the_restart(
+    running: Runtime, plugin_dir: PluginDir, hotbus: Harness
+) -> None:
+    observer = running._watcher._observer
+    assert observer is not None
+    next(iter(observer.emitters)).stop()
+    write_file(plugin_dir / "p.py", plugin_source(2))
+    await hotbus.wait_for(WatcherRestarted, timeout=TIMEOUT)
+    await hotbus.wait_for(ReloadCommitted, committed("p", 2), timeout=TIMEOUT)
+    assert await values(running) == [2]
+
+
 async def test_a_file_created_while_the_observer_was_dead_is_loaded_after_the_restart(
     running: Runtime, plugin_dir: PluginDir, hotbus: Harness
 ) -> None:
