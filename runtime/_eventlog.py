@@ -47,6 +47,8 @@ from hotbus.schemas import (
     StateDiscarded,
     VersionChange,
     WatcherFellBack,
+    WatcherFound,
+    WatcherLost,
     WatcherRestarted,
     WatcherStarted,
     WatcherStopped,
@@ -309,6 +311,15 @@ def _watcher_fallback(logger: logging.Logger, event: WatcherFellBack) -> None:
     )
 
 
+def _watcher_lost(logger: logging.Logger, event: WatcherLost) -> None:
+    serving = "its plugins unload" if event.deleted else "its plugins keep serving"
+    logger.warning("⚠ %s is %s: %s; waiting for it to come back", event.path, event.reason, serving)
+
+
+def _watcher_found(logger: logging.Logger, event: WatcherFound) -> None:
+    logger.info("👀 %s is back: watching it again", event.path)
+
+
 def _handlers_cancelled(logger: logging.Logger, event: HandlersCancelled) -> None:
     logger.warning(
         "⚠ %s: cancelled %d in-flight handler(s) still running after %g s",
@@ -367,6 +378,8 @@ _FORMATTERS: Final[dict[str, _Formatter]] = {
     WatcherStopped.topic: _watcher_stopped,
     WatcherRestarted.topic: _watcher_restarted,
     WatcherFellBack.topic: _watcher_fallback,
+    WatcherLost.topic: _watcher_lost,
+    WatcherFound.topic: _watcher_found,
     HandlersCancelled.topic: _handlers_cancelled,
     StateDiscarded.topic: _state_discarded,
     LoopStalled.topic: _loop_stalled,

@@ -43,6 +43,8 @@ from hotbus.schemas import (
     RuntimeStopping,
     Settings,
     WatcherFellBack,
+    WatcherFound,
+    WatcherLost,
     WatcherRestarted,
     use_source,
 )
@@ -126,6 +128,8 @@ class Runtime:
         self._rescans = (
             Listener(self.bus, WatcherRestarted, self._rescan),
             Listener(self.bus, WatcherFellBack, self._rescan),
+            Listener(self.bus, WatcherFound, self._rescan_found),
+            Listener(self.bus, WatcherLost, self._rescan_lost),
         )
         self._monitor = LoopMonitor(self.bus, lambda: self._engine.settings, self._owner_of)
 
@@ -356,14 +360,28 @@ class Runtime:
         self._debouncer.detach()
         await self.bus.flush()
 
-    def _rescan(self, event: Event, roots: Iterable[Path] | None = None) -> None:
+    def _rescan(self, event: Event) -> None:
         """After the watcher restarted or fell back: settle what changed while it was blind."""
+        self._settle_unseen(self._watcher.roots)
+
+    def _settle_unseen(self, roots: Iterable[Path]) -> None:
+        """Settle what changed under ``roots`` (and in the config file) that no event told."""
         self._debouncer.configure_closed(self._watcher.reports_closed)
         config = self.settings.config_file
-        self._debouncer.rescan(
-            self._watcher.roots if roots is None else roots,
-            [config] if config is not None else [],
-        )
+        self._debouncer.rescan(roots, [config] if config is not None else [])
+
+    def _rescan_found(self, event: WatcherFound) -> None:
+        """A lost directory is back: settle what differs in it from what runs."""
+        self._rescan_directory(event.path)
+
+    def _rescan_lost(self, event: WatcherLost) -> None:
+        """A deleted directory's files are gone: they settle as deleted (a move keeps them)."""
+        if event.deleted:
+            self._rescan_directory(event.path)
+
+    def _rescan_directory(self, path: Path) -> None:
+        plugin_dirs = {Path(d).resolve() for d in self.settings.plugin_dirs}
+        self._settle_unseen([path] if path in plugin_dirs else [])
 
     async def _join_bus(self) -> None:
         """`Bus.join`, for at most ``quiesce_timeout_s``: a hung handler is not waited for."""

@@ -49,6 +49,8 @@ __all__ = [
     "StateDiscarded",
     "VersionChange",
     "WatcherFellBack",
+    "WatcherFound",
+    "WatcherLost",
     "WatcherRestarted",
     "WatcherStarted",
     "WatcherStopped",
@@ -421,6 +423,29 @@ class WatcherFellBack(Event):
     observer: str = "polling"
     error: ErrorInfo
     hint: str = Field(default="", description="How to lift the limit.")
+
+
+class WatcherLost(Event):
+    """A watched directory is gone (deleted, moved away, or not there); waiting for it.
+
+    Plugins of a deleted directory unload (their files are gone); those of a directory moved
+    away keep serving their last good version. Once a directory is at that path again, it is
+    watched (`WatcherFound`).
+    """
+
+    topic = "hotbus.watcher.lost"
+
+    path: Path = Field(description="The directory that is gone.")
+    reason: str = Field(description="'deleted', 'moved away' or 'missing'.")
+    deleted: bool = Field(description="Whether it was deleted (its plugins unload).")
+
+
+class WatcherFound(Event):
+    """A lost directory is back and watched again; what differs from what runs settles."""
+
+    topic = "hotbus.watcher.found"
+
+    path: Path
 
 
 class HandlersCancelled(Event):

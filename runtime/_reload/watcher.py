@@ -17,6 +17,7 @@ import contextlib
 import functools
 import os
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final, final
 
@@ -26,6 +27,8 @@ from hotbus.schemas import (
     FileChanged,
     FileChangeKind,
     WatcherFellBack,
+    WatcherFound,
+    WatcherLost,
     WatcherRestarted,
     WatcherStarted,
     WatcherStopped,
@@ -33,7 +36,7 @@ from hotbus.schemas import (
 
 if TYPE_CHECKING:
     from watchdog.events import FileSystemEvent, FileSystemEventHandler
-    from watchdog.observers.api import BaseObserver
+    from watchdog.observers.api import BaseObserver, ObservedWatch
 
 __all__ = ["Watcher"]
 
@@ -112,6 +115,12 @@ def _dead_thread(observer: BaseObserver) -> str:
     return ""
 
 
+def _unschedule(observer: BaseObserver, watch: ObservedWatch) -> None:
+    """Stop ``observer`` watching ``watch`` (harmless when its emitter already ended)."""
+    with contextlib.suppress(KeyError):
+        observer.unschedule(watch)
+
+
 def _close(observer: BaseObserver) -> None:
     """Stop ``observer`` and wait for its threads (also when it never started)."""
     observer.stop()
@@ -119,18 +128,77 @@ def _close(observer: BaseObserver) -> None:
         observer.join()
 
 
+@dataclass(slots=True, eq=False)
+class _Target:
+    """A directory the observer watches, and what it was when watching began."""
+
+    path: Path
+    recursive: bool
+    #: (st_dev, st_ino) of the directory watched: another one at ``path`` means it was replaced.
+    identity: tuple[int, int] | None = None
+    #: An open descriptor of it: its link count tells a deleted directory from one moved away.
+    fd: int | None = None
+    watch: ObservedWatch | None = None
+    lost: bool = False
+
+    def covers(self, path: Path) -> bool:
+        """Whether events about ``path`` come from this target's watch."""
+        if self.recursive:
+            return path.is_relative_to(self.path)
+        return self.path in (path.parent, path)
+
+    def pin(self) -> bool:
+        """Remember which directory is at ``path`` now; False if there is none."""
+        self.unpin()
+        try:
+            fd = os.open(self.path, os.O_RDONLY | os.O_DIRECTORY)
+        except OSError:
+            return False
+        status = os.fstat(fd)
+        self.fd, self.identity = fd, (status.st_dev, status.st_ino)
+        return True
+
+    def unpin(self) -> None:
+        """Forget the directory (and close its descriptor)."""
+        fd, self.fd, self.identity = self.fd, None, None
+        if fd is not None:
+            os.close(fd)
+
+    def intact(self) -> bool:
+        """Whether the directory watched is still the one at ``path``."""
+        try:
+            status = os.stat(self.path)
+        except OSError:
+            return False
+        return (status.st_dev, status.st_ino) == self.identity
+
+    def vanished(self) -> str:
+        """How the directory watched left ``path``: "deleted" or "moved away"."""
+        if self.fd is not None and os.fstat(self.fd).st_nlink == 0:
+            return "deleted"
+        return "moved away"
+
+
 @final
 class Watcher:
-    """Watches plugin directories (recursively) and the config file, on a watchdog observer."""
+    """Watches plugin directories (recursively) and the config file, on a watchdog observer.
+
+    A watched directory that goes away is reported (`WatcherLost`) and waited for: deleted,
+    its plugins unload (their files are gone). As soon as a directory is at that path again
+    it is watched (`WatcherFound`), and whatever differs from what runs settles like a save.
+    """
 
     __slots__ = (
         "_bus",
         "_check_interval",
         "_config_file",
         "_dirs",
+        "_forwarder",
         "_native",
         "_observer",
         "_supervisor",
+        "_targets",
+        "_wake",
         "kind",
     )
 
@@ -149,7 +217,10 @@ class Watcher:
         self._native = observer_class
         self._check_interval = check_interval
         self._observer: BaseObserver | None = None
+        self._forwarder: FileSystemEventHandler | None = None
         self._supervisor: asyncio.Task[None] | None = None
+        self._targets: list[_Target] = []
+        self._wake: asyncio.Event | None = None
         #: Which observer watches now: "native", "polling", or "" when stopped.
         self.kind = ""
 
@@ -158,8 +229,13 @@ class Watcher:
 
     @property
     def running(self) -> bool:
-        """Whether the observer thread and each of its emitter threads are alive."""
-        return self._observer is not None and not _dead_thread(self._observer)
+        """Whether file changes are seen now: every directory is watched, every thread alive."""
+        observer = self._observer
+        return (
+            observer is not None
+            and not any(target.lost for target in self._targets)
+            and not _dead_thread(observer)
+        )
 
     @property
     def reports_closed(self) -> bool:
@@ -168,15 +244,15 @@ class Watcher:
 
     @property
     def roots(self) -> list[Path]:
-        """The directories watched for plugin files (those that are there)."""
-        return [path for path, recursive in self._targets() if recursive]
+        """The plugin directories watched now (not those lost)."""
+        return [t.path for t in self._targets if t.recursive and not t.lost and t.identity]
 
-    def _targets(self) -> list[tuple[Path, bool]]:
-        targets = [(d, True) for d in self._dirs if d.is_dir()]
+    def _wanted_targets(self) -> list[_Target]:
+        targets = [_Target(d, recursive=True) for d in self._dirs]
         if self._config_file is not None:
             parent = self._config_file.resolve().parent
-            if not any(parent.is_relative_to(d) for d in self._dirs) and parent.is_dir():
-                targets.append((parent, False))
+            if not any(parent.is_relative_to(d) for d in self._dirs):
+                targets.append(_Target(parent, recursive=False))
         return targets
 
     def _launch(
@@ -185,12 +261,16 @@ class Watcher:
         forwarder = _forwarder(lambda *fields: loop.call_soon_threadsafe(self._emit, *fields))
         observer = factory()
         try:
-            for path, recursive in self._targets():
-                observer.schedule(forwarder, str(path), recursive=recursive)
+            for target in self._targets:
+                if not target.lost:
+                    target.watch = observer.schedule(
+                        forwarder, str(target.path), recursive=target.recursive
+                    )
             observer.start()
         except BaseException:
             _close(observer)  # its inotify reader and emitters too, started or not
             raise
+        self._forwarder = forwarder
         return observer
 
     async def start(self) -> None:
@@ -198,7 +278,14 @@ class Watcher:
         if self._supervisor is not None:
             return
         self._bus.bind()
+        self._wake = asyncio.Event()
+        self._targets = self._wanted_targets()
+        missing = [t for t in self._targets if not t.pin()]
+        for target in missing:
+            target.lost = True
         await self._open()
+        for target in missing:
+            await self._publish_lost(target, "missing")
         self._supervisor = asyncio.get_running_loop().create_task(
             self._supervise(), name="hotbus-watcher"
         )
@@ -217,18 +304,60 @@ class Watcher:
             await self._bus.publish(
                 WatcherFellBack(error=ErrorInfo.from_exception(error), hint=_LIMIT_HINT)
             )
-        paths = [path for path, _ in self._targets()]
+        paths = [t.path for t in self._targets if not t.lost]
         if restarted_because:
             await self._bus.publish(WatcherRestarted(observer=self.kind, reason=restarted_because))
         await self._bus.publish(WatcherStarted(observer=self.kind, paths=paths))
 
     async def _supervise(self) -> None:
+        wake = self._wake
+        assert wake is not None
         while True:
-            await asyncio.sleep(self._check_interval)
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(self._check_interval):
+                    await wake.wait()
+            wake.clear()
+            for target in self._targets:
+                if not target.lost and not target.intact():
+                    await self._lose(target)
+                if target.lost and target.path.is_dir():
+                    await self._find(target)
             observer = self._observer
             dead = "" if observer is None else _dead_thread(observer)
             if dead:
                 await self._open(f"the {self.kind} {dead} died")
+
+    async def _lose(self, target: _Target) -> None:
+        """``target``'s directory left its path: stop watching it and say so."""
+        reason = target.vanished()
+        target.lost = True
+        target.unpin()
+        watch, target.watch = target.watch, None
+        observer = self._observer
+        if watch is not None and observer is not None:
+            await asyncio.to_thread(_unschedule, observer, watch)
+        await self._publish_lost(target, reason)
+
+    async def _publish_lost(self, target: _Target, reason: str) -> None:
+        await self._bus.publish(
+            WatcherLost(path=target.path, reason=reason, deleted=reason == "deleted")
+        )
+
+    async def _find(self, target: _Target) -> None:
+        """A directory is at ``target``'s path again: watch it and say so."""
+        observer, forwarder = self._observer, self._forwarder
+        if not target.pin():
+            return
+        target.lost = False
+        if observer is None or forwarder is None:
+            return
+        try:
+            target.watch = await asyncio.to_thread(
+                observer.schedule, forwarder, str(target.path), recursive=target.recursive
+            )
+        except OSError:
+            await self._open(f"watching {target.path} again failed")
+        await self._bus.publish(WatcherFound(path=target.path))
 
     async def stop(self, reason: str = "") -> None:
         """Stop watching; returns once no watcher thread is left (harmless if stopped)."""
@@ -236,6 +365,10 @@ class Watcher:
         if supervisor is not None:
             supervisor.cancel()
             await asyncio.gather(supervisor, return_exceptions=True)
+        for target in self._targets:
+            target.unpin()
+        self._targets = []
+        self._forwarder = None
         observer, self._observer = self._observer, None
         if observer is None:
             return
@@ -248,10 +381,11 @@ class Watcher:
         change = _KINDS.get(kind)
         if change is None:  # opened, closed_no_write: reads, not changes
             return
+        path = Path(_text(src))
         self._bus.publish_nowait(
             FileChanged(
                 kind=change,
-                path=Path(_text(src)),
+                path=path,
                 dest_path=Path(_text(dest)) if dest else None,
                 is_directory=is_dir,
             )

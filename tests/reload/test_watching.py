@@ -1,14 +1,23 @@
-"""Watching never stops silently: a dead observer or emitter thread is restarted, and whatever
-changed while the watcher could not see it is settled afterwards (a rescan)."""
+"""Watching never stops silently: a dead observer or emitter thread is restarted, a plugin
+directory that is deleted or moved away is reported and waited for, and whatever changed while
+the watcher could not see it is settled afterwards (a rescan)."""
 
 from __future__ import annotations
 
+import shutil
+
 import pytest
 from hotbus import Runtime
-from hotbus.schemas import ReloadCommitted, WatcherRestarted
+from hotbus.schemas import ReloadCommitted, WatcherFound, WatcherLost, WatcherRestarted
 from hotbus.testing import Harness, PluginDir
 
-from tests.reload.helpers import TIMEOUT, committed, plugin_source, values, write_file
+from tests.reload.helpers import (
+    TIMEOUT,
+    committed,
+    plugin_source,
+    values,
+    write_file,
+)
 
 
 @pytest.fixture
@@ -93,3 +102,52 @@ async def test_a_file_deleted_while_the_observer_was_dead_is_unloaded_after_the_
     await hotbus.wait_for(WatcherRestarted, timeout=TIMEOUT)
     await hotbus.wait_for(ReloadCommitted, committed("p", None), timeout=TIMEOUT)
     assert await values(running) == []
+
+
+# -- the plugin directory deleted, and back ------------------------------------------------------
+
+
+async def test_a_deleted_plugin_directory_is_reported_lost_and_its_plugins_unload(
+    running: Runtime, plugin_dir: PluginDir, hotbus: Harness
+) -> None:
+    shutil.rmtree(plugin_dir.path)
+    lost = await hotbus.wait_for(WatcherLost, timeout=TIMEOUT)
+    await hotbus.wait_for(ReloadCommitted, committed("p", None), timeout=TIMEOUT)
+    assert (lost.path, lost.reason, lost.deleted) == (plugin_dir.path.resolve(), "deleted", True)
+    assert await values(running) == []
+
+
+async def test_watching_is_not_reported_while_the_plugin_directory_is_gone(
+    running: Runtime, plugin_dir: PluginDir, hotbus: Harness
+) -> None:
+    shutil.rmtree(plugin_dir.path)
+    await hotbus.wait_for(WatcherLost, timeout=TIMEOUT)
+    assert not running.watching
+    plugin_dir.path.mkdir()
+    await hotbus.wait_for(WatcherFound, timeout=TIMEOUT)
+    assert running.watching
+
+
+async def test_a_recreated_plugin_directory_is_watched_again_and_its_plugins_load(
+    running: Runtime, plugin_dir: PluginDir, hotbus: Harness
+) -> None:
+    shutil.rmtree(plugin_dir.path)
+    await hotbus.wait_for(ReloadCommitted, committed("p", None), timeout=TIMEOUT)
+    plugin_dir.path.mkdir()
+    write_file(plugin_dir / "p.py", plugin_source(2))
+    found = await hotbus.wait_for(WatcherFound, timeout=TIMEOUT)
+    await hotbus.wait_for(ReloadCommitted, committed("p", 2), timeout=TIMEOUT)
+    assert found.path == plugin_dir.path.resolve()
+    assert await values(running) == [2]
+
+
+async def test_after_the_plugin_directory_came_back_a_save_reloads(
+    running: Runtime, plugin_dir: PluginDir, hotbus: Harness
+) -> None:
+    shutil.rmtree(plugin_dir.path)
+    await hotbus.wait_for(WatcherLost, timeout=TIMEOUT)
+    plugin_dir.path.mkdir()
+    await hotbus.wait_for(WatcherFound, timeout=TIMEOUT)
+    await plugin_dir.save("p.py", plugin_source(3))
+    await hotbus.wait_for(ReloadCommitted, committed("p", 3), timeout=TIMEOUT)
+    assert await values(running) == [3]

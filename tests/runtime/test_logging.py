@@ -43,6 +43,8 @@ from hotbus.schemas import (
     StateDiscarded,
     VersionChange,
     WatcherFellBack,
+    WatcherFound,
+    WatcherLost,
     WatcherRestarted,
     WatcherStarted,
     WatcherStopped,
@@ -683,6 +685,31 @@ async def test_watcher_fallback_is_a_warning_with_the_hint(logged: Publish) -> N
             WARNING,
             "⚠ watching by polling: OSError: inotify watch limit reached; raise the limits",
         )
+    ]
+
+
+async def test_a_lost_directory_is_a_warning_saying_what_happens_to_its_plugins(
+    logged: Publish,
+) -> None:
+    moved = WatcherLost(path=Path("/srv/plugins"), reason="moved away", deleted=False)
+    deleted = WatcherLost(path=Path("/srv/plugins"), reason="deleted", deleted=True)
+    assert await logged(moved) + await logged(deleted) == [
+        (
+            "hotbus.watcher",
+            WARNING,
+            "⚠ /srv/plugins is moved away: its plugins keep serving; waiting for it to come back",
+        ),
+        (
+            "hotbus.watcher",
+            WARNING,
+            "⚠ /srv/plugins is deleted: its plugins unload; waiting for it to come back",
+        ),
+    ]
+
+
+async def test_a_found_directory_is_logged(logged: Publish) -> None:
+    assert await logged(WatcherFound(path=Path("/srv/plugins"))) == [
+        ("hotbus.watcher", INFO, "👀 /srv/plugins is back: watching it again")
     ]
 
 

@@ -43,6 +43,8 @@ from hotbus.schemas import (
     UnknownTopicError,
     VersionChange,
     WatcherFellBack,
+    WatcherFound,
+    WatcherLost,
     WatcherRestarted,
     WatcherStarted,
     WatcherStopped,
@@ -123,6 +125,8 @@ EXAMPLES: list[Event] = [
     WatcherStopped(reason="runtime stopping"),
     WatcherRestarted(observer="native", reason="observer thread died: OSError"),
     WatcherFellBack(observer="polling", error=ERROR, hint="raise fs.inotify.max_user_watches"),
+    WatcherLost(path=PLUGINS, reason="moved away", deleted=False),
+    WatcherFound(path=PLUGINS),
     HandlersCancelled(plugin="dice", cancelled=2, timeout_s=1.5),
     StateDiscarded(
         plugin="dice", old_schema_version=1, new_schema_version=3, reason="no migration from 1"
