@@ -184,8 +184,11 @@ class Watcher:
     """Watches plugin directories (recursively) and the config file, on a watchdog observer.
 
     A watched directory that goes away is reported (`WatcherLost`) and waited for: deleted,
-    its plugins unload (their files are gone). As soon as a directory is at that path again
-    it is watched (`WatcherFound`), and whatever differs from what runs settles like a save.
+    its plugins unload (their files are gone); moved away or renamed, nothing is unloaded and
+    its plugins keep serving their last good version, and events still arriving from it under
+    its old path (a stray edit in the moved directory) are ignored rather than taken for
+    deletions. As soon as a directory is at that path again it is watched (`WatcherFound`),
+    and whatever differs from what runs settles like a save.
     """
 
     __slots__ = (
@@ -382,6 +385,8 @@ class Watcher:
         if change is None:  # opened, closed_no_write: reads, not changes
             return
         path = Path(_text(src))
+        if not self._seen_in_place(path):
+            return
         self._bus.publish_nowait(
             FileChanged(
                 kind=change,
@@ -390,3 +395,19 @@ class Watcher:
                 is_directory=is_dir,
             )
         )
+
+    def _seen_in_place(self, path: Path) -> bool:
+        """Whether an event about ``path`` comes from the directory now at its path.
+
+        A watch follows its directory when it is moved away, and reports what happens in it
+        under the old path: such an event is dropped (and the supervisor woken to tell).
+        """
+        for target in self._targets:
+            if target.covers(path):
+                if target.lost:
+                    return False
+                if not target.intact():
+                    if self._wake is not None:
+                        self._wake.set()
+                    return False
+        return True

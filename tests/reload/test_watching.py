@@ -5,6 +5,7 @@ the watcher could not see it is settled afterwards (a rescan)."""
 from __future__ import annotations
 
 import shutil
+from pathlib import Path
 
 import pytest
 from hotbus import Runtime
@@ -13,6 +14,7 @@ from hotbus.testing import Harness, PluginDir
 
 from tests.reload.helpers import (
     TIMEOUT,
+    commits_of,
     committed,
     plugin_source,
     values,
@@ -151,3 +153,50 @@ async def test_after_the_plugin_directory_came_back_a_save_reloads(
     await plugin_dir.save("p.py", plugin_source(3))
     await hotbus.wait_for(ReloadCommitted, committed("p", 3), timeout=TIMEOUT)
     assert await values(running) == [3]
+
+
+# -- the plugin directory moved away, and back ---------------------------------------------------
+
+
+@pytest.fixture
+def elsewhere(plugin_dir: PluginDir) -> Path:
+    """Where the plugin directory is moved to."""
+    return plugin_dir.path.with_name("moved")
+
+
+async def test_a_plugin_directory_moved_away_is_reported_lost_and_its_plugins_keep_serving(
+    running: Runtime, plugin_dir: PluginDir, hotbus: Harness, elsewhere: Path
+) -> None:
+    plugin_dir.path.rename(elsewhere)
+    lost = await hotbus.wait_for(WatcherLost, timeout=TIMEOUT)
+    await running.idle()
+    assert (lost.path, lost.reason, lost.deleted) == (
+        plugin_dir.path.resolve(),
+        "moved away",
+        False,
+    )
+    assert await values(running) == [1]
+
+
+async def test_an_edit_in_the_moved_plugin_directory_unloads_nothing(
+    running: Runtime, plugin_dir: PluginDir, hotbus: Harness, elsewhere: Path
+) -> None:
+    mark = len(hotbus.events)
+    plugin_dir.path.rename(elsewhere)
+    write_file(elsewhere / "p.py", plugin_source(2))  # before the watcher can have noticed
+    await hotbus.wait_for(WatcherLost, timeout=TIMEOUT)
+    await running.idle()  # every event of the moved directory's watch went through
+    assert commits_of(hotbus.events, "p", mark) == []
+    assert await values(running) == [1]
+
+
+async def test_a_plugin_directory_moved_back_is_watched_again_with_its_edits(
+    running: Runtime, plugin_dir: PluginDir, hotbus: Harness, elsewhere: Path
+) -> None:
+    plugin_dir.path.rename(elsewhere)
+    await hotbus.wait_for(WatcherLost, timeout=TIMEOUT)
+    write_file(elsewhere / "p.py", plugin_source(2))
+    elsewhere.rename(plugin_dir.path)
+    await hotbus.wait_for(WatcherFound, timeout=TIMEOUT)
+    await hotbus.wait_for(ReloadCommitted, committed("p", 2), timeout=TIMEOUT)
+    assert await values(running) == [2]
