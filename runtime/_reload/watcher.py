@@ -3,8 +3,9 @@
 Nothing but a ``call_soon_threadsafe`` runs on watchdog's threads: no event is built there, no
 lock taken, and no exception can escape into them (an exception in a watchdog handler silently
 kills the observer thread). A supervisor task notices a dead observer, says so in an event and
-starts watching again; when the kernel's inotify limits are reached the watcher falls back to a
-polling observer, with a warning event.
+starts watching again; when the kernel's inotify limits are reached (at start, or later for a new
+subdirectory, which watchdog only logs) the watcher falls back to a polling observer, with a
+warning event.
 
 watchdog is imported when watching starts, not with this module: writing a plugin or hosting one
 without watching never loads it.
@@ -14,7 +15,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import errno
 import functools
+import logging
 import os
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -51,6 +54,41 @@ _LIMIT_HINT: Final = (
     "the kernel's inotify limits are reached: raise them, e.g. "
     "'sysctl fs.inotify.max_user_watches=524288 fs.inotify.max_user_instances=512'"
 )
+
+
+#: Where watchdog reports a watch it could not add, and carries on without it.
+_INOTIFY_LOGGER: Final = "watchdog.observers.inotify"
+_LIMITS: Final = frozenset({errno.ENOSPC, errno.EMFILE})
+
+
+def _limit_error(record: logging.LogRecord) -> OSError | None:
+    """The inotify limit error a log record of watchdog's carries, if any."""
+    found: list[object] = list(record.args) if isinstance(record.args, tuple) else []
+    if record.exc_info is not None:
+        found.append(record.exc_info[1])
+    for item in found:
+        if isinstance(item, OSError) and item.errno in _LIMITS:
+            return item
+    return None
+
+
+class _LimitReports(logging.Handler):
+    """Hears watchdog report an inotify limit it hit once watching (it only logs that).
+
+    Past start, watchdog adds a watch for every new subdirectory on its own threads; when the
+    kernel refuses one (``ENOSPC``: too many watches), it logs a warning and leaves that
+    directory unwatched. This handler hands such an error to ``report`` (thread-safe).
+    """
+
+    def __init__(self, report: Callable[[OSError], object]) -> None:
+        super().__init__(logging.WARNING)
+        self._report = report
+
+    def emit(self, record: logging.LogRecord) -> None:
+        error = _limit_error(record)
+        if error is not None:
+            with contextlib.suppress(RuntimeError):  # the loop closed: nothing to tell
+                self._report(error)
 
 
 def _text(path: bytes | str) -> str:
@@ -197,8 +235,11 @@ class Watcher:
         "_config_file",
         "_dirs",
         "_forwarder",
+        "_limit",
+        "_limit_reports",
         "_native",
         "_observer",
+        "_polling",
         "_supervisor",
         "_targets",
         "_wake",
@@ -224,6 +265,9 @@ class Watcher:
         self._supervisor: asyncio.Task[None] | None = None
         self._targets: list[_Target] = []
         self._wake: asyncio.Event | None = None
+        self._limit: OSError | None = None
+        self._limit_reports: _LimitReports | None = None
+        self._polling = False
         #: Which observer watches now: "native", "polling", or "" when stopped.
         self.kind = ""
 
@@ -282,6 +326,11 @@ class Watcher:
             return
         self._bus.bind()
         self._wake = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        self._limit_reports = _LimitReports(
+            lambda error: loop.call_soon_threadsafe(self._limit_reached, error)
+        )
+        logging.getLogger(_INOTIFY_LOGGER).addHandler(self._limit_reports)
         self._targets = self._wanted_targets()
         missing = [t for t in self._targets if not t.pin()]
         for target in missing:
@@ -293,19 +342,25 @@ class Watcher:
             self._supervise(), name="hotbus-watcher"
         )
 
-    async def _open(self, restarted_because: str = "") -> None:
+    async def _open(self, restarted_because: str = "", limit: OSError | None = None) -> None:
+        """Watch with a new observer: native unless ``limit`` (or an earlier one) says not."""
         loop = asyncio.get_running_loop()
         old, self._observer = self._observer, None
         if old is not None:  # half dead (an emitter died): stop what still runs of it
             await asyncio.to_thread(_close, old)
-        try:
-            self._observer = await asyncio.to_thread(self._launch, self._native, loop)
-            self.kind = "native"
-        except OSError as error:
+        if limit is None and not self._polling:
+            try:
+                self._observer = await asyncio.to_thread(self._launch, self._native, loop)
+                self.kind = "native"
+            except OSError as error:
+                limit = error
+        if self._observer is None:
             self._observer = await asyncio.to_thread(self._launch, _polling_observer, loop)
             self.kind = "polling"
+        if limit is not None:
+            self._polling = True  # until watching is switched off and on again
             await self._bus.publish(
-                WatcherFellBack(error=ErrorInfo.from_exception(error), hint=_LIMIT_HINT)
+                WatcherFellBack(error=ErrorInfo.from_exception(limit), hint=_LIMIT_HINT)
             )
         paths = [t.path for t in self._targets if not t.lost]
         if restarted_because:
@@ -325,10 +380,19 @@ class Watcher:
                     await self._lose(target)
                 if target.lost and target.path.is_dir():
                     await self._find(target)
+            limit, self._limit = self._limit, None
+            if limit is not None and self.kind == "native":
+                await self._open(limit=limit)
             observer = self._observer
             dead = "" if observer is None else _dead_thread(observer)
             if dead:
                 await self._open(f"the {self.kind} {dead} died")
+
+    def _limit_reached(self, error: OSError) -> None:
+        """On the loop: watchdog could not add a watch past a kernel limit; fall back soon."""
+        self._limit = error
+        if self._wake is not None:
+            self._wake.set()
 
     async def _lose(self, target: _Target) -> None:
         """``target``'s directory left its path: stop watching it and say so."""
@@ -358,8 +422,8 @@ class Watcher:
             target.watch = await asyncio.to_thread(
                 observer.schedule, forwarder, str(target.path), recursive=target.recursive
             )
-        except OSError:
-            await self._open(f"watching {target.path} again failed")
+        except OSError as error:
+            await self._open(limit=error)
         await self._bus.publish(WatcherFound(path=target.path))
 
     async def stop(self, reason: str = "") -> None:
@@ -368,6 +432,10 @@ class Watcher:
         if supervisor is not None:
             supervisor.cancel()
             await asyncio.gather(supervisor, return_exceptions=True)
+        reports, self._limit_reports = self._limit_reports, None
+        if reports is not None:
+            logging.getLogger(_INOTIFY_LOGGER).removeHandler(reports)
+        self._limit, self._polling = None, False
         for target in self._targets:
             target.unpin()
         self._targets = []

@@ -1,11 +1,16 @@
 """Watching never stops silently: a dead observer or emitter thread is restarted, a plugin
-directory that is deleted or moved away is reported and waited for, and whatever changed while
-the watcher could not see it is settled afterwards (a rescan)."""
+directory that is deleted or moved away is reported and waited for, the inotify watch limit
+makes it fall back to polling, and whatever changed while the watcher could not see it is
+settled afterwards (a rescan)."""
 
 from __future__ import annotations
 
+import json
 import shutil
+import subprocess
+import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 from hotbus import Runtime
@@ -200,3 +205,38 @@ async def test_a_plugin_directory_moved_back_is_watched_again_with_its_edits(
     await hotbus.wait_for(WatcherFound, timeout=TIMEOUT)
     await hotbus.wait_for(ReloadCommitted, committed("p", 2), timeout=TIMEOUT)
     assert await values(running) == [2]
+
+
+# -- the inotify watch limit ---------------------------------------------------------------------
+
+CONFINED = Path(__file__).with_name("confined.py")
+
+
+def confined(scenario: str) -> dict[str, Any]:
+    """Run ``scenario`` of confined.py in a process of its own; skip when it cannot confine."""
+    done = subprocess.run(
+        [sys.executable, str(CONFINED), scenario],
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    result: dict[str, Any] = json.loads(done.stdout.splitlines()[-1])
+    if "skip" in result:
+        pytest.skip(result["skip"])
+    return result
+
+
+def test_a_subdirectory_past_the_inotify_watch_limit_at_start_falls_back_to_polling() -> None:
+    result = confined("watch-limit-at-start")
+    assert result["observer"] == ["polling", "polling"]
+    assert result["error"] == "[Errno 28] inotify watch limit reached"
+    assert "max_user_watches" in result["hint"]
+
+
+def test_a_new_subdirectory_past_the_inotify_watch_limit_falls_back_to_polling() -> None:
+    result = confined("watch-limit-after-start")  # its plugin loads, and a save reloads
+    assert result["observer"] == ["native", "polling"]
+    assert result["error"] == "[Errno 28] inotify watch limit reached"
+    assert result["watching"]
