@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final, final
 
 from hotbus.bus import Bus
+from hotbus.runtime._loading.paths import is_ignored
 from hotbus.schemas import (
     ErrorInfo,
     FileChanged,
@@ -178,6 +179,8 @@ class _Target:
     fd: int | None = None
     watch: ObservedWatch | None = None
     lost: bool = False
+    #: Watched for the target of a symlink in a plugin directory, not for a directory itself.
+    alias: bool = False
 
     def covers(self, path: Path) -> bool:
         """Whether events about ``path`` come from this target's watch."""
@@ -237,9 +240,11 @@ class Watcher:
         "_forwarder",
         "_limit",
         "_limit_reports",
+        "_links",
         "_native",
         "_observer",
         "_polling",
+        "_relink",
         "_supervisor",
         "_targets",
         "_wake",
@@ -268,6 +273,8 @@ class Watcher:
         self._limit: OSError | None = None
         self._limit_reports: _LimitReports | None = None
         self._polling = False
+        self._links: dict[Path, Path] = {}
+        self._relink = False
         #: Which observer watches now: "native", "polling", or "" when stopped.
         self.kind = ""
 
@@ -280,7 +287,7 @@ class Watcher:
         observer = self._observer
         return (
             observer is not None
-            and not any(target.lost for target in self._targets)
+            and not any(target.lost and not target.alias for target in self._targets)
             and not _dead_thread(observer)
         )
 
@@ -292,7 +299,9 @@ class Watcher:
     @property
     def roots(self) -> list[Path]:
         """The plugin directories watched now (not those lost)."""
-        return [t.path for t in self._targets if t.recursive and not t.lost and t.identity]
+        return [
+            t.path for t in self._targets if t.recursive and not (t.lost or t.alias) and t.identity
+        ]
 
     def _wanted_targets(self) -> list[_Target]:
         targets = [_Target(d, recursive=True) for d in self._dirs]
@@ -301,6 +310,42 @@ class Watcher:
             if not any(parent.is_relative_to(d) for d in self._dirs):
                 targets.append(_Target(parent, recursive=False))
         return targets
+
+    def _find_links(self) -> dict[Path, Path]:
+        """Every symlink in the plugin directories, by the real path it points to."""
+        links: dict[Path, Path] = {}
+        for target in self._targets:
+            if target.alias or not target.recursive or target.lost:
+                continue
+            for directory, dirs, files in os.walk(target.path):
+                dirs[:] = [name for name in dirs if not is_ignored(Path(directory, name))]
+                for name in (*dirs, *files):
+                    link = Path(directory, name)
+                    if is_ignored(link) or not link.is_symlink():
+                        continue
+                    with contextlib.suppress(OSError, RuntimeError):  # dangling, a loop
+                        links[link.resolve(strict=True)] = link
+        return links
+
+    def _alias_targets(self, links: dict[Path, Path]) -> list[_Target]:
+        """What to watch for the targets of ``links`` that no plugin directory holds.
+
+        A linked directory is watched recursively, a linked file's real directory not.
+        """
+        own = [t for t in self._targets if t.recursive and not t.alias]
+        wanted: dict[Path, bool] = {}
+        for real in links:
+            if any(real.is_relative_to(t.path) for t in own):
+                continue  # its events come anyway, by its real path
+            if real.is_dir():
+                wanted[real] = True
+            else:
+                wanted.setdefault(real.parent, False)
+        return [
+            _Target(path, recursive=recursive, alias=True)
+            for path, recursive in sorted(wanted.items())
+            if not any(path != other and path.is_relative_to(other) for other in wanted)
+        ]
 
     def _launch(
         self, factory: Callable[[], BaseObserver], loop: asyncio.AbstractEventLoop
@@ -335,6 +380,8 @@ class Watcher:
         missing = [t for t in self._targets if not t.pin()]
         for target in missing:
             target.lost = True
+        self._links = self._find_links()
+        self._targets += [t for t in self._alias_targets(self._links) if t.pin()]
         await self._open()
         for target in missing:
             await self._publish_lost(target, "missing")
@@ -362,7 +409,7 @@ class Watcher:
             await self._bus.publish(
                 WatcherFellBack(error=ErrorInfo.from_exception(limit), hint=_LIMIT_HINT)
             )
-        paths = [t.path for t in self._targets if not t.lost]
+        paths = [t.path for t in self._targets if not t.lost and not t.alias]
         if restarted_because:
             await self._bus.publish(WatcherRestarted(observer=self.kind, reason=restarted_because))
         await self._bus.publish(WatcherStarted(observer=self.kind, paths=paths))
@@ -380,6 +427,9 @@ class Watcher:
                     await self._lose(target)
                 if target.lost and target.path.is_dir():
                     await self._find(target)
+            if self._relink:
+                self._relink = False
+                await self._update_links()
             limit, self._limit = self._limit, None
             if limit is not None and self.kind == "native":
                 await self._open(limit=limit)
@@ -387,6 +437,23 @@ class Watcher:
             dead = "" if observer is None else _dead_thread(observer)
             if dead:
                 await self._open(f"the {self.kind} {dead} died")
+
+    async def _update_links(self) -> None:
+        """Symlinks came or went in a plugin directory: watch what they point to now."""
+        self._links = self._find_links()
+        wanted = {(t.path, t.recursive): t for t in self._alias_targets(self._links)}
+        observer = self._observer
+        for target in [t for t in self._targets if t.alias]:
+            if wanted.pop((target.path, target.recursive), None) is None:
+                self._targets.remove(target)
+                target.unpin()
+                if target.watch is not None and observer is not None:
+                    await asyncio.to_thread(_unschedule, observer, target.watch)
+        for target in wanted.values():
+            if target.pin():
+                target.lost = True  # watched by `_find`, as a directory that came back
+                self._targets.append(target)
+                await self._find(target)
 
     def _limit_reached(self, error: OSError) -> None:
         """On the loop: watchdog could not add a watch past a kernel limit; fall back soon."""
@@ -403,7 +470,8 @@ class Watcher:
         observer = self._observer
         if watch is not None and observer is not None:
             await asyncio.to_thread(_unschedule, observer, watch)
-        await self._publish_lost(target, reason)
+        if not target.alias:
+            await self._publish_lost(target, reason)
 
     async def _publish_lost(self, target: _Target, reason: str) -> None:
         await self._bus.publish(
@@ -424,7 +492,8 @@ class Watcher:
             )
         except OSError as error:
             await self._open(limit=error)
-        await self._bus.publish(WatcherFound(path=target.path))
+        if not target.alias:
+            await self._bus.publish(WatcherFound(path=target.path))
 
     async def stop(self, reason: str = "") -> None:
         """Stop watching; returns once no watcher thread is left (harmless if stopped)."""
@@ -439,6 +508,8 @@ class Watcher:
         for target in self._targets:
             target.unpin()
         self._targets = []
+        self._links = {}
+        self._relink = False
         self._forwarder = None
         observer, self._observer = self._observer, None
         if observer is None:
@@ -453,16 +524,61 @@ class Watcher:
         if change is None:  # opened, closed_no_write: reads, not changes
             return
         path = Path(_text(src))
+        dest_path = Path(_text(dest)) if dest else None
         if not self._seen_in_place(path):
             return
-        self._bus.publish_nowait(
-            FileChanged(
-                kind=change,
-                path=path,
-                dest_path=Path(_text(dest)) if dest else None,
-                is_directory=is_dir,
-            )
+        own = any(
+            target.covers(p)
+            for target in self._targets
+            if not target.alias
+            for p in (path, dest_path)
+            if p is not None
         )
+        if own:
+            self._bus.publish_nowait(
+                FileChanged(kind=change, path=path, dest_path=dest_path, is_directory=is_dir)
+            )
+            if change is not FileChangeKind.CLOSED and change is not FileChangeKind.MODIFIED:
+                self._note_links(path, dest_path)
+        if self._links:
+            self._emit_through_links(change, path, dest_path, is_dir)
+
+    def _emit_through_links(
+        self, change: FileChangeKind, path: Path, dest: Path | None, is_dir: bool
+    ) -> None:
+        """Publish an event about a symlink's target as one about the link (the path known)."""
+        linked = self._through_link(path)
+        linked_dest = self._through_link(dest) if dest is not None else None
+        if change is FileChangeKind.MOVED and (linked is None) != (linked_dest is None):
+            # Moved onto the target (an atomic save) or away from it.
+            if linked_dest is not None:
+                change, linked = FileChangeKind.CREATED, linked_dest
+            else:
+                change = FileChangeKind.DELETED
+            linked_dest = None
+        if linked is not None:
+            self._bus.publish_nowait(
+                FileChanged(kind=change, path=linked, dest_path=linked_dest, is_directory=is_dir)
+            )
+
+    def _through_link(self, path: Path) -> Path | None:
+        """``path`` as seen through the symlink pointing at it (or at a directory above it)."""
+        for real, link in self._links.items():
+            if path == real:
+                return link
+            if path.is_relative_to(real):
+                return link / path.relative_to(real)
+        return None
+
+    def _note_links(self, path: Path, dest: Path | None) -> None:
+        """A symlink appeared or went: watch what the links point to now (the supervisor)."""
+        known = set(self._links.values())
+        for p in (path, dest):
+            if p is not None and (p in known or p.is_symlink()):
+                self._relink = True
+                if self._wake is not None:
+                    self._wake.set()
+                return
 
     def _seen_in_place(self, path: Path) -> bool:
         """Whether an event about ``path`` comes from the directory now at its path.

@@ -1,7 +1,7 @@
 """Watching never stops silently: a dead observer or emitter thread is restarted, a plugin
 directory that is deleted or moved away is reported and waited for, the inotify watch limit
-makes it fall back to polling, and whatever changed while the watcher could not see it is
-settled afterwards (a rescan)."""
+makes it fall back to polling, edits to the target of a symlinked plugin reload it, and
+whatever changed while the watcher could not see it is settled afterwards (a rescan)."""
 
 from __future__ import annotations
 
@@ -18,6 +18,8 @@ from hotbus.schemas import ReloadCommitted, WatcherFound, WatcherLost, WatcherRe
 from hotbus.testing import Harness, PluginDir
 
 from tests.reload.helpers import (
+    IMPORTS_HELPER,
+    SERVES_HELPER,
     TIMEOUT,
     commits_of,
     committed,
@@ -240,3 +242,65 @@ def test_a_new_subdirectory_past_the_inotify_watch_limit_falls_back_to_polling()
     assert result["observer"] == ["native", "polling"]
     assert result["error"] == "[Errno 28] inotify watch limit reached"
     assert result["watching"]
+
+
+# -- symlinked plugins ---------------------------------------------------------------------------
+
+
+@pytest.fixture
+def target_dir(tmp_path: Path) -> Path:
+    """A directory outside the plugin directory, where symlinked plugins really are."""
+    directory = tmp_path / "elsewhere"
+    directory.mkdir()
+    return directory
+
+
+async def test_an_edit_to_the_target_of_a_symlinked_plugin_file_reloads_it(
+    plugin_dir: PluginDir, hotbus: Harness, target_dir: Path
+) -> None:
+    write_file(target_dir / "p.py", plugin_source(1))
+    (plugin_dir / "p.py").symlink_to(target_dir / "p.py")
+    runtime = await hotbus.start()
+    write_file(target_dir / "p.py", plugin_source(2))
+    await hotbus.wait_for(ReloadCommitted, committed("p", 2), timeout=TIMEOUT)
+    assert await values(runtime) == [2]
+
+
+async def test_an_atomic_save_of_the_target_of_a_symlinked_plugin_file_reloads_it(
+    plugin_dir: PluginDir, hotbus: Harness, target_dir: Path
+) -> None:
+    write_file(target_dir / "p.py", plugin_source(1))
+    (plugin_dir / "p.py").symlink_to(target_dir / "p.py")
+    runtime = await hotbus.start()
+    write_file(target_dir / ".p.py.tmp", plugin_source(2))
+    (target_dir / ".p.py.tmp").replace(target_dir / "p.py")
+    await hotbus.wait_for(ReloadCommitted, committed("p", 2), timeout=TIMEOUT)
+    assert await values(runtime) == [2]
+
+
+async def test_an_edit_in_a_symlinked_plugin_package_reloads_it(
+    plugin_dir: PluginDir, hotbus: Harness, target_dir: Path
+) -> None:
+    package = target_dir / "pkg"
+    package.mkdir()
+    write_file(package / "helper.py", "VALUE = 1\n")
+    write_file(
+        package / "__init__.py",
+        plugin_source(1, name="pkg", header=IMPORTS_HELPER, body=SERVES_HELPER),
+    )
+    (plugin_dir / "pkg").symlink_to(package, target_is_directory=True)
+    runtime = await hotbus.start()
+    write_file(package / "helper.py", "VALUE = 7\n")
+    await hotbus.wait_for(ReloadCommitted, committed("pkg", 1), timeout=TIMEOUT)
+    assert await values(runtime, "pkg") == [7]
+
+
+async def test_a_symlink_made_while_running_loads_and_edits_to_its_target_reload_it(
+    running: Runtime, plugin_dir: PluginDir, hotbus: Harness, target_dir: Path
+) -> None:
+    write_file(target_dir / "q.py", plugin_source(1, name="q"))
+    (plugin_dir / "q.py").symlink_to(target_dir / "q.py")
+    await hotbus.wait_for(ReloadCommitted, committed("q", 1), timeout=TIMEOUT)
+    write_file(target_dir / "q.py", plugin_source(2, name="q"))
+    await hotbus.wait_for(ReloadCommitted, committed("q", 2), timeout=TIMEOUT)
+    assert await values(running, "q") == [2]
