@@ -26,6 +26,7 @@ from hotbus.schemas import (
     Event,
     FileChanged,
     FileSettled,
+    FileUnreadable,
     HandlerFailed,
     HandlersCancelled,
     LoopStalled,
@@ -143,6 +144,10 @@ def _file_changed(logger: logging.Logger, event: FileChanged) -> None:
         logger.debug("file %s %s", event.kind, event.path)
     else:
         logger.debug("file %s %s -> %s", event.kind, event.path, event.dest_path)
+
+
+def _file_unreadable(logger: logging.Logger, event: FileUnreadable) -> None:
+    logger.warning("⚠ %s (what runs keeps running)", event.error.message)
 
 
 def _file_settled(logger: logging.Logger, event: FileSettled) -> None:
@@ -363,6 +368,7 @@ _FORMATTERS: Final[dict[str, _Formatter]] = {
     RuntimeStopped.topic: _runtime_stopped,
     FileChanged.topic: _file_changed,
     FileSettled.topic: _file_settled,
+    FileUnreadable.topic: _file_unreadable,
     PluginDiscovered.topic: _plugin_discovered,
     PluginStateChanged.topic: _plugin_state,
     PluginFailed.topic: _plugin_failed,

@@ -29,6 +29,7 @@ __all__ = [
     "ErrorInfo",
     "FileChanged",
     "FileSettled",
+    "FileUnreadable",
     "HandlerFailed",
     "HandlersCancelled",
     "LoopStalled",
@@ -192,6 +193,18 @@ class FileChanged(Event):
     path: Path = Field(description="The path the event is about (the source of a move).")
     dest_path: Path | None = Field(default=None, description="Where a move went.")
     is_directory: bool = False
+
+
+class FileUnreadable(Event):
+    """A plugin file is there but cannot be read: it is neither loaded nor unloaded.
+
+    What runs keeps running; once the file can be read (its permissions fixed), it settles.
+    """
+
+    topic = "hotbus.file.unreadable"
+
+    path: Path
+    error: ErrorInfo = Field(description="Why it cannot be read, and what to do about it.")
 
 
 class FileSettled(Event):

@@ -27,8 +27,15 @@ from typing import final
 
 from hotbus.bus import Bus
 from hotbus.runtime._listener import Listener
-from hotbus.runtime._loading.paths import is_ignored
-from hotbus.schemas import FileChanged, FileChangeKind, FileSettled, SettleOutcome
+from hotbus.runtime._loading.paths import is_ignored, unreadable
+from hotbus.schemas import (
+    ErrorInfo,
+    FileChanged,
+    FileChangeKind,
+    FileSettled,
+    FileUnreadable,
+    SettleOutcome,
+)
 
 __all__ = ["Debouncer", "hash_file"]
 
@@ -42,6 +49,17 @@ def hash_file(path: Path) -> str | None:
 
 
 _EMPTY = hashlib.sha256(b"").hexdigest()
+
+
+def _read_error(path: Path) -> OSError | None:
+    """Why the file at ``path`` cannot be read; None if it can, or is not there (or no file)."""
+    try:
+        with path.open("rb"):
+            return None
+    except (FileNotFoundError, IsADirectoryError, NotADirectoryError):
+        return None
+    except OSError as error:
+        return error
 
 
 def _files_under(root: Path) -> Iterator[Path]:
@@ -83,6 +101,7 @@ class Debouncer:
         "_max_wait",
         "_modified_window",
         "_pending",
+        "_unreadable",
         "_write_window",
     )
 
@@ -107,6 +126,7 @@ class Debouncer:
         self._pending: dict[Path, _Pending] = {}
         self._early: dict[Path, int] = {}
         self._known: dict[Path, str] = {}
+        self._unreadable: set[Path] = set()
         self._handle: asyncio.TimerHandle | None = None
         self._listener = Listener(bus, FileChanged, self.on_changed)
         self._idle: asyncio.Event | None = None
@@ -170,6 +190,8 @@ class Debouncer:
             digest = hash_file(path)
             if digest is not None:
                 self._known[path] = digest
+            elif _read_error(path) is not None:
+                self._unreadable.add(path)  # settles once its permissions are fixed
 
     def rescan(self, roots: Iterable[Path], files: Iterable[Path] = ()) -> list[Path]:
         """Note every path under ``roots`` (and each of ``files``) that changed unseen.
@@ -198,6 +220,23 @@ class Debouncer:
             noted.append(path)
         return noted
 
+    def _tell_unreadable(self, path: Path) -> bool:
+        """If ``path`` is there but cannot be read, say so (once) and return True."""
+        error = _read_error(path)
+        if error is None:
+            return False
+        if path not in self._unreadable:
+            self._unreadable.add(path)
+            self._bus.publish_nowait(
+                FileUnreadable(
+                    path=path,
+                    error=ErrorInfo(
+                        type=type(error).__name__, message=unreadable(path, error), file=path
+                    ),
+                )
+            )
+        return True
+
     def on_changed(self, event: FileChanged) -> None:
         """Absorb one raw event (the bus calls this)."""
         kind = event.kind
@@ -212,6 +251,9 @@ class Debouncer:
             self._note(event.path, self._delete_window)
         elif kind in (FileChangeKind.CLOSED, FileChangeKind.CREATED):
             self._note(event.path, self._write_window)
+        elif kind is FileChangeKind.ATTRIB:
+            if event.path in self._unreadable:  # permissions changed: readable now?
+                self._note(event.path, self._write_window)
         elif kind is FileChangeKind.MODIFIED:
             if self._closed_events:
                 self._absorb(event.path)  # the "closed" that follows settles it
@@ -291,6 +333,9 @@ class Debouncer:
     def _settle(self, path: Path, pending: _Pending, now: float) -> FileSettled | None:
         digest = hash_file(path)
         known = self._known.get(path)
+        if digest is None and self._tell_unreadable(path):
+            return None  # neither a change nor a deletion: what runs keeps running
+        self._unreadable.discard(path)
         if digest is None:
             if known is None:
                 return None  # a file we never knew came and went

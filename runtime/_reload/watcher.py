@@ -50,6 +50,7 @@ _KINDS: Final = {
     "moved": FileChangeKind.MOVED,
     "deleted": FileChangeKind.DELETED,
     "closed": FileChangeKind.CLOSED,
+    "attrib": FileChangeKind.ATTRIB,
 }
 _LIMIT_HINT: Final = (
     "the kernel's inotify limits are reached: raise them, e.g. "

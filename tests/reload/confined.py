@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import ctypes
+import importlib
 import json
 import os
 import sys
@@ -26,6 +27,14 @@ CLONE_NEWUSER = 0x10000000
 WATCH_LIMIT = Path("/proc/sys/user/max_inotify_watches")
 NOBODY = 65534
 TIMEOUT = 5.0
+#: What a runtime imports on the way (the interpreter may live in a directory only root reads).
+PRELOADED = (
+    "concurrent.futures.thread",
+    "hotbus.runtime",
+    "watchdog.observers",
+    "watchdog.observers.inotify",
+    "watchdog.observers.polling",
+)
 
 PLUGIN = """
 from hotbus import Plugin
@@ -99,6 +108,64 @@ async def watch_limit(directory: Path, *, at_start: bool) -> dict[str, Any]:
             }
 
 
+def drop_privileges() -> str:
+    """Run as an unprivileged user from now on, for whom ``chmod 000`` means it; or why not."""
+    if os.getuid() == 0:
+        # What is imported later may be where the unprivileged user cannot read: now, then.
+        for module in PRELOADED:
+            importlib.import_module(module)
+        try:
+            os.setgroups([])
+            os.setgid(NOBODY)
+            os.setuid(NOBODY)
+        except OSError as error:
+            return f"cannot drop root privileges: {error}"
+    with tempfile.NamedTemporaryFile() as probe:
+        os.chmod(probe.name, 0)
+        try:
+            Path(probe.name).read_bytes()
+        except PermissionError:
+            return ""
+    return "files with mode 000 are still readable to this process"
+
+
+async def unreadable_files(directory: Path) -> dict[str, Any]:
+    from hotbus import Runtime
+    from hotbus.schemas import FileUnreadable, PluginFailed, ReloadCommitted
+
+    plugins = directory / "plugins"
+    plugins.mkdir()
+    (plugins / "p.py").write_text(plugin("p", 1))
+    (plugins / "q.py").write_text(plugin("q", 1))
+    (plugins / "q.py").chmod(0)
+    runtime = Runtime([plugins], entry_points=False)
+    with runtime.bus.record("hotbus.>") as events:
+        async with runtime:
+            failed = events.of(PluginFailed)
+            saved = plugins / ".p.py.tmp"  # an atomic save of a file nobody may read
+            saved.write_text(plugin("p", 2))
+            saved.chmod(0)
+            saved.replace(plugins / "p.py")
+            told = await events.wait_for(FileUnreadable, timeout=TIMEOUT)
+            await runtime.idle()
+            serving = [(row.name, row.state, row.version) for row in runtime.status()]
+            (plugins / "p.py").chmod(0o644)
+            await events.wait_for(
+                ReloadCommitted, lambda e: ("p", "1.0.2") in versions(e), timeout=TIMEOUT
+            )
+            (plugins / "q.py").chmod(0o644)
+            await events.wait_for(
+                ReloadCommitted, lambda e: ("q", "1.0.1") in versions(e), timeout=TIMEOUT
+            )
+            return {
+                "failed": [(f.plugin, f.phase, f.error.message) for f in failed],
+                "told": [told.path.name, told.error.message],
+                "serving": [
+                    (name, state, (version or "").split("+")[0]) for name, state, version in serving
+                ],
+            }
+
+
 def main(scenario: str) -> dict[str, Any]:
     if scenario.startswith("watch-limit"):
         why = confine_watches()
@@ -108,6 +175,12 @@ def main(scenario: str) -> dict[str, Any]:
             return asyncio.run(
                 watch_limit(Path(directory), at_start=scenario == "watch-limit-at-start")
             )
+    if scenario == "unreadable":
+        why = drop_privileges()
+        if why:
+            return {"skip": why}
+        with tempfile.TemporaryDirectory() as directory:
+            return asyncio.run(unreadable_files(Path(directory)))
     raise SystemExit(f"unknown scenario {scenario!r}")
 
 

@@ -1,7 +1,8 @@
 """Watching never stops silently: a dead observer or emitter thread is restarted, a plugin
 directory that is deleted or moved away is reported and waited for, the inotify watch limit
-makes it fall back to polling, edits to the target of a symlinked plugin reload it, and
-whatever changed while the watcher could not see it is settled afterwards (a rescan)."""
+makes it fall back to polling, edits to the target of a symlinked plugin reload it, a file
+that cannot be read is told about, and whatever changed while the watcher could not see it is
+settled afterwards (a rescan)."""
 
 from __future__ import annotations
 
@@ -228,6 +229,30 @@ def confined(scenario: str) -> dict[str, Any]:
     if "skip" in result:
         pytest.skip(result["skip"])
     return result
+
+
+@pytest.fixture(scope="module")
+def unreadable() -> dict[str, Any]:
+    """As an unprivileged user: q.py is mode 000 at start, p.py saved so while running, then
+    both fixed (chmod 644); what was reported, and what served while p.py was unreadable."""
+    return confined("unreadable")
+
+
+def test_a_plugin_file_that_cannot_be_read_fails_to_load_naming_the_file_and_the_fix(
+    unreadable: dict[str, Any],
+) -> None:
+    [(plugin, phase, message)] = unreadable["failed"]
+    assert (plugin, phase) == ("q", "compile")
+    assert "cannot read q.py: permission denied; fix its permissions" in message
+
+
+def test_a_save_that_cannot_be_read_is_told_and_the_running_version_keeps_serving(
+    unreadable: dict[str, Any],
+) -> None:
+    name, message = unreadable["told"]
+    assert name == "p.py"
+    assert message.startswith("cannot read p.py: permission denied; fix its permissions")
+    assert ["p", "active", "1.0.1"] in unreadable["serving"]
 
 
 def test_a_subdirectory_past_the_inotify_watch_limit_at_start_falls_back_to_polling() -> None:

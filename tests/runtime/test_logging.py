@@ -19,6 +19,7 @@ from hotbus.schemas import (
     FileChanged,
     FileChangeKind,
     FileSettled,
+    FileUnreadable,
     HandlerFailed,
     HandlersCancelled,
     Phase,
@@ -704,6 +705,16 @@ async def test_a_lost_directory_is_a_warning_saying_what_happens_to_its_plugins(
             WARNING,
             "⚠ /srv/plugins is deleted: its plugins unload; waiting for it to come back",
         ),
+    ]
+
+
+async def test_an_unreadable_file_is_a_warning_with_the_fix(logged: Publish) -> None:
+    message = "cannot read p.py: permission denied; fix its permissions"
+    event = FileUnreadable(
+        path=Path("/srv/plugins/p.py"), error=ErrorInfo(type="PermissionError", message=message)
+    )
+    assert await logged(event) == [
+        ("hotbus.file", WARNING, f"⚠ {message} (what runs keeps running)")
     ]
 
 

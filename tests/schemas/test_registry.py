@@ -17,6 +17,7 @@ from hotbus.schemas import (
     FileChanged,
     FileChangeKind,
     FileSettled,
+    FileUnreadable,
     HandlerFailed,
     HandlersCancelled,
     LoopStalled,
@@ -79,6 +80,14 @@ EXAMPLES: list[Event] = [
         content_hash="9f86d081884c",
         absorbed=3,
         waited_ms=52.0,
+    ),
+    FileUnreadable(
+        path=PLUGINS / "dice.py",
+        error=ErrorInfo(
+            type="PermissionError",
+            message="cannot read dice.py: permission denied; fix its permissions",
+            file=PLUGINS / "dice.py",
+        ),
     ),
     PluginDiscovered(plugin="dice", kind=SourceKind.MODULE, path=PLUGINS / "dice.py"),
     PluginStateChanged(
