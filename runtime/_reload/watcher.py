@@ -44,6 +44,8 @@ if TYPE_CHECKING:
 
 __all__ = ["Watcher"]
 
+logger = logging.getLogger("hotbus.watcher")
+
 _KINDS: Final = {
     "created": FileChangeKind.CREATED,
     "modified": FileChangeKind.MODIFIED,
@@ -423,21 +425,28 @@ class Watcher:
                 async with asyncio.timeout(self._check_interval):
                     await wake.wait()
             wake.clear()
-            for target in self._targets:
-                if not target.lost and not target.intact():
-                    await self._lose(target)
-                if target.lost and target.path.is_dir():
-                    await self._find(target)
-            if self._relink:
-                self._relink = False
-                await self._update_links()
-            limit, self._limit = self._limit, None
-            if limit is not None and self.kind == "native":
-                await self._open(limit=limit)
-            observer = self._observer
-            dead = "" if observer is None else _dead_thread(observer)
-            if dead:
-                await self._open(f"the {self.kind} {dead} died")
+            try:
+                await self._check()
+            except Exception:  # the supervisor itself must not end silently: next round
+                logger.exception("checking the watcher failed; checking again")
+
+    async def _check(self) -> None:
+        """One round of supervision: directories lost and found, links, limits, dead threads."""
+        for target in self._targets:
+            if not target.lost and not target.intact():
+                await self._lose(target)
+            if target.lost and target.path.is_dir():
+                await self._find(target)
+        if self._relink:
+            self._relink = False
+            await self._update_links()
+        limit, self._limit = self._limit, None
+        if limit is not None and self.kind == "native":
+            await self._open(limit=limit)
+        observer = self._observer
+        dead = "" if observer is None else _dead_thread(observer)
+        if dead:
+            await self._open(f"the {self.kind} {dead} died")
 
     async def _update_links(self) -> None:
         """Symlinks came or went in a plugin directory: watch what they point to now."""
