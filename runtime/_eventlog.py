@@ -26,6 +26,7 @@ from hotbus.schemas import (
     Event,
     FileChanged,
     FileSettled,
+    FileUnreadable,
     HandlerFailed,
     HandlersCancelled,
     LoopStalled,
@@ -49,6 +50,8 @@ from hotbus.schemas import (
     StateMismatch,
     VersionChange,
     WatcherFellBack,
+    WatcherFound,
+    WatcherLost,
     WatcherRestarted,
     WatcherStarted,
     WatcherStopped,
@@ -143,6 +146,10 @@ def _file_changed(logger: logging.Logger, event: FileChanged) -> None:
         logger.debug("file %s %s", event.kind, event.path)
     else:
         logger.debug("file %s %s -> %s", event.kind, event.path, event.dest_path)
+
+
+def _file_unreadable(logger: logging.Logger, event: FileUnreadable) -> None:
+    logger.warning("⚠ %s (what runs keeps running)", event.error.message)
 
 
 def _file_settled(logger: logging.Logger, event: FileSettled) -> None:
@@ -331,6 +338,15 @@ def _watcher_fallback(logger: logging.Logger, event: WatcherFellBack) -> None:
     )
 
 
+def _watcher_lost(logger: logging.Logger, event: WatcherLost) -> None:
+    serving = "its plugins unload" if event.deleted else "its plugins keep serving"
+    logger.warning("⚠ %s is %s: %s; waiting for it to come back", event.path, event.reason, serving)
+
+
+def _watcher_found(logger: logging.Logger, event: WatcherFound) -> None:
+    logger.info("👀 %s is back: watching it again", event.path)
+
+
 def _handlers_cancelled(logger: logging.Logger, event: HandlersCancelled) -> None:
     logger.warning(
         "⚠ %s: cancelled %d in-flight handler(s) still running after %g s",
@@ -393,6 +409,7 @@ _FORMATTERS: Final[dict[str, _Formatter]] = {
     RuntimeStopped.topic: _runtime_stopped,
     FileChanged.topic: _file_changed,
     FileSettled.topic: _file_settled,
+    FileUnreadable.topic: _file_unreadable,
     PluginDiscovered.topic: _plugin_discovered,
     PluginStateChanged.topic: _plugin_state,
     PluginFailed.topic: _plugin_failed,
@@ -409,6 +426,8 @@ _FORMATTERS: Final[dict[str, _Formatter]] = {
     WatcherStopped.topic: _watcher_stopped,
     WatcherRestarted.topic: _watcher_restarted,
     WatcherFellBack.topic: _watcher_fallback,
+    WatcherLost.topic: _watcher_lost,
+    WatcherFound.topic: _watcher_found,
     HandlersCancelled.topic: _handlers_cancelled,
     StateDiscarded.topic: _state_discarded,
     StateMismatch.topic: _state_mismatch,

@@ -21,6 +21,7 @@ from hotbus.bus import Bus
 from hotbus.runtime._config.settings import load_settings, replace_settings
 from hotbus.runtime._engine.engine import Engine
 from hotbus.runtime._eventlog import EventLogger
+from hotbus.runtime._listener import Listener
 from hotbus.runtime._loading.loader import discover, generation_of, source_for
 from hotbus.runtime._monitor import LoopMonitor
 from hotbus.runtime._plugins.plugin import Plugin
@@ -41,6 +42,10 @@ from hotbus.schemas import (
     RuntimeStopped,
     RuntimeStopping,
     Settings,
+    WatcherFellBack,
+    WatcherFound,
+    WatcherLost,
+    WatcherRestarted,
     use_source,
 )
 
@@ -71,6 +76,7 @@ class Runtime:
         "_leaks",
         "_monitor",
         "_reloader",
+        "_rescans",
         "_scheduler",
         "_started",
         "_watcher",
@@ -120,6 +126,13 @@ class Runtime:
         )
         self._reloader = Reloader(self._engine)
         self._watcher = Watcher(self.bus, settings.plugin_dirs, config_file=settings.config_file)
+        # Whatever changed while the watcher could not see it settles like any save.
+        self._rescans = (
+            Listener(self.bus, WatcherRestarted, self._rescan),
+            Listener(self.bus, WatcherFellBack, self._rescan),
+            Listener(self.bus, WatcherFound, self._rescan_found),
+            Listener(self.bus, WatcherLost, self._rescan_lost),
+        )
         self._monitor = LoopMonitor(self.bus, lambda: self._engine.settings, self._owner_of)
 
     def __repr__(self) -> str:
@@ -342,6 +355,8 @@ class Runtime:
             known.append(self.settings.config_file)
         self._debouncer.remember(known)
         self._debouncer.attach()
+        for listener in self._rescans:
+            listener.attach()
         await self._watcher.start()
         self._debouncer.configure_closed(self._watcher.reports_closed)
         # What was loaded is what the runtime acted on: a file changed since settles now.
@@ -353,8 +368,33 @@ class Runtime:
 
     async def _stop_watching(self, reason: str) -> None:
         await self._watcher.stop(reason)
+        for listener in self._rescans:
+            listener.detach()
         self._debouncer.detach()
         await self.bus.flush()
+
+    def _rescan(self, event: Event) -> None:
+        """After the watcher restarted or fell back: settle what changed while it was blind."""
+        self._settle_unseen(self._watcher.roots)
+
+    def _settle_unseen(self, roots: Iterable[Path]) -> None:
+        """Settle what changed under ``roots`` (and in the config file) that no event told."""
+        self._debouncer.configure_closed(self._watcher.reports_closed)
+        config = self.settings.config_file
+        self._debouncer.rescan(roots, [config] if config is not None else [])
+
+    def _rescan_found(self, event: WatcherFound) -> None:
+        """A lost directory is back: settle what differs in it from what runs."""
+        self._rescan_directory(event.path)
+
+    def _rescan_lost(self, event: WatcherLost) -> None:
+        """A deleted directory's files are gone: they settle as deleted (a move keeps them)."""
+        if event.deleted:
+            self._rescan_directory(event.path)
+
+    def _rescan_directory(self, path: Path) -> None:
+        plugin_dirs = {Path(d).resolve() for d in self.settings.plugin_dirs}
+        self._settle_unseen([path] if path in plugin_dirs else [])
 
     async def _join_bus(self) -> None:
         """`Bus.join`, for at most ``quiesce_timeout_s``: a hung handler is not waited for."""

@@ -57,6 +57,7 @@ class FileChangeKind(StrEnum):
     MOVED = "moved"
     DELETED = "deleted"
     CLOSED = "closed"
+    ATTRIB = "attrib"
 
 
 class SettleOutcome(StrEnum):

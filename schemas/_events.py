@@ -29,6 +29,7 @@ __all__ = [
     "ErrorInfo",
     "FileChanged",
     "FileSettled",
+    "FileUnreadable",
     "HandlerFailed",
     "HandlersCancelled",
     "LoopStalled",
@@ -51,6 +52,8 @@ __all__ = [
     "StateMismatch",
     "VersionChange",
     "WatcherFellBack",
+    "WatcherFound",
+    "WatcherLost",
     "WatcherRestarted",
     "WatcherStarted",
     "WatcherStopped",
@@ -192,6 +195,18 @@ class FileChanged(Event):
     path: Path = Field(description="The path the event is about (the source of a move).")
     dest_path: Path | None = Field(default=None, description="Where a move went.")
     is_directory: bool = False
+
+
+class FileUnreadable(Event):
+    """A plugin file is there but cannot be read: it is neither loaded nor unloaded.
+
+    What runs keeps running; once the file can be read (its permissions fixed), it settles.
+    """
+
+    topic = "hotbus.file.unreadable"
+
+    path: Path
+    error: ErrorInfo = Field(description="Why it cannot be read, and what to do about it.")
 
 
 class FileSettled(Event):
@@ -458,6 +473,29 @@ class WatcherFellBack(Event):
     observer: str = "polling"
     error: ErrorInfo
     hint: str = Field(default="", description="How to lift the limit.")
+
+
+class WatcherLost(Event):
+    """A watched directory is gone (deleted, moved away, or not there); waiting for it.
+
+    Plugins of a deleted directory unload (their files are gone); those of a directory moved
+    away keep serving their last good version. Once a directory is at that path again, it is
+    watched (`WatcherFound`).
+    """
+
+    topic = "hotbus.watcher.lost"
+
+    path: Path = Field(description="The directory that is gone.")
+    reason: str = Field(description="'deleted', 'moved away' or 'missing'.")
+    deleted: bool = Field(description="Whether it was deleted (its plugins unload).")
+
+
+class WatcherFound(Event):
+    """A lost directory is back and watched again; what differs from what runs settles."""
+
+    topic = "hotbus.watcher.found"
+
+    path: Path
 
 
 class HandlersCancelled(Event):

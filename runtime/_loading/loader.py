@@ -31,7 +31,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Final
 
-from hotbus.runtime._loading.paths import is_ignored
+from hotbus.runtime._loading.paths import is_ignored, unreadable
 from hotbus.runtime._loading.phase_error import PhaseError
 from hotbus.runtime._plugins.plugin import Plugin
 from hotbus.schemas import ManifestError, Phase, PluginLoadError, SourceKind
@@ -219,8 +219,10 @@ def source_for(path: Path, *, resolved: bool = False) -> PluginSource | None:
         return None
     try:
         data = path.read_bytes()
-    except OSError:
+    except FileNotFoundError:
         return None
+    except OSError:  # there, but unreadable: loading it says why rather than skipping it
+        return PluginSource(name=path.stem, kind=SourceKind.MODULE, path=path)
     if not _defines_plugin_class(data):
         return None
     return PluginSource(name=path.stem, kind=SourceKind.MODULE, path=path)
@@ -393,7 +395,11 @@ def load(source: PluginSource, seen: dict[Path, str] | None = None) -> Loaded | 
     generation = _new_generation(directory, source.name, seen)
     name = f"{generation.package}.{source.name}"
     try:
-        data = main.read_bytes()
+        try:
+            data = main.read_bytes()
+        except OSError as error:
+            failure = PluginLoadError(source.name, unreadable(main, error), path=main)
+            raise PhaseError(Phase.COMPILE, failure) from error
         generation.files[main] = hashlib.sha256(data).hexdigest()
         try:
             generation.compiled[main] = compile(data, str(main), "exec", dont_inherit=True)

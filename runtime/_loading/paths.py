@@ -7,7 +7,7 @@ import traceback
 from collections.abc import Iterable
 from pathlib import Path, PurePath
 
-__all__ = ["IGNORED_DIRS", "IGNORED_NAMES", "files_in_traceback", "is_ignored"]
+__all__ = ["IGNORED_DIRS", "IGNORED_NAMES", "files_in_traceback", "is_ignored", "unreadable"]
 
 #: Directory names whose contents are never plugin sources.
 IGNORED_DIRS = frozenset({"__pycache__", ".git", ".hg", ".svn", ".mypy_cache", ".ruff_cache"})
@@ -35,6 +35,17 @@ def is_ignored(path: str | PurePath) -> bool:
         return True
     name = parts[-1] if parts else ""
     return name in IGNORED_DIRS or any(fnmatch.fnmatchcase(name, p) for p in IGNORED_NAMES)
+
+
+def unreadable(path: Path, error: OSError) -> str:
+    """What to tell about ``path`` that exists but could not be read (``error``)."""
+    if isinstance(error, PermissionError):
+        return (
+            f"cannot read {path.name}: permission denied; fix its permissions "
+            f"(e.g. chmod u+r,g+r {path})"
+        )
+    reason = (error.strerror or str(error)).lower()
+    return f"cannot read {path.name}: {reason}; check the file and save it again"
 
 
 def files_in_traceback(error: BaseException, roots: Iterable[str | Path]) -> set[Path]:

@@ -18,16 +18,24 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import os
 import time
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import final
 
 from hotbus.bus import Bus
 from hotbus.runtime._listener import Listener
-from hotbus.runtime._loading.paths import is_ignored
-from hotbus.schemas import FileChanged, FileChangeKind, FileSettled, SettleOutcome
+from hotbus.runtime._loading.paths import is_ignored, unreadable
+from hotbus.schemas import (
+    ErrorInfo,
+    FileChanged,
+    FileChangeKind,
+    FileSettled,
+    FileUnreadable,
+    SettleOutcome,
+)
 
 __all__ = ["Debouncer", "hash_file"]
 
@@ -41,6 +49,31 @@ def hash_file(path: Path) -> str | None:
 
 
 _EMPTY = hashlib.sha256(b"").hexdigest()
+
+
+def _read_error(path: Path) -> OSError | None:
+    """Why the file at ``path`` cannot be read; None if it can, or is not there (or no file)."""
+    try:
+        with path.open("rb"):
+            return None
+    except (FileNotFoundError, IsADirectoryError, NotADirectoryError):
+        return None
+    except OSError as error:
+        return error
+
+
+def _files_under(root: Path) -> Iterator[Path]:
+    """Every file under ``root``, through symlinked directories too (each real one once)."""
+    seen: set[str] = set()
+    for directory, dirs, files in os.walk(root, followlinks=True):
+        real = os.path.realpath(directory)
+        if real in seen:  # a link back up the tree
+            dirs.clear()
+            continue
+        seen.add(real)
+        dirs[:] = [name for name in dirs if not is_ignored(Path(directory, name))]
+        for name in files:
+            yield Path(directory, name)
 
 
 @dataclass(slots=True)
@@ -68,6 +101,7 @@ class Debouncer:
         "_max_wait",
         "_modified_window",
         "_pending",
+        "_unreadable",
         "_write_window",
     )
 
@@ -92,6 +126,7 @@ class Debouncer:
         self._pending: dict[Path, _Pending] = {}
         self._early: dict[Path, int] = {}
         self._known: dict[Path, str] = {}
+        self._unreadable: set[Path] = set()
         self._handle: asyncio.TimerHandle | None = None
         self._listener = Listener(bus, FileChanged, self.on_changed)
         self._idle: asyncio.Event | None = None
@@ -155,6 +190,52 @@ class Debouncer:
             digest = hash_file(path)
             if digest is not None:
                 self._known[path] = digest
+            elif _read_error(path) is not None:
+                self._unreadable.add(path)  # settles once its permissions are fixed
+
+    def rescan(self, roots: Iterable[Path], files: Iterable[Path] = ()) -> list[Path]:
+        """Note every path under ``roots`` (and each of ``files``) that changed unseen.
+
+        After the watcher restarted, fell back to polling or found a lost directory again,
+        the raw events of what happened meanwhile are lost. This compares every interesting
+        file under ``roots``, and every known one, with the content hash it was last known
+        by: a file that changed or appeared is noted for the write window, one that
+        disappeared for the delete window, and each then settles like any save. Returns the
+        noted paths.
+        """
+        roots = [Path(root) for root in roots]
+        candidates = {Path(path) for path in files}
+        candidates.update(p for p in self._known if any(p.is_relative_to(r) for r in roots))
+        for root in roots:
+            candidates.update(_files_under(root))
+        noted: list[Path] = []
+        for path in sorted(candidates):
+            if not self._wanted(path):
+                continue
+            digest = hash_file(path)
+            known = self._known.get(path)
+            if digest == known:
+                continue
+            self._note(path, self._delete_window if digest is None else self._write_window)
+            noted.append(path)
+        return noted
+
+    def _tell_unreadable(self, path: Path) -> bool:
+        """If ``path`` is there but cannot be read, say so (once) and return True."""
+        error = _read_error(path)
+        if error is None:
+            return False
+        if path not in self._unreadable:
+            self._unreadable.add(path)
+            self._bus.publish_nowait(
+                FileUnreadable(
+                    path=path,
+                    error=ErrorInfo(
+                        type=type(error).__name__, message=unreadable(path, error), file=path
+                    ),
+                )
+            )
+        return True
 
     def staged(self, files: Mapping[Path, str]) -> list[Path]:
         """Record what a load or reload actually read: ``files``, path to content hash.
@@ -189,6 +270,9 @@ class Debouncer:
             self._note(event.path, self._delete_window)
         elif kind in (FileChangeKind.CLOSED, FileChangeKind.CREATED):
             self._note(event.path, self._write_window)
+        elif kind is FileChangeKind.ATTRIB:
+            if event.path in self._unreadable:  # permissions changed: readable now?
+                self._note(event.path, self._write_window)
         elif kind is FileChangeKind.MODIFIED:
             if self._closed_events:
                 self._absorb(event.path)  # the "closed" that follows settles it
@@ -268,6 +352,9 @@ class Debouncer:
     def _settle(self, path: Path, pending: _Pending, now: float) -> FileSettled | None:
         digest = hash_file(path)
         known = self._known.get(path)
+        if digest is None and self._tell_unreadable(path):
+            return None  # neither a change nor a deletion: what runs keeps running
+        self._unreadable.discard(path)
         if digest is None:
             if known is None:
                 return None  # a file we never knew came and went

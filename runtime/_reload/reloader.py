@@ -88,7 +88,9 @@ class Reloader:
         if not owners and event.outcome is not SettleOutcome.DELETED:
             candidate = self._source_path(path)
             if candidate is not None:
-                source = source_for(candidate)
+                # By the path in the plugin directory, a symlink's own (as discovery does):
+                # the watcher reports edits to a symlinked plugin's target by that path.
+                source = source_for(candidate, resolved=True)
                 if source is not None:
                     requests.append(
                         ReloadRequested(

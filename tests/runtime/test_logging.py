@@ -19,6 +19,7 @@ from hotbus.schemas import (
     FileChanged,
     FileChangeKind,
     FileSettled,
+    FileUnreadable,
     HandlerFailed,
     HandlersCancelled,
     Phase,
@@ -45,6 +46,8 @@ from hotbus.schemas import (
     StateMismatch,
     VersionChange,
     WatcherFellBack,
+    WatcherFound,
+    WatcherLost,
     WatcherRestarted,
     WatcherStarted,
     WatcherStopped,
@@ -699,6 +702,41 @@ async def test_watcher_fallback_is_a_warning_with_the_hint(logged: Publish) -> N
             WARNING,
             "⚠ watching by polling: OSError: inotify watch limit reached; raise the limits",
         )
+    ]
+
+
+async def test_a_lost_directory_is_a_warning_saying_what_happens_to_its_plugins(
+    logged: Publish,
+) -> None:
+    moved = WatcherLost(path=Path("/srv/plugins"), reason="moved away", deleted=False)
+    deleted = WatcherLost(path=Path("/srv/plugins"), reason="deleted", deleted=True)
+    assert await logged(moved) + await logged(deleted) == [
+        (
+            "hotbus.watcher",
+            WARNING,
+            "⚠ /srv/plugins is moved away: its plugins keep serving; waiting for it to come back",
+        ),
+        (
+            "hotbus.watcher",
+            WARNING,
+            "⚠ /srv/plugins is deleted: its plugins unload; waiting for it to come back",
+        ),
+    ]
+
+
+async def test_an_unreadable_file_is_a_warning_with_the_fix(logged: Publish) -> None:
+    message = "cannot read p.py: permission denied; fix its permissions"
+    event = FileUnreadable(
+        path=Path("/srv/plugins/p.py"), error=ErrorInfo(type="PermissionError", message=message)
+    )
+    assert await logged(event) == [
+        ("hotbus.file", WARNING, f"⚠ {message} (what runs keeps running)")
+    ]
+
+
+async def test_a_found_directory_is_logged(logged: Publish) -> None:
+    assert await logged(WatcherFound(path=Path("/srv/plugins"))) == [
+        ("hotbus.watcher", INFO, "👀 /srv/plugins is back: watching it again")
     ]
 
 

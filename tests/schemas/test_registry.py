@@ -17,6 +17,7 @@ from hotbus.schemas import (
     FileChanged,
     FileChangeKind,
     FileSettled,
+    FileUnreadable,
     HandlerFailed,
     HandlersCancelled,
     LoopStalled,
@@ -45,6 +46,8 @@ from hotbus.schemas import (
     UnknownTopicError,
     VersionChange,
     WatcherFellBack,
+    WatcherFound,
+    WatcherLost,
     WatcherRestarted,
     WatcherStarted,
     WatcherStopped,
@@ -79,6 +82,14 @@ EXAMPLES: list[Event] = [
         content_hash="9f86d081884c",
         absorbed=3,
         waited_ms=52.0,
+    ),
+    FileUnreadable(
+        path=PLUGINS / "dice.py",
+        error=ErrorInfo(
+            type="PermissionError",
+            message="cannot read dice.py: permission denied; fix its permissions",
+            file=PLUGINS / "dice.py",
+        ),
     ),
     PluginDiscovered(plugin="dice", kind=SourceKind.MODULE, path=PLUGINS / "dice.py"),
     PluginStateChanged(
@@ -132,6 +143,8 @@ EXAMPLES: list[Event] = [
     WatcherStopped(reason="runtime stopping"),
     WatcherRestarted(observer="native", reason="observer thread died: OSError"),
     WatcherFellBack(observer="polling", error=ERROR, hint="raise fs.inotify.max_user_watches"),
+    WatcherLost(path=PLUGINS, reason="moved away", deleted=False),
+    WatcherFound(path=PLUGINS),
     HandlersCancelled(plugin="dice", cancelled=2, timeout_s=1.5),
     StateDiscarded(
         plugin="dice", old_schema_version=1, new_schema_version=3, reason="no migration from 1"
