@@ -8,6 +8,11 @@ text: detach it and the steps go unlogged, replace it and the lines change.
 
 Routing is by topic string, never by class: a table maps each topic to a small formatter. A topic
 missing from the table (a newer vocabulary) is logged at DEBUG with its fields.
+
+The console reads these lines, so each outcome is one line at INFO or above: the steps of a
+reload (its request, the state changes of its members, a failure its outcome reports again) are
+DEBUG, and the outcome line (committed, rejected, rolled back) says what happened. A line stays
+short: a long list of plugins is cut to its first names and a count, with the whole list at DEBUG.
 """
 
 from __future__ import annotations
@@ -61,8 +66,12 @@ __all__ = ["EventLogger"]
 
 #: The pattern the logger subscribes to: every event of hotbus's own vocabulary.
 _PATTERN: Final = "hotbus.>"
-#: Its priority: after the other handlers of the same event, so the line follows what they did.
-_PRIORITY: Final = -1000
+#: Its priority: before the other handlers of the same event (the recorders' and the JSON lines'
+#: excepted), so that an event's line comes before the lines of what handlers do about it (a
+#: settled file's line before the reload it requests).
+_PRIORITY: Final = 1 << 30
+#: How long an INFO line may grow before a list in it is cut short (the rest goes to DEBUG).
+_WIDTH: Final = 120
 
 _bus_logger = logging.getLogger("hotbus.bus")
 
@@ -73,6 +82,8 @@ _LOGGER_NAMES: Final = {HandlerFailed.topic: "hotbus.bus"}
 _ENVELOPE: Final[set[str]] = set(Event.model_fields)
 
 _INFO_STATES: Final = frozenset({PluginState.ACTIVE, PluginState.UNLOADED, PluginState.BLOCKED})
+#: States that a reload's outcome line reports for its members: their own lines are DEBUG then.
+_STEP_STATES: Final = frozenset({PluginState.ACTIVE, PluginState.UNLOADED})
 _STATE_MARKS: Final = {PluginState.ACTIVE: "✅ ", PluginState.BLOCKED: "⏸ "}
 _ACTION_VERBS: Final = {
     ReloadAction.RELOAD: "reloading",
@@ -104,6 +115,39 @@ def _with_error(fmt: str, args: tuple[object, ...], error: ErrorInfo) -> _Messag
     return fmt + ": %s: %s", (*args, error.type, error.message)
 
 
+def _log_error(logger: logging.Logger, level: int, message: _Message, error: ErrorInfo) -> None:
+    """Log ``message`` at ``level``, then the error's traceback, if any, at DEBUG."""
+    fmt, args = message
+    logger.log(level, fmt, *args)
+    if error.traceback and logger.isEnabledFor(logging.DEBUG):
+        logger.debug("%s", error.traceback)
+
+
+def _count(number: int, noun: str, plural: str = "") -> str:
+    """``"1 plugin"``, ``"2 plugins"`` (``plural`` when adding an "s" is not it)."""
+    return f"{number} {noun if number == 1 else (plural or noun + 's')}"
+
+
+def _listing(items: list[str], room: int) -> tuple[str, bool]:
+    """``items`` joined by commas in at most about ``room`` characters; whether all fit.
+
+    What does not fit is cut to the first items and ``"... and 24 more"``.
+    """
+    text = ", ".join(items)
+    if len(text) <= room:
+        return text, True
+    shown: list[str] = []
+    used = 0
+    for number, item in enumerate(items):
+        tail = len(f", ... and {len(items) - number - 1} more")
+        if shown and used + 2 + len(item) + tail > room:
+            break
+        used += len(item) + (2 if shown else 0)
+        shown.append(item)
+    rest = len(items) - len(shown)
+    return f"{', '.join(shown)}, ... and {rest} more", False
+
+
 # -- runtime ----------------------------------------------------------------------------------
 
 
@@ -111,19 +155,22 @@ def _runtime_started(logger: logging.Logger, event: RuntimeStarted) -> None:
     if not logger.isEnabledFor(logging.INFO):
         return
     watching = "on" if event.watching else "off"
+    active = _count(len(event.plugins), "plugin") + " active"
     if event.plugins:
+        head = f"▶ hotbus started: {active} (), watching {watching}, in {event.duration_ms:.1f} ms"
+        listed, whole = _listing(event.plugins, _WIDTH - len(head))
         logger.info(
-            "▶ hotbus started: %d plugins active (%s), watching %s, in %.1f ms",
-            len(event.plugins),
-            ", ".join(event.plugins),
+            "▶ hotbus started: %s (%s), watching %s, in %.1f ms",
+            active,
+            listed,
             watching,
             event.duration_ms,
         )
+        if not whole:
+            logger.debug("active: %s", ", ".join(event.plugins))
     else:
         logger.info(
-            "▶ hotbus started: 0 plugins active, watching %s, in %.1f ms",
-            watching,
-            event.duration_ms,
+            "▶ hotbus started: %s, watching %s, in %.1f ms", active, watching, event.duration_ms
         )
 
 
@@ -154,10 +201,10 @@ def _file_unreadable(logger: logging.Logger, event: FileUnreadable) -> None:
 
 def _file_settled(logger: logging.Logger, event: FileSettled) -> None:
     logger.debug(
-        "file %s %s (%d raw events, %.1f ms)",
+        "file %s %s (%s, %.1f ms)",
         event.outcome,
         event.path,
-        event.absorbed,
+        _count(event.absorbed, "raw event"),
         event.waited_ms,
     )
 
@@ -173,8 +220,11 @@ def _plugin_discovered(logger: logging.Logger, event: PluginDiscovered) -> None:
         logger.debug("found plugin %s (%s) at %s", event.plugin, event.kind, where)
 
 
-def _plugin_state(logger: logging.Logger, event: PluginStateChanged) -> None:
-    level = logging.INFO if event.state in _INFO_STATES else logging.DEBUG
+def _plugin_state(logger: logging.Logger, event: PluginStateChanged, *, step: bool = False) -> None:
+    """The transition; a ``step`` of a reload (its outcome line tells) is DEBUG, unless the
+    plugin ends up blocked, which no outcome line says."""
+    info = event.state in _INFO_STATES and not (step and event.state in _STEP_STATES)
+    level = logging.INFO if info else logging.DEBUG
     if not logger.isEnabledFor(level):
         return
     fmt = _STATE_MARKS.get(event.state, "") + "%s %s -> %s"
@@ -189,10 +239,15 @@ def _plugin_state(logger: logging.Logger, event: PluginStateChanged) -> None:
 
 
 def _plugin_failed(logger: logging.Logger, event: PluginFailed) -> None:
-    if not logger.isEnabledFor(logging.ERROR):
+    """ERROR, unless a reload's outcome (rejected, rolled back) reports the same failure: DEBUG."""
+    level = logging.DEBUG if event.plan_id is not None else logging.ERROR
+    if not logger.isEnabledFor(level):
         return
     fmt, args = _with_error("❌ %s failed at %s", (event.plugin, event.phase), event.error)
-    logger.error(fmt, *args)
+    if event.plan_id is not None:  # the outcome's line comes with the traceback
+        logger.debug(fmt, *args)
+    else:
+        _log_error(logger, level, (fmt, args), event.error)
 
 
 def _plugin_leaked(logger: logging.Logger, event: PluginLeaked) -> None:
@@ -210,11 +265,12 @@ def _plugin_leaked(logger: logging.Logger, event: PluginLeaked) -> None:
 
 
 def _reload_requested(logger: logging.Logger, event: ReloadRequested) -> None:
+    """DEBUG: a step; the outcome line says what came of it."""
     verb = _ACTION_VERBS[event.action]
     if event.reason == ReloadReason.FILE:
-        logger.info("🔄 %s %s", verb, event.plugin)
+        logger.debug("🔄 %s %s", verb, event.plugin)
     else:
-        logger.info("🔄 %s %s (%s)", verb, event.plugin, event.reason)
+        logger.debug("🔄 %s %s (%s)", verb, event.plugin, event.reason)
 
 
 def _reload_planned(logger: logging.Logger, event: ReloadPlanned) -> None:
@@ -227,27 +283,56 @@ def _reload_planned(logger: logging.Logger, event: ReloadPlanned) -> None:
         logger.debug("plan %s: %s", event.plan_id, members)
 
 
-def _version_of(change: VersionChange) -> str:
-    return change.new_version if change.new_version is not None else "(unloaded)"
+def _verb_of(change: VersionChange) -> str:
+    """What happened to one member: loaded, reloaded, unloaded, or restarted on the same version
+    (a dependent of a plugin that moved)."""
+    if change.new_version is None:
+        return "unloaded"
+    if change.old_version is None:
+        return "loaded"
+    return "restarted" if change.old_version == change.new_version else "reloaded"
 
 
 def _reload_committed(logger: logging.Logger, event: ReloadCommitted) -> None:
+    """One line: the plugin and its version, or a count per verb and the names.
+
+    Unloads take no measured time (they are not staged): their line has no duration.
+    """
     if not logger.isEnabledFor(logging.INFO):
         return
-    total = event.durations.total
     changes = event.changes
+    if not changes:
+        logger.info(
+            "✅ plan %s committed without changes in %.1f ms", event.plan_id, event.durations.total
+        )
+        return
+    timed = any(change.new_version is not None for change in changes)
+    took = f" in {event.durations.total:.1f} ms" if timed else ""
     if len(changes) == 1:
         (change,) = changes
         if change.new_version is None:
-            logger.info("✅ %s unloaded in %.1f ms", change.plugin, total)
+            logger.info("✅ %s unloaded%s", change.plugin, took)
         else:
-            verb = "loaded" if change.old_version is None else "reloaded"
-            logger.info("✅ %s %s %s in %.1f ms", change.plugin, change.new_version, verb, total)
-    elif changes:
-        listed = ", ".join(f"{change.plugin} {_version_of(change)}" for change in changes)
-        logger.info("✅ reloaded %s in %.1f ms", listed, total)
-    else:
-        logger.info("✅ plan %s committed without changes in %.1f ms", event.plan_id, total)
+            logger.info("✅ %s %s %s%s", change.plugin, change.new_version, _verb_of(change), took)
+        return
+    verbs: dict[str, int] = {}
+    for change in changes:
+        verb = _verb_of(change)
+        verbs[verb] = verbs.get(verb, 0) + 1
+    counts = [f"{number} {verb}" for verb, number in verbs.items()]
+    first, number = next(iter(verbs.items()))
+    counts[0] = f"{_count(number, 'plugin')} {first}"
+    head = f"✅ {', '.join(counts)}{took}: "
+    versions = [
+        f"{c.plugin} {c.new_version}" if c.new_version is not None else c.plugin for c in changes
+    ]
+    listed, whole = _listing(versions, _WIDTH - len(head))
+    if not whole:
+        listed, _ = _listing([c.plugin for c in changes], _WIDTH - len(head))
+    logger.info("%s%s", head, listed)
+    if not whole and logger.isEnabledFor(logging.DEBUG):
+        for change in changes:
+            logger.debug("  %s %s %s", change.plugin, change.new_version or "-", _verb_of(change))
 
 
 def _reload_rejected(logger: logging.Logger, event: ReloadRejected) -> None:
@@ -257,28 +342,26 @@ def _reload_rejected(logger: logging.Logger, event: ReloadRejected) -> None:
     if event.serving:
         fmt += "; the running version keeps serving"
     if event.held:
+        held, _ = _listing(event.held, _WIDTH // 2)
         fmt += "; %s wait%s for its next version"
-        args = (*args, ", ".join(event.held), "s" if len(event.held) == 1 else "")
-    logger.error(fmt, *args)
+        args = (*args, held, "s" if len(event.held) == 1 else "")
+    _log_error(logger, logging.ERROR, (fmt, args), event.error)
 
 
 def _reload_rolled_back(logger: logging.Logger, event: ReloadRolledBack) -> None:
     if not logger.isEnabledFor(logging.ERROR):
         return
     fmt, args = _with_error("🔥 %s failed at %s", (event.plugin, event.phase), event.error)
-    restored = ", ".join(event.members or [event.plugin])
-    logger.error(fmt + "; rolled back %s", *args, restored)
+    restored, _ = _listing(event.members or [event.plugin], _WIDTH // 2)
+    _log_error(logger, logging.ERROR, (fmt + "; rolled back %s", (*args, restored)), event.error)
 
 
 def _reload_throttled(logger: logging.Logger, event: ReloadThrottled) -> None:
     if not logger.isEnabledFor(logging.WARNING):
         return
     files = ", ".join(path.name for path in event.paths) or "its files"
-    fmt = (
-        "⚠ %s reloads itself: %s changed %d times in a row while it was starting; "
-        "next reload in %g s"
-    )
-    args: tuple[object, ...] = (event.plugin, files, event.reloads, event.delay_s)
+    fmt = "⚠ %s reloads itself: %s changed %s in a row while it was starting; next reload in %g s"
+    args: tuple[object, ...] = (event.plugin, files, _count(event.reloads, "time"), event.delay_s)
     if event.hint:
         fmt += "; %s"
         args = (*args, event.hint)
@@ -300,11 +383,13 @@ def _config_changed(logger: logging.Logger, event: ConfigChanged) -> None:
 def _handler_failed(logger: logging.Logger, event: HandlerFailed) -> None:
     if not logger.isEnabledFor(logging.ERROR):
         return
-    fmt = "handler %s of %s failed on %s: %s: %s"
+    error = event.error
+    fmt, args = _with_error(
+        "handler %s of %s failed on %s", (event.handler, event.owner, event.event_topic), error
+    )
     if event.timed_out:
         fmt += " (timed out)"
-    error = event.error
-    logger.error(fmt, event.handler, event.owner, event.event_topic, error.type, error.message)
+    _log_error(logger, logging.ERROR, (fmt, args), error)
 
 
 # -- watching and hand-off --------------------------------------------------------------------
@@ -349,9 +434,9 @@ def _watcher_found(logger: logging.Logger, event: WatcherFound) -> None:
 
 def _handlers_cancelled(logger: logging.Logger, event: HandlersCancelled) -> None:
     logger.warning(
-        "⚠ %s: cancelled %d in-flight handler(s) still running after %g s",
+        "⚠ %s: cancelled %s still running after %g s",
         event.plugin,
-        event.cancelled,
+        _count(event.cancelled, "in-flight handler"),
         event.timeout_s,
     )
 
@@ -435,23 +520,56 @@ _FORMATTERS: Final[dict[str, _Formatter]] = {
 }
 
 
-def _log_event(event: Event) -> None:
-    """The handler: write ``event`` as one line; never raise (that would feed the bus a failure)."""
-    topic = event.topic
-    try:
-        _FORMATTERS.get(topic, _unknown)(_logger_for(topic), event)
-    except Exception as error:
-        _bus_logger.warning(
-            "could not log %s: %s: %s", topic, type(error).__name__, error, exc_info=error
-        )
+@final
+class _Renderer:
+    """The handler: writes each event, knowing which plugins a reload is moving.
+
+    A plugin is being reloaded from its request (or its plan) until an outcome names it; its
+    state lines meanwhile are steps of the reload, which its outcome line reports.
+    """
+
+    __slots__ = ("_reloading",)
+
+    def __init__(self) -> None:
+        self._reloading: set[str] = set()
+
+    def __call__(self, event: Event) -> None:
+        """Write ``event``; never raise (that would feed the bus a failure)."""
+        topic = event.topic
+        try:
+            logger = _logger_for(topic)
+            if isinstance(event, PluginStateChanged):
+                _plugin_state(logger, event, step=event.plugin in self._reloading)
+            else:
+                _FORMATTERS.get(topic, _unknown)(logger, event)
+            self._follow(event)
+        except Exception as error:
+            _bus_logger.warning(
+                "could not log %s: %s: %s", topic, type(error).__name__, error, exc_info=error
+            )
+
+    def _follow(self, event: Event) -> None:
+        reloading = self._reloading
+        if isinstance(event, ReloadRequested):
+            reloading.add(event.plugin)
+        elif isinstance(event, ReloadPlanned):
+            reloading.update(event.members)
+        elif isinstance(event, ReloadCommitted):
+            reloading.difference_update(change.plugin for change in event.changes)
+        elif isinstance(event, ReloadRejected | ReloadRolledBack):
+            reloading.discard(event.plugin)
+            reloading.difference_update(event.members)
+        elif isinstance(event, RuntimeStarted | RuntimeStopping):
+            reloading.clear()
 
 
 @final
 class EventLogger:
     """Writes every ``hotbus.*`` event to a named logger, one line each: an ordinary subscriber.
 
-    It subscribes one sync handler to ``hotbus.>`` as the runtime (owner `bus.RUNTIME`), at
-    priority -1000 so that it runs after the other handlers of an event. `attach` and `detach`
+    It subscribes one sync handler to ``hotbus.>`` as the runtime (owner `bus.RUNTIME`), at a
+    high priority so that it runs before the other handlers of an event: an event's line comes
+    before the lines of what it causes. `attach` and `detach`
     are idempotent; used as a context manager it is attached inside the block only. The handler
     never raises: a line that cannot be formatted is replaced by a warning on ``hotbus.bus``.
 
@@ -466,7 +584,7 @@ class EventLogger:
 
     def __init__(self, bus: Bus) -> None:
         self._bus = bus
-        self._listener = Listener(bus, _PATTERN, _log_event, priority=_PRIORITY)
+        self._listener = Listener(bus, _PATTERN, _Renderer(), priority=_PRIORITY)
 
     def __repr__(self) -> str:
         state = "attached" if self.attached else "detached"

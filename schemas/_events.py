@@ -262,6 +262,14 @@ class PluginFailed(Event):
     phase: Phase
     version: str | None = None
     error: ErrorInfo
+    plan_id: str | None = Field(
+        default=None,
+        description=(
+            "The reload transaction whose outcome (hotbus.reload.rejected or "
+            "hotbus.reload.rolled_back) reports this same failure; none when no outcome does "
+            "(at start-up, or a retiring version failing to tear down in a committed reload)."
+        ),
+    )
 
 
 class PluginLeaked(Event):

@@ -113,15 +113,26 @@ class Engine:
         )
 
     async def fail(
-        self, rec: Record, phase: Phase, error: BaseException, *, state: bool = True
+        self,
+        rec: Record,
+        phase: Phase,
+        error: BaseException,
+        *,
+        state: bool = True,
+        plan_id: str | None = None,
     ) -> None:
-        """Publish ``rec``'s failure at ``phase``; with ``state``, it becomes failed too."""
+        """Publish ``rec``'s failure at ``phase``; with ``state``, it becomes failed too.
+
+        ``plan_id`` names the reload transaction whose outcome reports this failure too.
+        """
         info = self.describe(rec, error)
         if state:
             rec.error = info
             await self.transition(rec, S.FAILED, f"{phase} failed: {info.type}: {info.message}")
         await self.bus.publish(
-            PluginFailed(plugin=rec.name, phase=phase, version=rec.version, error=info)
+            PluginFailed(
+                plugin=rec.name, phase=phase, version=rec.version, error=info, plan_id=plan_id
+            )
         )
 
     def describe(self, rec: Record, error: BaseException, *configs: BaseModel | None) -> ErrorInfo:

@@ -425,13 +425,14 @@ class Transaction:
                             phase=failure.phase,
                             version=rec.version,
                             error=info,
+                            plan_id=self.plan_id,
                         )
                     )
             else:  # nothing was serving: the plugin is failed now, with the new error
                 engine.name_unloaded(rec)
                 await engine.transition(rec, S.LOADING, "retrying")
                 rec.release()
-                await engine.fail(rec, failure.phase, failure.error)
+                await engine.fail(rec, failure.phase, failure.error, plan_id=self.plan_id)
             held = [name for name, by in self.held.items() if by == culprit.name]
             rejected = ReloadRejected(
                 plan_id=self.plan_id,
@@ -525,7 +526,10 @@ class Transaction:
             await engine.transition(rec, S.STARTING, "reloading")
             await engine.bring_up(rec, member.staged, member.config, member.handoff)
             member.up = True
-            reason = "restarted on its own version" if member.rebound else "reloaded"
+            if member.rebound:
+                reason = "restarted on its own version"
+            else:
+                reason = "reloaded" if member.old_loaded is not None else "loaded"
             await engine.transition(rec, S.ACTIVE, reason)
 
     def _remember(self, culprit: Member, failure: PhaseError) -> None:
@@ -570,6 +574,7 @@ class Transaction:
                 phase=failure.phase,
                 version=culprit.staged.version if culprit.staged else culprit.rec.version,
                 error=info,
+                plan_id=self.plan_id,
             )
         )
         self._remember(culprit, failure)

@@ -20,6 +20,7 @@ import pytest
 from hotbus import Plugin, Runtime
 from hotbus.schemas import (
     Phase,
+    PluginFailed,
     PluginState,
     ReloadCommitted,
     ReloadRejected,
@@ -221,6 +222,14 @@ async def test_a_failed_reload_names_the_file_at_fault(
 ) -> None:
     files = {"p.py": (plugin_dir / "p.py").resolve(), "hotbus.toml": failed.config_file}
     assert failed.outcome.error.file == files[failed.case.file]
+
+
+@every_case
+async def test_the_failure_a_failed_reload_reports_names_its_outcomes_plan(
+    failed: Failed, hotbus: Harness
+) -> None:
+    reported = [e for e in hotbus.events.of(PluginFailed) if e.phase is failed.case.phase]
+    assert [(e.plugin, e.plan_id) for e in reported] == [("p", failed.outcome.plan_id)]
 
 
 @pytest.mark.parametrize("failed", WITH_LINE, indirect=True)

@@ -112,6 +112,17 @@ async def test_runtime_started_names_active_plugins_watching_and_duration(
     ]
 
 
+async def test_runtime_started_with_many_plugins_is_short_with_the_list_at_debug(
+    logged: Publish,
+) -> None:
+    names = [f"plugin_number_{n:02d}" for n in range(30)]
+    lines = await logged(RuntimeStarted(plugins=names, watching=True, duration_ms=2.0))
+    assert len(lines[0][2]) <= 120
+    assert lines[0][2].startswith("▶ hotbus started: 30 plugins active (plugin_number_00, ")
+    assert lines[0][2].endswith(" more), watching on, in 2.0 ms")
+    assert lines[1:] == [("hotbus.runtime", DEBUG, "active: " + ", ".join(names))]
+
+
 async def test_runtime_started_without_plugins_omits_the_empty_list(logged: Publish) -> None:
     event = RuntimeStarted(watching=False, duration_ms=0.5)
     assert await logged(event) == [
@@ -248,6 +259,68 @@ async def test_plugin_failure_is_error_with_phase_error_and_location(logged: Pub
     ]
 
 
+async def test_a_failure_that_a_reload_outcome_reports_is_only_a_debug_step(
+    logged: Publish,
+) -> None:
+    event = PluginFailed(plugin="greeter", phase=Phase.COMPILE, error=SYNTAX_ERROR, plan_id="p1")
+    assert await logged(event) == [
+        (
+            "hotbus.plugin",
+            DEBUG,
+            "❌ greeter failed at compile: hotbus.schemas.PluginLoadError: invalid syntax "
+            "(greeter.py:42)",
+        )
+    ]
+
+
+async def test_a_rejected_save_is_one_error_line(logged: Publish) -> None:
+    failed = PluginFailed(plugin="greeter", phase=Phase.COMPILE, error=SYNTAX_ERROR, plan_id="p1")
+    rejected = ReloadRejected(
+        plan_id="p1", plugin="greeter", phase=Phase.COMPILE, error=SYNTAX_ERROR, serving=True
+    )
+    lines = [*await logged(failed), *await logged(rejected)]
+    assert [(name, level) for name, level, _ in lines if level >= INFO] == [
+        ("hotbus.reload", ERROR)
+    ]
+
+
+async def test_the_state_lines_of_a_reload_are_debug_steps_before_its_outcome(
+    logged: Publish,
+) -> None:
+    steps = [
+        ReloadRequested(plugin="greeter", reason=ReloadReason.FILE),
+        ReloadPlanned(plan_id="p1", triggers=["greeter"], members=["greeter", "echo"]),
+        PluginStateChanged(plugin="echo", previous=PluginState.STARTING, state=PluginState.ACTIVE),
+        PluginStateChanged(
+            plugin="greeter", previous=PluginState.STARTING, state=PluginState.ACTIVE
+        ),
+        ReloadCommitted(
+            plan_id="p1",
+            changes=[
+                VersionChange(plugin="greeter", old_version="1.0.0", new_version="1.0.1"),
+                VersionChange(plugin="echo", old_version="1.0.0", new_version="1.0.0"),
+            ],
+            durations=PhaseDurations(total=3.0),
+        ),
+        PluginStateChanged(
+            plugin="echo", previous=PluginState.STOPPING, state=PluginState.UNLOADED
+        ),
+    ]
+    lines = [line for event in steps for line in await logged(event)]
+    assert [text for _, level, text in lines if level >= INFO] == [
+        "✅ 1 plugin reloaded, 1 restarted in 3.0 ms: greeter 1.0.1, echo 1.0.0",
+        "echo stopping -> unloaded",
+    ]
+
+
+async def test_a_plugin_blocked_in_a_reload_still_says_so(logged: Publish) -> None:
+    await logged(ReloadRequested(plugin="dice", reason=ReloadReason.FILE))
+    event = PluginStateChanged(
+        plugin="dice", previous=PluginState.LOADED, state=PluginState.BLOCKED, reason="needs rng"
+    )
+    assert await logged(event) == [("hotbus.plugin", INFO, "⏸ dice loaded -> blocked: needs rng")]
+
+
 async def test_plugin_failure_without_location_has_no_parentheses(logged: Publish) -> None:
     event = PluginFailed(plugin="greeter", phase=Phase.CONFIG, error=NOWHERE_ERROR)
     assert await logged(event) == [
@@ -278,21 +351,21 @@ async def test_leaked_plugin_without_referrers_is_held_by_unknown(logged: Publis
 # -- reload -----------------------------------------------------------------------------------
 
 
-async def test_reload_request_from_a_file_says_reloading_without_reason(logged: Publish) -> None:
+async def test_reload_request_from_a_file_is_a_debug_step_without_reason(logged: Publish) -> None:
     event = ReloadRequested(plugin="greeter", reason=ReloadReason.FILE)
-    assert await logged(event) == [("hotbus.reload", INFO, "🔄 reloading greeter")]
+    assert await logged(event) == [("hotbus.reload", DEBUG, "🔄 reloading greeter")]
 
 
 async def test_load_request_says_loading_and_gives_a_reason_other_than_file(
     logged: Publish,
 ) -> None:
     event = ReloadRequested(plugin="greeter", action=ReloadAction.LOAD, reason=ReloadReason.MANUAL)
-    assert await logged(event) == [("hotbus.reload", INFO, "🔄 loading greeter (manual)")]
+    assert await logged(event) == [("hotbus.reload", DEBUG, "🔄 loading greeter (manual)")]
 
 
 async def test_unload_request_says_unloading(logged: Publish) -> None:
     event = ReloadRequested(plugin="greeter", action=ReloadAction.UNLOAD, reason=ReloadReason.FILE)
-    assert await logged(event) == [("hotbus.reload", INFO, "🔄 unloading greeter")]
+    assert await logged(event) == [("hotbus.reload", DEBUG, "🔄 unloading greeter")]
 
 
 async def test_reload_plan_is_debug_with_members_in_setup_order(logged: Publish) -> None:
@@ -329,13 +402,13 @@ async def test_committed_first_load_says_loaded(logged: Publish) -> None:
     assert await logged(event) == [("hotbus.reload", INFO, "✅ greeter 1.0.0 loaded in 8.0 ms")]
 
 
-async def test_committed_unload_says_unloaded(logged: Publish) -> None:
+async def test_committed_unload_says_unloaded_without_a_duration(logged: Publish) -> None:
     event = ReloadCommitted(
         plan_id="p1",
         changes=[VersionChange(plugin="greeter", old_version="1.0.0", new_version=None)],
-        durations=PhaseDurations(total=1.25),
+        durations=PhaseDurations(),
     )
-    assert await logged(event) == [("hotbus.reload", INFO, "✅ greeter unloaded in 1.2 ms")]
+    assert await logged(event) == [("hotbus.reload", INFO, "✅ greeter unloaded")]
 
 
 async def test_committed_transaction_of_several_plugins_is_one_line(logged: Publish) -> None:
@@ -348,8 +421,48 @@ async def test_committed_transaction_of_several_plugins_is_one_line(logged: Publ
         durations=PhaseDurations(total=40.0),
     )
     assert await logged(event) == [
-        ("hotbus.reload", INFO, "✅ reloaded greeter 1.2.0, echo 0.3.0 in 40.0 ms")
+        (
+            "hotbus.reload",
+            INFO,
+            "✅ 1 plugin reloaded, 1 restarted in 40.0 ms: greeter 1.2.0, echo 0.3.0",
+        )
     ]
+
+
+async def test_committed_transaction_counts_loads_apart_from_reloads(logged: Publish) -> None:
+    event = ReloadCommitted(
+        plan_id="p1",
+        changes=[
+            VersionChange(plugin="rng", old_version="1.0.0", new_version="1.1.0"),
+            VersionChange(plugin="dice", old_version="1.0.0", new_version="1.0.1"),
+            VersionChange(plugin="coin", old_version=None, new_version="0.1.0"),
+        ],
+        durations=PhaseDurations(total=9.0),
+    )
+    assert await logged(event) == [
+        (
+            "hotbus.reload",
+            INFO,
+            "✅ 2 plugins reloaded, 1 loaded in 9.0 ms: rng 1.1.0, dice 1.0.1, coin 0.1.0",
+        )
+    ]
+
+
+async def test_a_big_transaction_is_one_short_line_with_the_whole_list_at_debug(
+    logged: Publish,
+) -> None:
+    names = [f"plugin_{n:02d}" for n in range(30)]
+    event = ReloadCommitted(
+        plan_id="p1",
+        changes=[VersionChange(plugin=n, old_version="1.0.0", new_version="1.0.1") for n in names],
+        durations=PhaseDurations(total=85.0),
+    )
+    lines = await logged(event)
+    head = ("hotbus.reload", INFO, lines[0][2])
+    assert (lines[0], len(lines[0][2]) <= 120) == (head, True)
+    assert lines[0][2].startswith("✅ 30 plugins reloaded in 85.0 ms: plugin_00, plugin_01, ")
+    assert lines[0][2].endswith(" more")
+    assert lines[1:] == [("hotbus.reload", DEBUG, f"  {n} 1.0.1 reloaded") for n in names]
 
 
 async def test_committed_transaction_without_changes_names_the_plan(logged: Publish) -> None:
@@ -443,6 +556,37 @@ async def test_handler_failure_is_error_on_the_bus_logger(logged: Publish) -> No
     ]
 
 
+async def test_handler_failure_names_file_and_line_and_gives_the_traceback_at_debug(
+    logged: Publish,
+) -> None:
+    event = HandlerFailed(
+        handler="greeter.on_chat",
+        owner="greeter",
+        event_topic="chat.message",
+        failed_event_id=UUID(int=1),
+        error=ErrorInfo(
+            type="KeyError",
+            message="'who'",
+            file=Path("/srv/plugins/greeter.py"),
+            line=17,
+            traceback='Traceback (most recent call last):\n  File "greeter.py", line 17\nKeyError',
+        ),
+    )
+    assert await logged(event) == [
+        (
+            "hotbus.bus",
+            ERROR,
+            "handler greeter.on_chat of greeter failed on chat.message: KeyError: 'who' "
+            "(greeter.py:17)",
+        ),
+        (
+            "hotbus.bus",
+            DEBUG,
+            'Traceback (most recent call last):\n  File "greeter.py", line 17\nKeyError',
+        ),
+    ]
+
+
 async def test_handler_timeout_says_timed_out(logged: Publish) -> None:
     event = HandlerFailed(
         handler="greeter.on_chat",
@@ -469,14 +613,17 @@ async def test_a_failing_subscriber_is_logged_once_through_handler_failed(
         raise RuntimeError("boom")
 
     bus.subscribe(DemoThing, explode, owner="demo")
-    assert await logged(DemoThing()) == [
-        (
-            "hotbus.bus",
-            ERROR,
-            f"handler {__name__}.test_a_failing_subscriber_is_logged_once_through_handler_failed"
-            ".<locals>.explode of demo failed on demo.thing: RuntimeError: boom",
-        )
-    ]
+    line = explode.__code__.co_firstlineno + 1
+    lines = await logged(DemoThing())
+    assert lines[0] == (
+        "hotbus.bus",
+        ERROR,
+        f"handler {__name__}.test_a_failing_subscriber_is_logged_once_through_handler_failed"
+        f".<locals>.explode of demo failed on demo.thing: RuntimeError: boom "
+        f"(test_logging.py:{line})",
+    )
+    assert [(name, level) for name, level, _ in lines[1:]] == [("hotbus.bus", DEBUG)]
+    assert 'raise RuntimeError("boom")' in lines[1][2]
 
 
 @pytest.fixture
@@ -575,12 +722,23 @@ async def test_a_disabled_line_does_no_formatting_work(
     assert await logged(event) == []
 
 
-async def test_it_logs_after_other_handlers_of_the_same_event(bus: Bus, logged: Publish) -> None:
-    other = logging.getLogger("hotbus.test")
-    bus.subscribe(RuntimeStopped, lambda event: other.info("other handler"), priority=-999)
-    assert await logged(RuntimeStopped(duration_ms=1.0)) == [
-        ("hotbus.test", INFO, "other handler"),
-        ("hotbus.runtime", INFO, "⏹ hotbus stopped in 1.0 ms"),
+async def test_an_events_line_comes_before_what_its_handlers_cause(
+    bus: Bus, logged: Publish
+) -> None:
+    async def request(event: FileSettled) -> None:
+        await bus.publish(ReloadRequested(plugin="greeter", reason=ReloadReason.FILE))
+
+    bus.subscribe(FileSettled, request, priority=1000)
+    settled = FileSettled(
+        path=Path("plugins/greeter.py"),
+        outcome=SettleOutcome.CHANGED,
+        content_hash="abc",
+        absorbed=1,
+        waited_ms=20.0,
+    )
+    assert await logged(settled) == [
+        ("hotbus.file", DEBUG, "file changed plugins/greeter.py (1 raw event, 20.0 ms)"),
+        ("hotbus.reload", DEBUG, "🔄 reloading greeter"),
     ]
 
 
@@ -605,12 +763,12 @@ async def test_a_failing_formatter_is_a_warning_and_does_not_raise_out_of_publis
 # -- attaching --------------------------------------------------------------------------------
 
 
-def test_attach_subscribes_one_runtime_handler_to_hotbus_events_at_low_priority(
+def test_attach_subscribes_one_runtime_handler_to_hotbus_events_at_high_priority(
     bus: Bus,
 ) -> None:
     EventLogger(bus).attach()
     assert [(s.pattern, s.owner, s.priority) for s in bus.subscriptions()] == [
-        ("hotbus.>", RUNTIME, -1000)
+        ("hotbus.>", RUNTIME, 1 << 30)
     ]
 
 
@@ -746,8 +904,27 @@ async def test_cancelled_handlers_are_a_warning(logged: Publish) -> None:
         (
             "hotbus.reload",
             WARNING,
-            "⚠ dice: cancelled 2 in-flight handler(s) still running after 0.5 s",
+            "⚠ dice: cancelled 2 in-flight handlers still running after 0.5 s",
         )
+    ]
+
+
+async def test_counts_of_one_read_naturally(logged: Publish) -> None:
+    settled = FileSettled(
+        path=Path("dice.py"), outcome=SettleOutcome.CHANGED, absorbed=1, waited_ms=2.0
+    )
+    lines = [
+        *await logged(RuntimeStarted(plugins=["dice"], watching=True, duration_ms=1.0)),
+        *await logged(HandlersCancelled(plugin="dice", cancelled=1, timeout_s=0.5)),
+        *await logged(settled),
+        *await logged(ReloadThrottled(plugin="dice", reloads=1, delay_s=1.0)),
+    ]
+    assert [text for _, _, text in lines] == [
+        "▶ hotbus started: 1 plugin active (dice), watching on, in 1.0 ms",
+        "⚠ dice: cancelled 1 in-flight handler still running after 0.5 s",
+        "file changed dice.py (1 raw event, 2.0 ms)",
+        "⚠ dice reloads itself: its files changed 1 time in a row while it was starting; "
+        "next reload in 1 s",
     ]
 
 

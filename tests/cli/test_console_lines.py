@@ -1,0 +1,111 @@
+"""What ``hotbus run`` prints as plugins change: one line per outcome, in causal order.
+
+Each test runs the real command as a process on a plugin directory of its own, saves files
+under its watcher, and reads what it writes to stderr.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+from tests.cli.conftest import StartConsole
+from tests.cli.console import Console
+
+#: The widest line the console writes for a reload, however many plugins it moves.
+WIDTH = 120
+
+
+def source(name: str, patch: int = 0, *, trailer: str = "") -> str:
+    """A plugin module declaring ``name`` at version ``1.0.<patch>``."""
+    return (
+        "import hotbus\n\n\n"
+        f"class P(hotbus.Plugin):\n    name = {name!r}\n    version = '1.0.{patch}'\n{trailer}"
+    )
+
+
+def started(console: StartConsole, plugins: Path, *args: str) -> tuple[Console, int]:
+    """``hotbus run plugins *args``, once started; and how many lines it wrote until then."""
+    process = console("run", str(plugins), *args)
+    process.err.expect("hotbus started")
+    return process, len(process.err.seen)
+
+
+def since(process: Console, start: int) -> list[str]:
+    """The lines written to stderr after the first ``start``, until the process ended."""
+    process.close_input()
+    process.wait()
+    return process.err.rest()[start:]
+
+
+def test_a_new_plugin_is_loaded_and_a_deleted_one_unloaded_one_line_each(
+    console: StartConsole, tmp_path: Path
+) -> None:
+    plugins = tmp_path / "plugins"
+    plugins.mkdir()
+    (plugins / "a.py").write_text(source("a"), encoding="utf-8")
+    process, start = started(console, plugins)
+    (plugins / "b.py").write_text(source("b"), encoding="utf-8")
+    process.err.expect("✅ b ")
+    (plugins / "b.py").unlink()
+    process.err.expect("✅ b unloaded")
+    lines = since(process, start)
+    outcomes = lines[: lines.index("✅ b unloaded") + 1]
+    assert [re.sub(r"\+\w+ loaded in [\d.]+ ms", "+… loaded in …", line) for line in outcomes] == [
+        "✅ b 1.0.0+… loaded in …",
+        "✅ b unloaded",
+    ]
+
+
+def test_a_rejected_save_prints_one_error_line(console: StartConsole, tmp_path: Path) -> None:
+    plugins = tmp_path / "plugins"
+    plugins.mkdir()
+    (plugins / "a.py").write_text(source("a"), encoding="utf-8")
+    process, start = started(console, plugins)
+    (plugins / "a.py").write_text(source("a", 1, trailer="def broken(:\n"), encoding="utf-8")
+    process.err.expect("rejected")
+    lines = since(process, start)
+    assert [line for line in lines if "❌" in line or "🔥" in line] == [
+        "❌ a rejected at compile: SyntaxError: invalid syntax (a.py:7); "
+        "the running version keeps serving"
+    ]
+
+
+def test_with_v_a_files_line_comes_before_the_reload_it_causes(
+    console: StartConsole, tmp_path: Path
+) -> None:
+    plugins = tmp_path / "plugins"
+    plugins.mkdir()
+    (plugins / "a.py").write_text(source("a"), encoding="utf-8")
+    process, start = started(console, plugins, "-v")
+    (plugins / "b.py").write_text(source("b"), encoding="utf-8")
+    process.err.expect("✅ b 1.0.0")
+    lines = since(process, start)
+    settled = next(n for n, line in enumerate(lines) if re.match(r"file created .*b\.py \(", line))
+    requested = lines.index("🔄 loading b")
+    active = next(n for n, line in enumerate(lines) if line.startswith("✅ b starting -> active"))
+    committed = next(n for n, line in enumerate(lines) if line.startswith("✅ b 1.0.0"))
+    assert settled < requested < active < committed
+    assert lines[active].endswith(": loaded")
+
+
+def test_thirty_plugins_changed_at_once_are_one_short_line(
+    console: StartConsole, tmp_path: Path
+) -> None:
+    plugins = tmp_path / "plugins"
+    plugins.mkdir()
+    names = [f"plugin_number_{n:02d}" for n in range(30)]
+    for name in names:
+        (plugins / f"{name}.py").write_text(source(name), encoding="utf-8")
+    process, start = started(console, plugins)
+    for name in names:  # as a git switch does
+        (plugins / f"{name}.py").write_text(source(name, 1), encoding="utf-8")
+    moved = 0
+    while moved < len(names):
+        line = process.err.expect("plugins reloaded in")
+        moved += int(line.split()[1])
+    lines = since(process, start)
+    reloads = lines[: lines.index("⏹ hotbus stopping (end of input)")]
+    assert all(re.match(r"✅ \d+ plugins reloaded in [\d.]+ ms: ", line) for line in reloads)
+    assert 1 <= len(reloads) <= 3  # one transaction, unless the saves straddle a settle window
+    assert max(len(line) for line in reloads) <= WIDTH
