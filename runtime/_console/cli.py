@@ -328,6 +328,8 @@ class _ConsoleFormatter(logging.Formatter):
 
     def format(self, record: logging.LogRecord) -> str:
         text = super().format(record)
+        if record.name.startswith("hotbus.plugins."):  # a plugin's own line: say whose
+            text = f"[{record.name.removeprefix('hotbus.plugins.')}] {text}"
         if not self._colour:
             return text
         colour = _COLOURS.get(record.levelno, "")

@@ -10,7 +10,7 @@ import re
 from pathlib import Path
 
 from tests.cli.conftest import StartConsole
-from tests.cli.console import Console
+from tests.cli.console import Console, hotbus
 
 #: The widest line the console writes for a reload, however many plugins it moves.
 WIDTH = 120
@@ -109,3 +109,19 @@ def test_thirty_plugins_changed_at_once_are_one_short_line(
     assert all(re.match(r"✅ \d+ plugins reloaded in [\d.]+ ms: ", line) for line in reloads)
     assert 1 <= len(reloads) <= 3  # one transaction, unless the saves straddle a settle window
     assert max(len(line) for line in reloads) <= WIDTH
+
+
+def test_a_plugins_log_line_names_the_plugin(tmp_path: Path) -> None:
+    plugins = tmp_path / "plugins"
+    plugins.mkdir()
+    setup = (
+        "\n    async def setup(self) -> None:\n"
+        "        self.ctx.logger.info('ready for %d dice', 6)\n"
+        "        self.ctx.logger.warning('low on dice')\n"
+    )
+    (plugins / "dice.py").write_text(source("dice", trailer=setup), encoding="utf-8")
+    result = hotbus("run", str(plugins), "--no-watch", input="")
+    assert [line for line in result.err_lines if "dice" in line and "->" not in line][:2] == [
+        "[dice] ready for 6 dice",
+        "[dice] low on dice",
+    ]
