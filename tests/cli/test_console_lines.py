@@ -6,11 +6,18 @@ under its watcher, and reads what it writes to stderr.
 
 from __future__ import annotations
 
+import io
+import os
 import re
+import threading
+import time
 from pathlib import Path
 
+import pytest
+from hotbus.runtime._console.cli import cli
+
 from tests.cli.conftest import StartConsole
-from tests.cli.console import Console, hotbus
+from tests.cli.console import DEADLINE, Console, hotbus
 
 #: The widest line the console writes for a reload, however many plugins it moves.
 WIDTH = 120
@@ -125,3 +132,46 @@ def test_a_plugins_log_line_names_the_plugin(tmp_path: Path) -> None:
         "[dice] ready for 6 dice",
         "[dice] low on dice",
     ]
+
+
+class Terminal(io.StringIO):
+    """A stream that says it is a terminal."""
+
+    def isatty(self) -> bool:
+        return True
+
+
+def wait_for_text(stream: io.StringIO, text: str) -> None:
+    """Wait (up to the deadline) until ``text`` was written to ``stream``."""
+    deadline = time.monotonic() + DEADLINE
+    while text not in stream.getvalue():
+        assert time.monotonic() < deadline, f"no {text!r} within {DEADLINE:g} s"
+        time.sleep(0.01)
+
+
+def test_no_color_on_a_terminal_keeps_the_hints(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("NO_COLOR", "1")
+    plugins = tmp_path / "plugins"
+    plugins.mkdir()
+    (plugins / "a.py").write_text(source("a"), encoding="utf-8")
+    read, write = os.pipe()
+    err = Terminal()
+    with os.fdopen(read, encoding="utf-8") as stdin:
+        run = threading.Thread(
+            target=cli,
+            args=("run", str(plugins)),
+            kwargs={"stdin": stdin, "stdout": io.StringIO(), "stderr": err},
+        )
+        run.start()
+        try:
+            wait_for_text(err, "hotbus started")
+            (plugins / "a.py").write_text(source("a", 1, trailer="def (:\n"), encoding="utf-8")
+            wait_for_text(err, "rejected")
+        finally:
+            os.close(write)
+            run.join(DEADLINE)
+    (line,) = [line for line in err.getvalue().splitlines() if "rejected" in line]
+    assert line.endswith("(a.py:7); the running version keeps serving")
+    assert "\033[" not in err.getvalue()
