@@ -231,6 +231,25 @@ def source_for(path: Path, *, resolved: bool = False) -> PluginSource | None:
 # -- the import machinery for generations -------------------------------------------------------
 
 
+def _compile(data: bytes, path: Path) -> types.CodeType:
+    """Compile the source bytes of ``path``.
+
+    Raises:
+        SyntaxError: also for a NUL byte, which `compile` reports as a `ValueError` naming no
+            file: here at the NUL's line and column in ``path``, with the fix.
+    """
+    nul = data.find(b"\0")
+    if nul >= 0:
+        start = data.rfind(b"\n", 0, nul) + 1
+        line = data.count(b"\n", 0, nul) + 1
+        raise SyntaxError(
+            "source code cannot contain null bytes: this file has a NUL byte (it is binary, "
+            "truncated by a crash, or saved as UTF-16); save it as UTF-8 text",
+            (str(path), line, nul - start + 1, None),
+        )
+    return compile(data, str(path), "exec", dont_inherit=True)
+
+
 class _SourceLoader(importlib.abc.Loader):
     """Executes a module of a generation from its source bytes (never from bytecode caches)."""
 
@@ -247,7 +266,7 @@ class _SourceLoader(importlib.abc.Loader):
         if code is None:
             data = self._path.read_bytes()
             self._generation.files[self._path] = hashlib.sha256(data).hexdigest()
-            code = compile(data, str(self._path), "exec", dont_inherit=True)
+            code = _compile(data, self._path)
         exec(code, module.__dict__)
 
 
@@ -402,7 +421,7 @@ def load(source: PluginSource, seen: dict[Path, str] | None = None) -> Loaded | 
             raise PhaseError(Phase.COMPILE, failure) from error
         generation.files[main] = hashlib.sha256(data).hexdigest()
         try:
-            generation.compiled[main] = compile(data, str(main), "exec", dont_inherit=True)
+            generation.compiled[main] = _compile(data, main)
         except (SyntaxError, ValueError) as error:
             raise PhaseError(Phase.COMPILE, _located(source, error, main)) from error
         try:

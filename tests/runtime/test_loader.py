@@ -370,6 +370,43 @@ async def test_a_syntax_error_in_a_helper_fails_the_plugin_at_compile_naming_the
     )
 
 
+async def test_a_nul_byte_fails_at_compile_naming_the_file_its_line_and_the_fix(
+    plugin_dir: PluginDir, make_runtime: MakeRuntime
+) -> None:
+    path = plugin_dir.write("dice.py", plugin_source("dice"))
+    lines = path.read_bytes().split(b"\n")
+    lines[2] = b"x = 1\0\0"
+    path.write_bytes(b"\n".join(lines))
+    runtime = make_runtime()
+    with runtime.bus.record() as recorded:
+        await runtime.start()
+    (failure,) = failures(recorded, "dice")
+    assert (failure.phase, failure.error.type, failure.error.file, failure.error.line) == (
+        Phase.COMPILE,
+        "SyntaxError",
+        path.resolve(),
+        3,
+    )
+    assert "save it as UTF-8 text" in failure.error.message
+
+
+async def test_a_nul_byte_in_a_helper_names_the_helper(
+    plugin_dir: PluginDir, make_runtime: MakeRuntime
+) -> None:
+    helper = plugin_dir.write("dice_tables.py", "FACES = 20\n")
+    helper.write_bytes(b"FACES = 20\nSIDES = 6\0\n")
+    plugin_dir.write("dice.py", plugin_source("dice", header="from . import dice_tables"))
+    runtime = make_runtime()
+    with runtime.bus.record() as recorded:
+        await runtime.start()
+    (failure,) = failures(recorded, "dice")
+    assert (failure.phase, failure.error.file, failure.error.line) == (
+        Phase.COMPILE,
+        helper.resolve(),
+        2,
+    )
+
+
 async def test_an_absolute_import_of_a_sibling_says_to_import_it_relatively(
     plugin_dir: PluginDir, make_runtime: MakeRuntime
 ) -> None:
