@@ -22,8 +22,10 @@ import importlib.metadata
 import importlib.util
 import inspect
 import itertools
+import os
 import re
 import sys
+import sysconfig
 import threading
 import types
 from collections.abc import Iterable, Sequence
@@ -464,6 +466,8 @@ def _load_entry_point(source: PluginSource) -> Loaded | None:
     assert source.entry_point is not None
     try:
         target = source.entry_point.load()
+    except Exception as error:
+        raise PhaseError(Phase.IMPORT, _entry_point_error(source, error)) from error
     except BaseException as error:  # plugin code: KeyboardInterrupt, SystemExit... included
         raise PhaseError(Phase.IMPORT, _located(source, error, None)) from error
     if isinstance(target, type) and issubclass(target, Plugin):
@@ -533,6 +537,84 @@ def _located(source: PluginSource, error: BaseException, main: Path | None) -> B
                 line=_traceback_line(error, main),
             )
     return error
+
+
+#: Where hotbus's own code is: frames there are never the culprit's.
+_HOTBUS_DIR: Final = os.path.join(Path(__file__).parents[2], "")
+#: Where the standard library is (importlib included): frames there are not the user's either,
+#: except in the installed packages that may live below it.
+_STDLIB_DIR: Final = os.path.join(sysconfig.get_paths()["stdlib"], "")
+_INSTALLED_DIRS: Final = tuple(
+    os.path.join(sysconfig.get_paths()[key], "") for key in ("purelib", "platlib")
+)
+
+
+def _is_users(filename: str) -> bool:
+    """Whether code of ``filename`` is the user's: not hotbus, not the standard library, not
+    frozen (importlib's machinery)."""
+    if filename.startswith(("<", _HOTBUS_DIR)):
+        return False
+    return not filename.startswith(_STDLIB_DIR) or filename.startswith(_INSTALLED_DIRS)
+
+
+def _user_frame(error: BaseException) -> tuple[Path, int | None] | None:
+    """The innermost frame of ``error``'s traceback in a file of the user's: outside hotbus,
+    the standard library and frozen modules (importlib's machinery)."""
+    found = None
+    tb = error.__traceback__
+    while tb is not None:
+        name = tb.tb_frame.f_code.co_filename
+        if _is_users(name):
+            found = (Path(name), tb.tb_lineno)
+        tb = tb.tb_next
+    return found
+
+
+def _declaration(ep: importlib.metadata.EntryPoint) -> tuple[Path | None, int | None]:
+    """The ``entry_points.txt`` declaring ``ep``, and its line there, when they can be found."""
+    info = getattr(ep.dist, "_path", None)  # a PathDistribution's .dist-info directory
+    if not isinstance(info, Path):
+        return None, None
+    declared = info / "entry_points.txt"
+    try:
+        lines = declared.read_text(encoding="utf-8").splitlines()
+    except OSError:
+        return None, None
+    for number, line in enumerate(lines, 1):
+        key, _, value = line.partition("=")
+        if key.strip() == ep.name and value.strip() == ep.value:
+            return declared, number
+    return declared, None
+
+
+def _entry_point_error(source: PluginSource, error: Exception) -> Exception:
+    """``error`` from loading an entry point, as an error naming the entry point and the file
+    at fault: the user's module where it was raised, else the declaration of the entry point."""
+    ep = source.entry_point
+    assert ep is not None
+    what = f"entry point {ep.name} = {ep.value} (group {ep.group})"
+    found = _user_frame(error)
+    if found is not None:
+        path, line = found
+        return PluginLoadError(
+            source.name,
+            f"{what} failed to load: {type(error).__name__}: {error}",
+            path=path,
+            line=line,
+        )
+    if isinstance(error, ModuleNotFoundError):
+        fix = "install the distribution that provides it, or correct the entry point's module"
+    elif isinstance(error, AttributeError):
+        fix = "point the entry point at your Plugin class"
+    else:
+        fix = "correct the entry point"
+    declared, number = _declaration(ep)
+    return PluginLoadError(
+        source.name,
+        f"{what} cannot be loaded: {type(error).__name__}: {error}: {fix}",
+        path=declared,
+        line=number,
+    )
 
 
 def _traceback_line(error: BaseException, main: Path) -> int | None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import os
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -502,6 +502,96 @@ async def test_an_entry_point_of_an_installed_distribution_is_a_plugin(
     assert [(r.name, r.kind, r.state) for r in runtime.status()] == [
         ("demo", SourceKind.ENTRY_POINT, PluginState.ACTIVE)
     ]
+
+
+#: Installs a distribution declaring ``broken = <value>``, its module ``broken_ep_plugin.py``
+#: holding the given source; returns the module file.
+Install = Callable[[str, str], Path]
+
+
+@pytest.fixture
+def install_broken(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Install]:
+    """Install, in a directory on ``sys.path``, a distribution ``broken-ep-plugin`` whose
+    entry point ``broken`` has the value given, and whose module has the source given."""
+    site = tmp_path / "site-packages"
+    site.mkdir()
+
+    def install(value: str, module_source: str) -> Path:
+        module = site / "broken_ep_plugin.py"
+        module.write_text(module_source, encoding="utf-8")
+        helper = site / "broken_ep_helper.py"
+        helper.write_text("def connect():\n    raise ConnectionError('no server')\n")
+        info = site / "broken_ep_plugin-1.0.dist-info"
+        info.mkdir()
+        (info / "METADATA").write_text(
+            "Metadata-Version: 2.1\nName: broken-ep-plugin\nVersion: 1.0\n", encoding="utf-8"
+        )
+        (info / "entry_points.txt").write_text(
+            f"[hotbus.plugins]\nbroken = {value}\n", encoding="utf-8"
+        )
+        monkeypatch.syspath_prepend(str(site))
+        return module
+
+    yield install
+    for name in ("broken_ep_plugin", "broken_ep_helper"):
+        sys.modules.pop(name, None)
+
+
+async def start_with_entry_points(make_runtime: MakeRuntime) -> PluginFailed:
+    """Start a runtime with entry points; the one failure of ``broken``."""
+    runtime = make_runtime(entry_points=True)
+    with runtime.bus.record() as recorded:
+        await runtime.start()
+    (failure,) = failures(recorded, "broken")
+    return failure
+
+
+async def test_an_entry_point_whose_module_raises_names_it_and_the_users_line(
+    install_broken: Install, make_runtime: MakeRuntime
+) -> None:
+    module = install_broken(
+        "broken_ep_plugin:Broken",
+        plugin_source("broken", header="from broken_ep_helper import connect\nconnect()"),
+    )
+    failure = await start_with_entry_points(make_runtime)
+    helper = module.with_name("broken_ep_helper.py")
+    assert (failure.phase, failure.error.file, failure.error.line) == (Phase.IMPORT, helper, 2)
+    assert "entry point broken = broken_ep_plugin:Broken" in failure.error.message
+    assert "ConnectionError: no server" in failure.error.message
+
+
+async def test_an_entry_point_whose_module_imports_what_is_missing_names_the_import(
+    install_broken: Install, make_runtime: MakeRuntime
+) -> None:
+    module = install_broken(
+        "broken_ep_plugin:Broken",
+        plugin_source("broken", header="import hotbus_tests_not_installed"),
+    )
+    failure = await start_with_entry_points(make_runtime)
+    assert (failure.error.file, failure.error.line) == (
+        module,
+        _line_of(module, "import hotbus_tests_not_installed"),
+    )
+    assert "ModuleNotFoundError" in failure.error.message
+
+
+@pytest.mark.parametrize(
+    ("value", "fix"),
+    [
+        ("broken_ep_plugin:Nothing", "point the entry point at your Plugin class"),
+        ("broken_ep_nowhere:Broken", "install the distribution that provides it"),
+    ],
+    ids=["missing_attribute", "missing_module"],
+)
+async def test_an_entry_point_whose_target_does_not_exist_names_its_declaration(
+    install_broken: Install, make_runtime: MakeRuntime, value: str, fix: str
+) -> None:
+    module = install_broken(value, plugin_source("broken"))
+    failure = await start_with_entry_points(make_runtime)
+    declared = module.with_name("broken_ep_plugin-1.0.dist-info") / "entry_points.txt"
+    assert (failure.phase, failure.error.file, failure.error.line) == (Phase.IMPORT, declared, 2)
+    assert f"entry point broken = {value}" in failure.error.message
+    assert fix in failure.error.message
 
 
 @pytest.mark.usefixtures("installed_plugin")
