@@ -16,7 +16,7 @@ import os
 import signal
 import sys
 import threading
-from collections.abc import Callable, Coroutine, Iterator, Sequence
+from collections.abc import Coroutine, Iterator, Sequence
 from dataclasses import dataclass
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
@@ -24,6 +24,14 @@ from typing import IO, Any, Final, final
 
 from hotbus.bus import RUNTIME, Bus
 from hotbus.runtime._config.settings import load_settings
+from hotbus.runtime._console.streams import (
+    EVENTS_LOST,
+    PIPE_CLOSED,
+    EventsFile,
+    Output,
+    silence,
+    start_reader,
+)
 from hotbus.runtime._monitor import describe_loop
 from hotbus.runtime._plugins.chat import ChatMessage, ChatReply
 from hotbus.runtime._runtime import Runtime
@@ -41,6 +49,8 @@ _COLOURS: Final = {
     logging.ERROR: "\033[31m",
 }
 _RESET: Final = "\033[0m"
+
+console_log = logging.getLogger("hotbus.console")
 
 
 def _version() -> str:
@@ -155,6 +165,9 @@ def cli(
     except HotbusError as error:
         print(f"hotbus: error: {error}", file=err)
         return USAGE
+    except BrokenPipeError:  # the reader of stdout went away (hotbus events | head -1)
+        silence(out)
+        return PIPE_CLOSED
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -351,9 +364,9 @@ def _console_logging(err: IO[str], verbose: bool) -> Iterator[None]:
         logger.propagate = previous[1]
 
 
-def _is_terminal(stream: IO[str]) -> bool:
+def _is_terminal(stream: IO[str] | None) -> bool:
     try:
-        return stream.isatty() and os.environ.get("NO_COLOR") is None
+        return stream is not None and stream.isatty() and os.environ.get("NO_COLOR") is None
     except (AttributeError, ValueError):
         return False
 
@@ -362,56 +375,38 @@ def _json_line(event: Event) -> str:
     return json.dumps({"topic": event.topic, **event.model_dump(mode="json")}, ensure_ascii=False)
 
 
-def _start_reader(
-    source: IO[str], loop: asyncio.AbstractEventLoop, ended: Callable[[], None]
-) -> asyncio.Queue[str | None]:
-    """Read lines on a daemon thread (a blocked read never holds up exit); None at the end.
-
-    ``ended`` is called on the reader's thread at the end of the input, even while the loop
-    is held up.
-    """
-    queue: asyncio.Queue[str | None] = asyncio.Queue()
-
-    def read() -> None:
-        try:
-            for line in source:
-                loop.call_soon_threadsafe(queue.put_nowait, line)
-        except (OSError, ValueError, RuntimeError):  # RuntimeError: the loop already closed
-            pass
-        with contextlib.suppress(RuntimeError):  # the loop already closed
-            loop.call_soon_threadsafe(queue.put_nowait, None)
-            ended()
-
-    threading.Thread(target=read, name="hotbus-stdin", daemon=True).start()
-    return queue
-
-
 @dataclass(slots=True)
 class _Streams:
-    source: IO[str]
+    source: IO[str] | None
     out: IO[str]
     err: IO[str]
     #: The process's own console: stopping may end the process by force (never in-process).
     process: bool = False
 
 
-def _open_jsonl(target: str | None, out: IO[str]) -> IO[str] | None:
-    if target == "-":
-        return out
-    if target:
-        try:
-            return Path(target).open("w", encoding="utf-8")
-        except OSError as error:
-            raise _UsageError(
-                f"cannot write the events file '{target}': {error.strerror}; give a path in an "
-                "existing, writable directory, or '-' for stdout"
-            ) from None
-    return None
+def _open_jsonl(target: str) -> IO[str]:
+    try:
+        return Path(target).open("w", encoding="utf-8")
+    except OSError as error:
+        raise _UsageError(
+            f"cannot write the events file '{target}': {error.strerror}; give a path in an "
+            "existing, writable directory, or '-' for stdout"
+        ) from None
+
+
+def _say(message: str) -> None:
+    """One line of the command's own on the console (stderr), from any thread."""
+    console_log.warning("%s", message)
 
 
 async def _run(
     options: argparse.Namespace, dirs: list[Path], config: Path | None, io: _Streams
 ) -> int:
+    """Serve until the input ends or a stop is asked for; the exit status.
+
+    ``PIPE_CLOSED`` when stdout's reader went away (the runtime then stops), ``EVENTS_LOST``
+    when the ``--events-jsonl`` file could not be written, else 0.
+    """
     settings = load_settings(
         config,
         plugin_dirs=dirs,
@@ -419,23 +414,25 @@ async def _run(
         watch=False if options.no_watch else None,
     )
     bus = Bus()
-    jsonl = _open_jsonl(options.events_jsonl, io.out)
+    stopper = _Stopper(asyncio.get_running_loop(), io, settings.stop_timeout_s)
+    output = Output(io.out, on_closed=lambda: stopper.ask("stdout closed", PIPE_CLOSED))
+    target: str | None = options.events_jsonl
+    events = EventsFile(target, _open_jsonl(target), _say) if target and target != "-" else None
+    jsonl = output if target == "-" else events
 
     def write_json(event: Event) -> None:
         assert jsonl is not None
-        jsonl.write(_json_line(event) + "\n")
-        jsonl.flush()
+        jsonl.line(_json_line(event))
 
     def print_reply(event: ChatReply) -> None:
-        print(f"{event.plugin}: {event.text}", file=io.out, flush=True)
+        output.line(f"{event.plugin}: {event.text}")
 
     if jsonl is not None:
         bus.subscribe(">", write_json, owner=RUNTIME, priority=1 << 40)
-    if jsonl is not io.out:
+    if jsonl is not output:
         bus.subscribe(ChatReply, print_reply, owner=RUNTIME)
-    stopper = _Stopper(asyncio.get_running_loop(), io, settings.stop_timeout_s)
-    try:
-        with _console_logging(io.err, options.verbose), stopper.signals():
+    with _console_logging(io.err, options.verbose), stopper.signals():
+        try:
             async with Runtime(settings=settings, bus=bus) as runtime:
                 if _is_terminal(io.source):
                     print(
@@ -446,11 +443,13 @@ async def _run(
                 user = options.user or _user_name()
                 await _chat(bus, user, io.source, stopper, settings.quiesce_timeout_s)
                 await runtime.stop(reason=stopper.reason or "exit")
-    finally:
-        stopper.disarm()
-        if jsonl is not None and jsonl is not io.out:
-            jsonl.close()
-    return 0
+        finally:
+            stopper.disarm()
+            if events is not None:
+                events.close()
+    if output.closed:
+        return PIPE_CLOSED
+    return EVENTS_LOST if events is not None and events.failed else 0
 
 
 @final
@@ -551,7 +550,9 @@ def _module_owner(module: str) -> str:
     return module.rsplit(".", 1)[-1]
 
 
-async def _chat(bus: Bus, user: str, source: IO[str], stopper: _Stopper, drain_s: float) -> None:
+async def _chat(
+    bus: Bus, user: str, source: IO[str] | None, stopper: _Stopper, drain_s: float
+) -> None:
     """Publish each line as a chat message until the input ends or a stop is asked for.
 
     A line is handed to the bus without waiting for its handlers (each plugin answers in its
@@ -559,7 +560,7 @@ async def _chat(bus: Bus, user: str, source: IO[str], stopper: _Stopper, drain_s
     end of the input, answers still under way get ``drain_s`` to come.
     """
     loop = asyncio.get_running_loop()
-    lines = _start_reader(source, loop, ended=lambda: stopper.arm("end of input", 1))
+    lines = start_reader(source, loop, lambda: stopper.arm("end of input", 1), _say)
     stopping = asyncio.ensure_future(stopper.stop.wait())
     try:
         while True:
