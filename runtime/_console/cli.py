@@ -372,7 +372,18 @@ def _is_terminal(stream: IO[str] | None) -> bool:
 
 
 def _json_line(event: Event) -> str:
-    return json.dumps({"topic": event.topic, **event.model_dump(mode="json")}, ensure_ascii=False)
+    """One event as a JSON object on one line, in UTF-8 whatever the paths it names.
+
+    A file name that is not valid UTF-8 holds the bytes that are not as surrogates
+    (``os.fsdecode``): each is written as its JSON escape (``\\udce9`` for the byte 0xE9), so
+    the line is valid UTF-8 and ``os.fsencode(json.loads(line)["path"])`` gives the name back.
+    """
+    text = json.dumps({"topic": event.topic, **event.model_dump(mode="json")}, ensure_ascii=False)
+    if text.isascii():
+        return text
+    # Only a lone surrogate cannot be encoded, and it only occurs inside a JSON string, where
+    # Python's backslash escape of it (\udcXX) is also its JSON escape.
+    return text.encode("utf-8", "backslashreplace").decode("utf-8")
 
 
 @dataclass(slots=True)

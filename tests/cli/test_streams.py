@@ -1,6 +1,6 @@
 """``hotbus`` as a Unix citizen, run as a real process: a closed stdout ends output quietly and
 stops the run, a full disk under ``--events-jsonl`` is said once, a closed or unreadable stdin is
-the end of the input."""
+the end of the input, and events naming files whose names are not UTF-8 are all written."""
 
 from __future__ import annotations
 
@@ -15,12 +15,14 @@ from pathlib import Path
 
 import pytest
 
+from tests.cli.conftest import StartConsole
 from tests.cli.console import (
     DEADLINE,
     PLUGINS,
     ROOT,
     Result,
     command,
+    copy_plugins,
     environment,
 )
 
@@ -302,3 +304,19 @@ def test_an_unreadable_stdin_is_said_in_one_line(stdin_unreadable: Result) -> No
 
 def test_an_unreadable_stdin_ends_the_run_like_the_end_of_input(stdin_unreadable: Result) -> None:
     assert (stdin_unreadable.code, quiet(stdin_unreadable)) == (0, True)
+
+
+# -- file names that are not UTF-8 -------------------------------------------------------------
+
+
+def test_an_edit_to_a_file_whose_name_is_not_utf8_is_written_losslessly(
+    console: StartConsole, tmp_path: Path
+) -> None:
+    plugins = copy_plugins(tmp_path / "plugins")
+    process = console("run", str(plugins), "--events-jsonl", "-")
+    process.err.expect("hotbus started")
+    name = os.fsencode(plugins.resolve()) + b"/caf\xe9.py"
+    with open(name, "w", encoding="utf-8") as helper:
+        helper.write("VALUE = 1\n")
+    line = process.out.expect(lambda text: '"hotbus.file.settled"' in text and "caf" in text)
+    assert os.fsencode(json.loads(line)["path"]) == name
