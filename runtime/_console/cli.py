@@ -263,12 +263,20 @@ async def _check(dirs: list[Path], config: Path | None, out: IO[str]) -> int:
         print("  ".join(c.ljust(w) for c, w in zip(cells, widths, strict=True)).rstrip(), file=out)
     problems = [row for row in rows if row.state is not PluginState.LOADED]
     if not problems:
-        print(f"\nall {len(rows)} plugins are fine", file=out)
+        fine = (
+            "1 plugin is fine" if len(rows) == 1 else f"all {_count(len(rows), 'plugin')} are fine"
+        )
+        print(f"\n{fine}", file=out)
         return 0
     print(file=out)
     for row in problems:
         print(_problem_line(row), file=out)
     return 1
+
+
+def _count(number: int, noun: str) -> str:
+    """``1 plugin``, ``2 plugins``."""
+    return f"{number} {noun}" if number == 1 else f"{number} {noun}s"
 
 
 def _problem_line(row: Any) -> str:
