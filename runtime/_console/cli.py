@@ -29,6 +29,7 @@ from hotbus.runtime._console.streams import (
     PIPE_CLOSED,
     EventsFile,
     Output,
+    Terminal,
     silence,
     start_reader,
 )
@@ -155,7 +156,9 @@ def cli(
             return asyncio.run(_check(dirs, config, out))
         source = stdin if stdin is not None else sys.stdin
         # The process's own console (no stream given) may be ended by force; in-process, never.
-        streams = _Streams(source, out, err, process=stdin is None)
+        process = stdin is None
+        terminal = Terminal(source.fileno()) if process and Terminal.usable(source, out) else None
+        streams = _Streams(source, out, err, process=process, terminal=terminal)
         return _serve(_run(options, dirs, config, streams))
     except _UsageError as error:
         print(f"hotbus: error: {error}", file=err)
@@ -401,6 +404,13 @@ class _Streams:
     err: IO[str]
     #: The process's own console: stopping may end the process by force (never in-process).
     process: bool = False
+    #: Line editing, when stdin and stdout are the process's own terminal.
+    terminal: Terminal | None = None
+
+    def restore(self) -> None:
+        """Put the terminal back as it was (when lines were edited on it)."""
+        if self.terminal is not None:
+            self.terminal.restore()
 
 
 def _open_jsonl(target: str) -> IO[str]:
@@ -460,10 +470,11 @@ async def _run(
                         file=io.err,
                     )
                 user = options.user or _user_name()
-                await _chat(bus, user, io.source, stopper, settings.quiesce_timeout_s)
+                await _chat(bus, user, io, stopper, settings.quiesce_timeout_s)
                 await runtime.stop(reason=stopper.reason or "exit")
         finally:
             stopper.disarm()
+            io.restore()
             if events is not None:
                 events.close()
     if output.closed:
@@ -557,6 +568,7 @@ class _Stopper:
     def _exit(self, code: int, message: str) -> None:
         if not self._io.process:
             return  # in-process (tests): never end the process hosting it
+        self._io.restore()
         with contextlib.suppress(Exception):
             print(f"hotbus: {message}", file=self._io.err, flush=True)
         with contextlib.suppress(Exception):
@@ -569,9 +581,7 @@ def _module_owner(module: str) -> str:
     return module.rsplit(".", 1)[-1]
 
 
-async def _chat(
-    bus: Bus, user: str, source: IO[str] | None, stopper: _Stopper, drain_s: float
-) -> None:
+async def _chat(bus: Bus, user: str, io: _Streams, stopper: _Stopper, drain_s: float) -> None:
     """Publish each line as a chat message until the input ends or a stop is asked for.
 
     A line is handed to the bus without waiting for its handlers (each plugin answers in its
@@ -579,7 +589,11 @@ async def _chat(
     end of the input, answers still under way get ``drain_s`` to come.
     """
     loop = asyncio.get_running_loop()
-    lines = start_reader(source, loop, lambda: stopper.arm("end of input", 1), _say)
+
+    def ended() -> None:
+        stopper.arm("end of input", 1)
+
+    lines = start_reader(io.source, loop, ended, _say, io.terminal)
     stopping = asyncio.ensure_future(stopper.stop.wait())
     try:
         while True:
