@@ -1,9 +1,9 @@
 """The streams of the ``hotbus`` command, and what it does when one of them fails.
 
 - stdout (`Output`): a reader that went away (``hotbus run ... | head -1``) ends the output
-  quietly: no traceback, no error per line; the command then stops with `PIPE_CLOSED`.
+  quietly: no traceback, no error per line; the command then stops (exit status 141).
 - the ``--events-jsonl`` file (`EventsFile`): a write that fails (a full disk) is said once,
-  writing there stops, the run goes on, and the command ends with `EVENTS_LOST`.
+  writing there stops, the run goes on, and the command ends with status 1.
 - stdin (`start_reader`): a closed or unreadable stdin is the end of the input, said once; on a
   terminal, lines are read with the line editing of the stdlib ``readline`` where it exists.
 """
@@ -16,23 +16,17 @@ import os
 import sys
 import threading
 from collections.abc import Callable, Iterator
-from typing import IO, Any, Final, final
+from typing import IO, Any, final
+
+from hotbus.runtime._console.exits import EVENTS_LOST
 
 __all__ = [
-    "EVENTS_LOST",
-    "PIPE_CLOSED",
     "EventsFile",
     "Output",
     "Terminal",
     "silence",
     "start_reader",
 ]
-
-#: Exit status when stdout was closed by its reader: that of a process ended by SIGPIPE, as
-#: ``cat`` or ``grep`` are (128 + 13), so that ``set -o pipefail`` still sees it.
-PIPE_CLOSED: Final = 141
-#: Exit status of ``hotbus run`` when events could not be written to the ``--events-jsonl`` file.
-EVENTS_LOST: Final = 1
 
 Report = Callable[[str], None]
 
