@@ -244,6 +244,40 @@ def secret_values(config: BaseModel | None) -> list[str]:
     return sorted({s for s in found if len(s) >= 4}, key=len, reverse=True)
 
 
+def _section_secrets(model: type[BaseModel], section: Mapping[str, Any]) -> list[str]:
+    """Every value of a raw config section that is, or is inside, a secret of ``model``."""
+    found: list[str] = []
+
+    def leaves(value: Any) -> None:
+        if isinstance(value, Mapping):
+            for item in value.values():
+                leaves(item)
+        elif isinstance(value, list | tuple):
+            for item in value:
+                leaves(item)
+        elif value is not None and not isinstance(value, bool):
+            found.append(str(value))
+
+    def walk(value: Any, loc: tuple[int | str, ...]) -> None:
+        if loc and _is_secret(model, loc):
+            leaves(value)
+        elif isinstance(value, Mapping):
+            for key, item in value.items():
+                walk(item, (*loc, str(key)))
+        elif isinstance(value, list | tuple):
+            for index, item in enumerate(value):
+                walk(item, (*loc, index))
+
+    walk(section, ())
+    return sorted({s for s in found if len(s) >= 4}, key=len, reverse=True)
+
+
+def _scrubbed(text: str, secrets: Iterable[str]) -> str:
+    for secret in secrets:
+        text = text.replace(secret, MASK)
+    return text
+
+
 def validate_plugin_config(
     plugin: str,
     model: type[BaseModel] | None,
@@ -270,6 +304,7 @@ def validate_plugin_config(
     try:
         config = model.model_validate(dict(section or {}))
     except ValidationError as error:
+        secrets = _section_secrets(model, section or {})
         problems = []
         for item in error.errors():
             loc = tuple(item["loc"])
@@ -278,7 +313,8 @@ def validate_plugin_config(
                 problems.append(f"{field}: unknown key: remove it, or correct its name")
                 continue
             shown = _shown(model, loc, item.get("input"))
-            problems.append(f"{field}: {item['msg']}" + (f" (got {shown})" if shown else ""))
+            message = _scrubbed(item["msg"], secrets)  # a validator may quote what it rejects
+            problems.append(f"{field}: {message}" + (f" (got {shown})" if shown else ""))
         raise ConfigError(
             plugin,
             f"invalid [plugins.{plugin}] config: {'; '.join(problems)}",
