@@ -15,13 +15,12 @@ import logging
 import os
 import signal
 import threading
-from collections.abc import Coroutine, Iterator
+from collections.abc import Callable, Coroutine, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any, Final, final
 
 from hotbus.bus import RUNTIME, Bus
-from hotbus.runtime._config.settings import load_settings
 from hotbus.runtime._console.exits import EVENTS_LOST, PIPE_CLOSED, UsageError
 from hotbus.runtime._console.streams import EventsFile, Output, Terminal, start_reader
 from hotbus.runtime._monitor import describe_loop
@@ -331,14 +330,15 @@ async def _run(
     ``PIPE_CLOSED`` when stdout's reader went away (the runtime then stops), ``EVENTS_LOST``
     when the ``--events-jsonl`` file could not be written, else 0.
     """
-    settings = load_settings(
-        config,
-        plugin_dirs=dirs,
+    bus = Bus()
+    runtime = Runtime(
+        dirs,
+        config_file=config,
+        bus=bus,
         debounce_ms=options.debounce,
         watch=False if options.no_watch else None,
     )
-    bus = Bus()
-    stopper = _Stopper(asyncio.get_running_loop(), io, settings.stop_timeout_s)
+    stopper = _Stopper(asyncio.get_running_loop(), io, lambda: runtime.settings.stop_timeout_s)
     output = Output(io.out, on_closed=lambda: stopper.ask("stdout closed", PIPE_CLOSED))
     target: str | None = options.events_jsonl
     events = EventsFile(target, _open_jsonl(target), _say) if target and target != "-" else None
@@ -357,7 +357,7 @@ async def _run(
         bus.subscribe(ChatReply, print_reply, owner=RUNTIME)
     with _console_logging(io.err, options.verbose), stopper.signals():
         try:
-            async with Runtime(settings=settings, bus=bus) as runtime:
+            async with runtime:
                 if _is_terminal(io.source):
                     print(
                         "type a message (try !help), edit a plugin to reload it; "
@@ -365,7 +365,7 @@ async def _run(
                         file=io.err,
                     )
                 user = options.user or _user_name()
-                await _chat(bus, user, io, stopper, settings.quiesce_timeout_s)
+                await _chat(bus, user, io, stopper, lambda: runtime.settings.quiesce_timeout_s)
                 await runtime.stop(reason=stopper.reason or "exit")
         finally:
             stopper.disarm()
@@ -389,10 +389,12 @@ class _Stopper:
 
     __slots__ = ("_armed", "_deadline_s", "_io", "_loop", "_signals", "_timer", "reason", "stop")
 
-    def __init__(self, loop: asyncio.AbstractEventLoop, io: _Streams, deadline_s: float) -> None:
+    def __init__(
+        self, loop: asyncio.AbstractEventLoop, io: _Streams, deadline_s: Callable[[], float]
+    ) -> None:
         self._loop = loop
         self._io = io
-        self._deadline_s = deadline_s
+        self._deadline_s = deadline_s  # read when armed: the setting may change while running
         self._armed = threading.Lock()  # taken, without blocking, by the first stop asked for
         self._timer: threading.Timer | None = None
         self._signals = 0
@@ -437,7 +439,7 @@ class _Stopper:
             return
         self.reason = reason
         if self._io.process:
-            timer = threading.Timer(self._deadline_s, self._expire, args=(code,))
+            timer = threading.Timer(self._deadline_s(), self._expire, args=(code,))
             timer.name = "hotbus-stop-deadline"
             timer.daemon = True
             self._timer = timer
@@ -456,7 +458,7 @@ class _Stopper:
             where = f"; the event loop is held by {plugin} ({doing} at {found.file}:{found.line})"
         self._exit(
             code,
-            f"still stopping after {self._deadline_s:g} s (stop_timeout_s): exiting without "
+            f"still stopping after {self._deadline_s():g} s (stop_timeout_s): exiting without "
             f"waiting any longer{where}",
         )
 
@@ -476,12 +478,14 @@ def _module_owner(module: str) -> str:
     return module.rsplit(".", 1)[-1]
 
 
-async def _chat(bus: Bus, user: str, io: _Streams, stopper: _Stopper, drain_s: float) -> None:
+async def _chat(
+    bus: Bus, user: str, io: _Streams, stopper: _Stopper, drain_s: Callable[[], float]
+) -> None:
     """Publish each line as a chat message until the input ends or a stop is asked for.
 
     A line is handed to the bus without waiting for its handlers (each plugin answers in its
     own time, in order), so that a plugin that is slow, or hung, holds up no later line. At the
-    end of the input, answers still under way get ``drain_s`` to come.
+    end of the input, answers still under way get ``drain_s()`` seconds to come.
     """
     loop = asyncio.get_running_loop()
 
@@ -501,7 +505,7 @@ async def _chat(bus: Bus, user: str, io: _Streams, stopper: _Stopper, drain_s: f
             if line is None:
                 joining = asyncio.ensure_future(bus.join())
                 await asyncio.wait(
-                    {joining, stopping}, timeout=drain_s, return_when=asyncio.FIRST_COMPLETED
+                    {joining, stopping}, timeout=drain_s(), return_when=asyncio.FIRST_COMPLETED
                 )
                 joining.cancel()
                 return
