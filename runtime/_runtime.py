@@ -73,6 +73,7 @@ class Runtime:
         "_debouncer",
         "_engine",
         "_event_logger",
+        "_fixed",
         "_leaks",
         "_monitor",
         "_reloader",
@@ -94,6 +95,10 @@ class Runtime:
         log_events: bool = True,
         **overrides: Any,
     ) -> None:
+        # What the host set itself: an edit of the config file does not change it.
+        self._fixed = {name for name, value in overrides.items() if value is not None}
+        if plugin_dirs is not None:
+            self._fixed.add("plugin_dirs")
         if settings is None:
             dirs = None if plugin_dirs is None else [Path(p) for p in plugin_dirs]
             settings = load_settings(config_file, plugin_dirs=dirs, **overrides)
@@ -124,7 +129,7 @@ class Runtime:
         self._scheduler = Scheduler(
             self._engine, self.id, self._files_settled, self._leaks, self._debouncer.staged
         )
-        self._reloader = Reloader(self._engine)
+        self._reloader = Reloader(self._engine, fixed=self._fixed, configure=self._configure)
         self._watcher = Watcher(self.bus, settings.plugin_dirs, config_file=settings.config_file)
         # Whatever changed while the watcher could not see it settles like any save.
         self._rescans = (
@@ -307,16 +312,24 @@ class Runtime:
         if delete_window_ms is not None:
             update["delete_window_ms"] = delete_window_ms
         self._engine.settings = replace_settings(self.settings, **update)
-        self._debouncer.configure(
-            write_window_ms=self.settings.debounce_ms,
-            delete_window_ms=self.settings.delete_window_ms,
-        )
+        self._fixed.update(update)
+        self._configure()
         with use_source(self.id):
             if enabled and self._started:
                 await self._start_watching()
             elif not enabled:
                 await self._stop_watching("switched off")
                 await self._scheduler.idle()
+
+    def _configure(self) -> None:
+        """Hand the settings in force to the parts that keep a copy (the debouncer's windows)."""
+        settings = self.settings
+        self._debouncer.configure(
+            write_window_ms=settings.debounce_ms,
+            delete_window_ms=settings.delete_window_ms,
+            modified_window_ms=settings.modified_debounce_ms,
+            max_wait_windows=settings.max_wait_windows,
+        )
 
     @property
     def observer(self) -> str | None:

@@ -17,10 +17,12 @@ from pydantic import BaseModel, Secret, SecretBytes, SecretStr, ValidationError
 __all__ = [
     "CONFIG_NAME",
     "ENV_PREFIX",
+    "LIVE_SETTINGS",
     "find_config_file",
     "load_settings",
     "read_config_file",
     "replace_settings",
+    "reread_settings",
     "secret_values",
     "validate_plugin_config",
 ]
@@ -30,6 +32,25 @@ ENV_PREFIX: Final = "HOTBUS_"
 #: The config file's name, looked for in the first plugin directory, then the working directory.
 CONFIG_NAME: Final = "hotbus.toml"
 _FIELDS: Final = tuple(name for name in Settings.model_fields if name != "plugins")
+#: The settings an edit of hotbus.toml changes while running (windows, limits, timeouts); the
+#: others (plugin_dirs, watch, entry_points, leak_check) apply when the runtime starts.
+LIVE_SETTINGS: Final = frozenset(
+    {
+        "debounce_ms",
+        "modified_debounce_ms",
+        "delete_window_ms",
+        "max_wait_windows",
+        "reload_loop_limit",
+        "reload_backoff_max_s",
+        "setup_timeout_s",
+        "teardown_timeout_s",
+        "quiesce_timeout_s",
+        "import_timeout_s",
+        "stall_threshold_ms",
+        "stall_limit_s",
+        "stop_timeout_s",
+    }
+)
 
 
 def read_config_file(path: Path) -> dict[str, Any]:
@@ -148,6 +169,39 @@ def replace_settings(settings: Settings, **changes: Any) -> Settings:
     return _validated({**settings.model_dump(), **changes}, dict.fromkeys(changes, "arguments"))
 
 
+def reread_settings(
+    settings: Settings,
+    data: Mapping[str, Any],
+    *,
+    fixed: Iterable[str] = (),
+    env: Mapping[str, str] | None = None,
+) -> tuple[Settings, list[str]]:
+    """``settings`` as an edited config file (``data``, from `read_config_file`) makes them,
+    and the names of the settings that changed.
+
+    The file's values win only where it is the source: a setting given as an argument
+    (``fixed``) or by a ``HOTBUS_*`` variable keeps its value; one the file no longer sets goes
+    back to its default. Plugin sections are left as they are.
+
+    Raises:
+        SettingsError: naming the file and the setting whose new value is invalid.
+    """
+    env = os.environ if env is None else env
+    kept = {*fixed, *_from_env(env), "config_file"}
+    values = settings.model_dump()
+    origin: dict[str, str] = {}
+    for name in _FIELDS:
+        if name in kept:
+            continue
+        if name in data:
+            values[name] = data[name]
+            origin[name] = str(settings.config_file)
+        else:
+            values[name] = Settings.model_fields[name].get_default(call_default_factory=True)
+    new = _validated(values, origin)
+    return new, [name for name in _FIELDS if getattr(new, name) != getattr(settings, name)]
+
+
 def _validated(values: dict[str, Any], origin: Mapping[str, str]) -> Settings:
     try:
         return Settings.model_validate(values)
@@ -244,6 +298,40 @@ def secret_values(config: BaseModel | None) -> list[str]:
     return sorted({s for s in found if len(s) >= 4}, key=len, reverse=True)
 
 
+def _section_secrets(model: type[BaseModel], section: Mapping[str, Any]) -> list[str]:
+    """Every value of a raw config section that is, or is inside, a secret of ``model``."""
+    found: list[str] = []
+
+    def leaves(value: Any) -> None:
+        if isinstance(value, Mapping):
+            for item in value.values():
+                leaves(item)
+        elif isinstance(value, list | tuple):
+            for item in value:
+                leaves(item)
+        elif value is not None and not isinstance(value, bool):
+            found.append(str(value))
+
+    def walk(value: Any, loc: tuple[int | str, ...]) -> None:
+        if loc and _is_secret(model, loc):
+            leaves(value)
+        elif isinstance(value, Mapping):
+            for key, item in value.items():
+                walk(item, (*loc, str(key)))
+        elif isinstance(value, list | tuple):
+            for index, item in enumerate(value):
+                walk(item, (*loc, index))
+
+    walk(section, ())
+    return sorted({s for s in found if len(s) >= 4}, key=len, reverse=True)
+
+
+def _scrubbed(text: str, secrets: Iterable[str]) -> str:
+    for secret in secrets:
+        text = text.replace(secret, MASK)
+    return text
+
+
 def validate_plugin_config(
     plugin: str,
     model: type[BaseModel] | None,
@@ -270,6 +358,7 @@ def validate_plugin_config(
     try:
         config = model.model_validate(dict(section or {}))
     except ValidationError as error:
+        secrets = _section_secrets(model, section or {})
         problems = []
         for item in error.errors():
             loc = tuple(item["loc"])
@@ -278,7 +367,8 @@ def validate_plugin_config(
                 problems.append(f"{field}: unknown key: remove it, or correct its name")
                 continue
             shown = _shown(model, loc, item.get("input"))
-            problems.append(f"{field}: {item['msg']}" + (f" (got {shown})" if shown else ""))
+            message = _scrubbed(item["msg"], secrets)  # a validator may quote what it rejects
+            problems.append(f"{field}: {message}" + (f" (got {shown})" if shown else ""))
         raise ConfigError(
             plugin,
             f"invalid [plugins.{plugin}] config: {'; '.join(problems)}",

@@ -7,40 +7,20 @@ entry point.
 from __future__ import annotations
 
 import argparse
-import asyncio
 import contextlib
-import getpass
-import json
-import logging
 import os
-import signal
 import sys
 import threading
-from collections.abc import Callable, Coroutine, Iterator, Sequence
-from dataclasses import dataclass
+from collections.abc import Sequence
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
-from typing import IO, Any, Final, final
+from typing import IO, Any, Final
 
-from hotbus.bus import RUNTIME, Bus
-from hotbus.runtime._config.settings import load_settings
-from hotbus.runtime._monitor import describe_loop
-from hotbus.runtime._plugins.chat import ChatMessage, ChatReply
-from hotbus.runtime._runtime import Runtime
-from hotbus.schemas import Event, HotbusError, PluginState, registry
+from hotbus.runtime._console.exits import PIPE_CLOSED, USAGE, UsageError
 
 __all__ = ["cli", "main"]
 
-#: Exit code of a usage error: bad arguments, a missing directory or file.
-USAGE: Final = 2
 _DEFAULT_DIR: Final = Path("plugins")
-_COLOURS: Final = {
-    logging.DEBUG: "\033[2m",
-    logging.INFO: "",
-    logging.WARNING: "\033[33m",
-    logging.ERROR: "\033[31m",
-}
-_RESET: Final = "\033[0m"
 
 
 def _version() -> str:
@@ -50,65 +30,183 @@ def _version() -> str:
         return "0+unknown"
 
 
-class _UsageError(Exception):
-    """A problem with the command line: printed as ``hotbus: error: ...``, exit 2."""
-
-
 class _Parser(argparse.ArgumentParser):
     def error(self, message: str) -> Any:  # argparse would sys.exit() itself
-        raise _UsageError(f"{message}\n{self.format_usage().rstrip()}")
+        raise UsageError(f"{message}\n{self.format_usage().rstrip()}")
+
+
+#: The settings of hotbus.toml, each also a ``HOTBUS_<SETTING>`` variable (a test keeps this
+#: list equal to the `Settings` model's, which ``--help`` must not import).
+SETTINGS: Final = (
+    "plugin_dirs",
+    "config_file",
+    "watch",
+    "debounce_ms",
+    "modified_debounce_ms",
+    "delete_window_ms",
+    "max_wait_windows",
+    "reload_loop_limit",
+    "reload_backoff_max_s",
+    "setup_timeout_s",
+    "teardown_timeout_s",
+    "quiesce_timeout_s",
+    "import_timeout_s",
+    "stall_threshold_ms",
+    "stall_limit_s",
+    "stop_timeout_s",
+    "entry_points",
+    "leak_check",
+)
+_DIRS_HELP: Final = (
+    "directories holding plugin modules and packages (default: the directories in "
+    "$HOTBUS_PLUGIN_DIRS, else ./plugins)"
+)
+_CONFIG_HELP: Final = (
+    "the hotbus.toml to use (default: $HOTBUS_CONFIG_FILE, else the hotbus.toml of the first "
+    "plugin directory, else of the working directory, else none)"
+)
+
+
+def _wrapped(words: str, indent: int = 2) -> str:
+    import textwrap
+
+    return textwrap.fill(words, 78, initial_indent=" " * indent, subsequent_indent=" " * indent)
+
+
+def _configuration_help() -> str:
+    return "\n".join(
+        [
+            "configuration:",
+            _wrapped(
+                "Settings resolve in this order: the options above, then HOTBUS_<SETTING> "
+                "environment variables, then the top of hotbus.toml, then defaults. "
+                "[plugins.<name>] tables of hotbus.toml configure each plugin. The settings: "
+                + ", ".join(SETTINGS)
+                + "."
+            ),
+            "",
+            "environment:",
+            "  HOTBUS_CONFIG_FILE    the hotbus.toml to use (when --config is not given)",
+            f"  HOTBUS_PLUGIN_DIRS    plugin directories, separated by '{os.pathsep}' (when "
+            "none is given)",
+            "  HOTBUS_<SETTING>      any setting, e.g. HOTBUS_DEBOUNCE_MS=50, HOTBUS_WATCH=false",
+            "  NO_COLOR              no colours on stderr, even on a terminal",
+        ]
+    )
 
 
 def _parser() -> _Parser:
+    formatter = argparse.RawDescriptionHelpFormatter
     parser = _Parser(
         prog="hotbus",
         description="A Python plugin runtime in which reload is just another event.",
+        epilog="Run 'hotbus COMMAND --help' for a command's arguments, its configuration and "
+        "its exit statuses.",
     )
     parser.add_argument("--version", action="version", version=f"hotbus {_version()}")
-    commands = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+    commands = parser.add_subparsers(
+        dest="command",
+        metavar="COMMAND",
+        parser_class=_Parser,
+        help="what to do (each has its own --help):",
+    )
 
     run = commands.add_parser(
         "run",
         help="run the console chat host on plugin directories, reloading plugins as you edit",
-        description="Each line you type is a chat message; plugins answer. Edit a plugin and "
-        "save it: it reloads, and the console shows every step. Ctrl+C or Ctrl+D stops.",
+        description=_wrapped(
+            "Each line of stdin is a chat message; plugins answer on stdout, and the console "
+            "shows every step on stderr. Edit a plugin and save it: it reloads. Ctrl+D (the "
+            "end of the input, or a closed stdin) or Ctrl+C stops. On a terminal, lines are "
+            "edited with readline.",
+            indent=0,
+        ),
+        epilog=_configuration_help()
+        + "\n\nexit status:\n"
+        + "  0    the run ended (end of input, Ctrl+C, SIGTERM)\n"
+        + "  1    events could not be written to --events-jsonl FILE (said once, on stderr)\n"
+        + "  2    a usage error: bad arguments, a missing directory or file, invalid settings\n"
+        + "  141  stdout was closed by its reader (as a process ended by SIGPIPE): output\n"
+        + "       ended quietly and the runtime stopped\n"
+        + "  128+N  still stopping stop_timeout_s after signal N: exited without waiting\n"
+        + "       (1 when it was the end of the input)",
+        formatter_class=formatter,
     )
-    run.add_argument("plugin_dirs", nargs="*", type=Path, metavar="PLUGIN_DIR")
-    run.add_argument("--config", type=Path, metavar="FILE", help="a hotbus.toml")
-    run.add_argument("--debounce", type=float, metavar="MS", help="write window in ms")
-    run.add_argument("--no-watch", action="store_true", help="do not reload on file changes")
+    run.add_argument("plugin_dirs", nargs="*", type=Path, metavar="PLUGIN_DIR", help=_DIRS_HELP)
+    run.add_argument("--config", type=Path, metavar="FILE", help=_CONFIG_HELP)
+    run.add_argument(
+        "--debounce",
+        type=float,
+        metavar="MS",
+        help="the write window in milliseconds: how long a file must be quiet after a write "
+        "before it reloads (setting debounce_ms, default 20)",
+    )
+    run.add_argument(
+        "--no-watch",
+        action="store_true",
+        help="do not reload plugins when their files change (setting watch = false)",
+    )
     run.add_argument(
         "--events-jsonl",
         metavar="PATH",
-        help="write every bus event as one JSON line to PATH ('-' for stdout)",
+        help="write every bus event as one JSON line to PATH, created afresh ('-': to stdout, "
+        "instead of the replies)",
     )
-    run.add_argument("-v", "--verbose", action="store_true", help="also show every small step")
-    run.add_argument("--user", help="the name your chat messages carry")
+    run.add_argument(
+        "-v", "--verbose", action="store_true", help="also show every small step on stderr"
+    )
+    run.add_argument("--user", help="the name your chat messages carry (default: your login name)")
 
     check = commands.add_parser(
         "check",
         help="stage every plugin without starting it and report problems",
-        description="Compile every plugin, validate its manifest, dependencies and config, "
-        "and print a table. Exit status 0 when all are fine, 1 otherwise.",
+        description=_wrapped(
+            "Compile every plugin, validate its manifest, dependencies and config, and print a "
+            "table, then each problem as 'file:line: plugin: what is wrong, how to fix it'. "
+            "Nothing is started.",
+            indent=0,
+        ),
+        epilog=_configuration_help()
+        + "\n\nexit status:\n"
+        + "  0    every plugin is fine\n"
+        + "  1    a plugin has a problem\n"
+        + "  2    a usage error: bad arguments, a missing directory or file, invalid settings\n"
+        + "  141  stdout was closed by its reader",
+        formatter_class=formatter,
     )
-    check.add_argument("plugin_dirs", nargs="*", type=Path, metavar="PLUGIN_DIR")
-    check.add_argument("--config", type=Path, metavar="FILE", help="a hotbus.toml")
+    check.add_argument("plugin_dirs", nargs="*", type=Path, metavar="PLUGIN_DIR", help=_DIRS_HELP)
+    check.add_argument("--config", type=Path, metavar="FILE", help=_CONFIG_HELP)
 
-    events = commands.add_parser("events", help="list every event topic")
+    events = commands.add_parser(
+        "events",
+        help="list every event topic",
+        description="List every event topic with what it means, or print their JSON Schema.",
+        epilog="exit status: 0, or 141 when stdout was closed by its reader",
+    )
     events.add_argument(
-        "--schema", action="store_true", help="print the JSON Schema of every event"
+        "--schema",
+        action="store_true",
+        help="print the JSON Schema of every event (one document, by topic) instead",
     )
     return parser
 
 
 def _resolve_dirs(given: list[Path], err: IO[str]) -> list[Path]:
     dirs = given
-    if not dirs:
+    from_env = [Path(p) for p in os.environ.get("HOTBUS_PLUGIN_DIRS", "").split(os.pathsep) if p]
+    if not dirs and from_env:
+        dirs = from_env
+        print(
+            f"hotbus: no plugin directory given, using HOTBUS_PLUGIN_DIRS: "
+            f"{', '.join(map(str, dirs))}",
+            file=err,
+        )
+    elif not dirs:
         dirs = [_DEFAULT_DIR]
         print(f"hotbus: no plugin directory given, using ./{_DEFAULT_DIR}", file=err)
     for directory in dirs:
         if not directory.is_dir():
-            raise _UsageError(
+            raise UsageError(
                 f"plugin directory '{directory}' does not exist: create it, or name an "
                 "existing directory"
             )
@@ -117,7 +215,7 @@ def _resolve_dirs(given: list[Path], err: IO[str]) -> list[Path]:
 
 def _check_config(given: Path | None) -> Path | None:
     if given is not None and not given.is_file():
-        raise _UsageError(f"config file '{given}' does not exist: create it, or leave --config out")
+        raise UsageError(f"config file '{given}' does not exist: create it, or leave --config out")
     return given
 
 
@@ -136,25 +234,32 @@ def cli(
             options = parser.parse_args(args)
         if options.command is None:
             parser.print_help(out)
-            raise _UsageError("choose a command: run, check or events")
+            raise UsageError("choose a command: run, check or events")
         if options.command == "events":
-            return _events(options, out)
+            from hotbus.runtime._console import host
+
+            return host.events(options, out)
         dirs = _resolve_dirs(options.plugin_dirs, err)
         config = _check_config(options.config)
+        from hotbus.runtime._console import host
+
         if options.command == "check":
-            return asyncio.run(_check(dirs, config, out))
+            return host.check(dirs, config, out)
         source = stdin if stdin is not None else sys.stdin
         # The process's own console (no stream given) may be ended by force; in-process, never.
-        streams = _Streams(source, out, err, process=stdin is None)
-        return _serve(_run(options, dirs, config, streams))
-    except _UsageError as error:
+        return host.run(
+            options, dirs, config, source=source, out=out, err=err, process=stdin is None
+        )
+    except UsageError as error:
         print(f"hotbus: error: {error}", file=err)
         return USAGE
     except SystemExit as exit_:  # --help and --version
         return int(exit_.code or 0)
-    except HotbusError as error:
-        print(f"hotbus: error: {error}", file=err)
-        return USAGE
+    except BrokenPipeError:  # the reader of stdout went away (hotbus events | head -1)
+        from hotbus.runtime._console.streams import silence
+
+        silence(out)
+        return PIPE_CLOSED
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -173,420 +278,3 @@ def main(argv: Sequence[str] | None = None) -> int:
         sys.stderr.flush()
         os._exit(code)
     return code
-
-
-#: How long tasks left behind when ``hotbus run`` ends get to finish once cancelled.
-_LEFTOVER_GRACE_S: Final = 0.5
-
-
-def _serve(main: Coroutine[Any, Any, int]) -> int:
-    """``asyncio.run(main)``, except that what is left behind is waited for boundedly.
-
-    `asyncio.run` waits, without limit, for every task left when ``main`` returns, once
-    cancelled, and for the default executor's threads: a plugin's task that swallows
-    cancellation, or a blocking call it handed to a thread, would keep ``hotbus run`` from
-    ever ending.
-    """
-    loop = asyncio.new_event_loop()
-    try:
-        asyncio.set_event_loop(loop)
-        return loop.run_until_complete(main)
-    finally:
-        try:
-            loop.run_until_complete(_leave(loop))
-        finally:
-            asyncio.set_event_loop(None)
-            loop.close()
-
-
-async def _leave(loop: asyncio.AbstractEventLoop) -> None:
-    """Cancel the tasks left; give them, async generators and executor threads a moment."""
-    me = asyncio.current_task()
-    tasks = [t for t in asyncio.all_tasks(loop) if t is not me and not t.done()]
-    for task in tasks:
-        task.cancel()
-    if tasks:
-        await asyncio.wait(tasks, timeout=_LEFTOVER_GRACE_S)
-    closing = [
-        asyncio.ensure_future(loop.shutdown_asyncgens()),
-        asyncio.ensure_future(loop.shutdown_default_executor()),
-    ]
-    await asyncio.wait(closing, timeout=_LEFTOVER_GRACE_S)
-    for future in closing:
-        future.cancel()
-
-
-# -- hotbus events -----------------------------------------------------------------------------
-
-
-def _events(options: argparse.Namespace, out: IO[str]) -> int:
-    if options.schema:
-        json.dump(registry.json_schema(), out, indent=2)
-        out.write("\n")
-        return 0
-    topics = registry.topics()
-    width = max(len(t) for t in topics)
-    for topic in topics:
-        doc = (registry.get(topic).__doc__ or "").strip().splitlines()
-        print(f"{topic:<{width}}  {doc[0] if doc else ''}", file=out)
-    return 0
-
-
-# -- hotbus check ------------------------------------------------------------------------------
-
-
-async def _check(dirs: list[Path], config: Path | None, out: IO[str]) -> int:
-    runtime = Runtime(dirs, config_file=config, log_events=False, watch=False)
-    rows = await runtime.check()
-    if not rows:
-        print(f"no plugins found in {', '.join(map(str, dirs))}", file=out)
-        return 0
-    table = [("plugin", "version", "status", "source")]
-    for row in rows:
-        status = "ok" if row.state is PluginState.LOADED else str(row.state)
-        table.append((row.name, row.version or "-", status, row.source))
-    widths = [max(len(r[i]) for r in table) for i in range(4)]
-    for cells in table:
-        print("  ".join(c.ljust(w) for c, w in zip(cells, widths, strict=True)).rstrip(), file=out)
-    problems = [row for row in rows if row.state is not PluginState.LOADED]
-    if not problems:
-        print(f"\nall {len(rows)} plugins are fine", file=out)
-        return 0
-    print(file=out)
-    for row in problems:
-        print(_problem_line(row), file=out)
-    return 1
-
-
-def _problem_line(row: Any) -> str:
-    """``file:line: plugin: what is wrong, how to fix it``."""
-    error = row.error
-    if error is not None:
-        line = error.line
-        fix = ""
-        if error.type.endswith("ConfigError") and error.file is not None and line is None:
-            line = _section_line(error.file, row.name)
-            fix = f"; fix the value in [plugins.{row.name}] or the plugin's config_model"
-        where = str(error.file) if error.file else row.source
-        if line:
-            where += f":{line}"
-        message = error.message
-        prefix = f"plugin {row.name!r}: "
-        if prefix in message:  # hotbus errors already name the plugin (and often the place)
-            message = message.split(prefix, 1)[1]
-        return f"{where}: {row.name}: {error.type.rsplit('.', 1)[-1]}: {message}{fix}"
-    where = row.source
-    line = _requires_line(Path(row.source))
-    if line is not None:
-        where = f"{_main_file(Path(row.source))}:{line}"
-    return f"{where}: {row.name}: {row.reason}: {_dependency_fix(row.reason)}"
-
-
-def _dependency_fix(reason: str) -> str:
-    if reason.startswith("missing dependency"):
-        return "add that plugin to a plugin directory, or remove it from requires"
-    if reason.startswith("dependency cycle"):
-        return "remove one of the requirements that close the cycle"
-    if reason.startswith("needs "):
-        return "update the dependency, or relax the minimum version in requires"
-    return "fix that dependency first"
-
-
-def _main_file(source: Path) -> Path:
-    return source / "__init__.py" if source.is_dir() else source
-
-
-def _section_line(config: Path, plugin: str) -> int | None:
-    """The line of ``[plugins.<plugin>]`` in a config file, if it can be found."""
-    try:
-        lines = config.read_text(encoding="utf-8").splitlines()
-    except OSError:
-        return None
-    header = f"[plugins.{plugin}]"
-    return next((n for n, line in enumerate(lines, 1) if line.strip() == header), None)
-
-
-def _requires_line(source: Path) -> int | None:
-    """The line declaring ``requires`` in a plugin's main file, if it can be found."""
-    try:
-        text = _main_file(source).read_text(encoding="utf-8")
-    except OSError:
-        return None
-    for number, line in enumerate(text.splitlines(), 1):
-        if line.strip().startswith("requires") and "=" in line:
-            return number
-    return None
-
-
-# -- hotbus run --------------------------------------------------------------------------------
-
-
-class _ConsoleFormatter(logging.Formatter):
-    def __init__(self, colour: bool) -> None:
-        super().__init__("%(message)s")
-        self._colour = colour
-
-    def format(self, record: logging.LogRecord) -> str:
-        text = super().format(record)
-        if record.name.startswith("hotbus.plugins."):  # a plugin's own line: say whose
-            text = f"[{record.name.removeprefix('hotbus.plugins.')}] {text}"
-        if not self._colour:
-            return text
-        colour = _COLOURS.get(record.levelno, "")
-        return f"{colour}{text}{_RESET}" if colour else text
-
-
-@contextlib.contextmanager
-def _console_logging(err: IO[str], verbose: bool) -> Iterator[None]:
-    handler = logging.StreamHandler(err)
-    handler.setFormatter(_ConsoleFormatter(colour=_is_terminal(err)))
-    logger = logging.getLogger("hotbus")
-    previous = (logger.level, logger.propagate)
-    logger.setLevel(logging.DEBUG if verbose else logging.INFO)
-    logger.addHandler(handler)
-    logger.propagate = False
-    try:
-        yield
-    finally:
-        logger.removeHandler(handler)
-        logger.setLevel(previous[0])
-        logger.propagate = previous[1]
-
-
-def _is_terminal(stream: IO[str]) -> bool:
-    try:
-        return stream.isatty() and os.environ.get("NO_COLOR") is None
-    except (AttributeError, ValueError):
-        return False
-
-
-def _json_line(event: Event) -> str:
-    return json.dumps({"topic": event.topic, **event.model_dump(mode="json")}, ensure_ascii=False)
-
-
-def _start_reader(
-    source: IO[str], loop: asyncio.AbstractEventLoop, ended: Callable[[], None]
-) -> asyncio.Queue[str | None]:
-    """Read lines on a daemon thread (a blocked read never holds up exit); None at the end.
-
-    ``ended`` is called on the reader's thread at the end of the input, even while the loop
-    is held up.
-    """
-    queue: asyncio.Queue[str | None] = asyncio.Queue()
-
-    def read() -> None:
-        try:
-            for line in source:
-                loop.call_soon_threadsafe(queue.put_nowait, line)
-        except (OSError, ValueError, RuntimeError):  # RuntimeError: the loop already closed
-            pass
-        with contextlib.suppress(RuntimeError):  # the loop already closed
-            loop.call_soon_threadsafe(queue.put_nowait, None)
-            ended()
-
-    threading.Thread(target=read, name="hotbus-stdin", daemon=True).start()
-    return queue
-
-
-@dataclass(slots=True)
-class _Streams:
-    source: IO[str]
-    out: IO[str]
-    err: IO[str]
-    #: The process's own console: stopping may end the process by force (never in-process).
-    process: bool = False
-
-
-def _open_jsonl(target: str | None, out: IO[str]) -> IO[str] | None:
-    if target == "-":
-        return out
-    if target:
-        try:
-            return Path(target).open("w", encoding="utf-8")
-        except OSError as error:
-            raise _UsageError(
-                f"cannot write the events file '{target}': {error.strerror}; give a path in an "
-                "existing, writable directory, or '-' for stdout"
-            ) from None
-    return None
-
-
-async def _run(
-    options: argparse.Namespace, dirs: list[Path], config: Path | None, io: _Streams
-) -> int:
-    settings = load_settings(
-        config,
-        plugin_dirs=dirs,
-        debounce_ms=options.debounce,
-        watch=False if options.no_watch else None,
-    )
-    bus = Bus()
-    jsonl = _open_jsonl(options.events_jsonl, io.out)
-
-    def write_json(event: Event) -> None:
-        assert jsonl is not None
-        jsonl.write(_json_line(event) + "\n")
-        jsonl.flush()
-
-    def print_reply(event: ChatReply) -> None:
-        print(f"{event.plugin}: {event.text}", file=io.out, flush=True)
-
-    if jsonl is not None:
-        bus.subscribe(">", write_json, owner=RUNTIME, priority=1 << 40)
-    if jsonl is not io.out:
-        bus.subscribe(ChatReply, print_reply, owner=RUNTIME)
-    stopper = _Stopper(asyncio.get_running_loop(), io, settings.stop_timeout_s)
-    try:
-        with _console_logging(io.err, options.verbose), stopper.signals():
-            async with Runtime(settings=settings, bus=bus) as runtime:
-                if _is_terminal(io.source):
-                    print(
-                        "type a message (try !help), edit a plugin to reload it; "
-                        "Ctrl+D or Ctrl+C to quit",
-                        file=io.err,
-                    )
-                user = options.user or _user_name()
-                await _chat(bus, user, io.source, stopper, settings.quiesce_timeout_s)
-                await runtime.stop(reason=stopper.reason or "exit")
-    finally:
-        stopper.disarm()
-        if jsonl is not None and jsonl is not io.out:
-            jsonl.close()
-    return 0
-
-
-@final
-class _Stopper:
-    """Ends ``hotbus run`` in bounded time, whatever plugins do.
-
-    The first Ctrl+C or SIGTERM, or the end of the input, asks for a stop (`stop` is set) and
-    arms a deadline: past ``stop_timeout_s`` the process exits without waiting any longer,
-    naming what held it up. A second signal exits at once. The signal handlers are Python's
-    own (not the loop's), so that they run even while plugin code holds the event loop.
-    """
-
-    __slots__ = ("_armed", "_deadline_s", "_io", "_loop", "_signals", "_timer", "reason", "stop")
-
-    def __init__(self, loop: asyncio.AbstractEventLoop, io: _Streams, deadline_s: float) -> None:
-        self._loop = loop
-        self._io = io
-        self._deadline_s = deadline_s
-        self._armed = threading.Lock()  # taken, without blocking, by the first stop asked for
-        self._timer: threading.Timer | None = None
-        self._signals = 0
-        #: Set once a stop is asked for.
-        self.stop = asyncio.Event()
-        #: Why it stops (``signal SIGINT``, ``end of input``), once asked.
-        self.reason = ""
-
-    @contextlib.contextmanager
-    def signals(self) -> Iterator[None]:
-        """Handle SIGINT and SIGTERM inside the block (when running on the main thread)."""
-        previous: dict[signal.Signals, Any] = {}
-        if threading.current_thread() is threading.main_thread():
-            for number in (signal.SIGINT, signal.SIGTERM):
-                previous[number] = signal.signal(number, self._on_signal)
-        try:
-            yield
-        finally:
-            for number, handler in previous.items():
-                signal.signal(number, handler)
-
-    def _on_signal(self, number: int, frame: Any) -> None:
-        name = signal.Signals(number).name
-        self._signals += 1
-        if self._signals > 1:
-            self._exit(128 + number, f"second {name}: exiting at once")
-        self.ask(f"signal {name}", 128 + number)
-
-    def ask(self, reason: str, code: int) -> None:
-        """Ask for a stop (from any thread, or a signal handler), and `arm` the deadline."""
-        self.arm(reason, code)
-        with contextlib.suppress(RuntimeError):  # the loop closed: it is stopping anyway
-            self._loop.call_soon_threadsafe(self.stop.set)
-
-    def arm(self, reason: str, code: int) -> None:
-        """Start the deadline (once, from any thread): the process ends past it, with ``code``.
-
-        The end of the input arms it from the reader's thread, so that it runs even while
-        plugin code holds the event loop (the chat loop itself then stops the runtime).
-        """
-        if not self._armed.acquire(blocking=False):
-            return
-        self.reason = reason
-        if self._io.process:
-            timer = threading.Timer(self._deadline_s, self._expire, args=(code,))
-            timer.name = "hotbus-stop-deadline"
-            timer.daemon = True
-            self._timer = timer
-            timer.start()
-
-    def disarm(self) -> None:
-        """The run ended in time: no deadline any more."""
-        if self._timer is not None:
-            self._timer.cancel()
-
-    def _expire(self, code: int) -> None:
-        held = describe_loop(self._loop, threading.main_thread().ident or 0, _module_owner)
-        where = ""
-        if held is not None:
-            plugin, doing, found = held
-            where = f"; the event loop is held by {plugin} ({doing} at {found.file}:{found.line})"
-        self._exit(
-            code,
-            f"still stopping after {self._deadline_s:g} s (stop_timeout_s): exiting without "
-            f"waiting any longer{where}",
-        )
-
-    def _exit(self, code: int, message: str) -> None:
-        if not self._io.process:
-            return  # in-process (tests): never end the process hosting it
-        with contextlib.suppress(Exception):
-            print(f"hotbus: {message}", file=self._io.err, flush=True)
-        with contextlib.suppress(Exception):
-            self._io.out.flush()
-        os._exit(code)
-
-
-def _module_owner(module: str) -> str:
-    """The plugin a plugin module belongs to, by its file's name (enough for a last message)."""
-    return module.rsplit(".", 1)[-1]
-
-
-async def _chat(bus: Bus, user: str, source: IO[str], stopper: _Stopper, drain_s: float) -> None:
-    """Publish each line as a chat message until the input ends or a stop is asked for.
-
-    A line is handed to the bus without waiting for its handlers (each plugin answers in its
-    own time, in order), so that a plugin that is slow, or hung, holds up no later line. At the
-    end of the input, answers still under way get ``drain_s`` to come.
-    """
-    loop = asyncio.get_running_loop()
-    lines = _start_reader(source, loop, ended=lambda: stopper.arm("end of input", 1))
-    stopping = asyncio.ensure_future(stopper.stop.wait())
-    try:
-        while True:
-            reading = asyncio.ensure_future(lines.get())
-            done, _ = await asyncio.wait({reading, stopping}, return_when=asyncio.FIRST_COMPLETED)
-            if stopping in done:
-                reading.cancel()
-                return
-            line = reading.result()
-            if line is None:
-                joining = asyncio.ensure_future(bus.join())
-                await asyncio.wait(
-                    {joining, stopping}, timeout=drain_s, return_when=asyncio.FIRST_COMPLETED
-                )
-                joining.cancel()
-                return
-            text = line.rstrip("\r\n")
-            if text.strip():
-                bus.publish_nowait(ChatMessage(user=user, text=text))
-    finally:
-        stopping.cancel()
-
-
-def _user_name() -> str:
-    try:
-        return getpass.getuser()
-    except (OSError, KeyError):
-        return "you"

@@ -175,10 +175,21 @@ class Debouncer:
             self._idle.set()
             self._idle = None
 
-    def configure(self, *, write_window_ms: float, delete_window_ms: float) -> None:
+    def configure(
+        self,
+        *,
+        write_window_ms: float,
+        delete_window_ms: float,
+        modified_window_ms: float | None = None,
+        max_wait_windows: int | None = None,
+    ) -> None:
         """Change the windows (applies to events from now on)."""
         self._write_window = write_window_ms / 1000
         self._delete_window = delete_window_ms / 1000
+        if modified_window_ms is not None:
+            self._modified_window = modified_window_ms / 1000
+        if max_wait_windows is not None:
+            self._max_wait = max_wait_windows
 
     def configure_closed(self, closed_events: bool) -> None:
         """Whether the observer reports "closed" events (else modified events count)."""

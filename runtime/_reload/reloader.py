@@ -4,7 +4,8 @@ It maps a settled path to the plugins that own it (their module or package, a he
 they imported, or, while they are failed, a file named in their traceback) and publishes
 ``hotbus.reload.requested``. A new plugin file is loaded and a deleted one unloaded. A change to
 the config file re-validates the plugin sections and reloads only the plugins whose section
-changed.
+changed; runtime settings it changes apply at once where they can (windows, limits, timeouts,
+`LIVE_SETTINGS`), and the others are named in a warning: they need a restart.
 
 A reload that a plugin's own start-up keeps causing (its setup writing its own source) is held
 back by the `Throttle`, with a growing delay, instead of running forever.
@@ -13,10 +14,16 @@ back by the `Throttle`, with a growing delay, instead of running forever.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable, Collection
 from pathlib import Path
-from typing import final
+from typing import Any, final
 
-from hotbus.runtime._config.settings import read_config_file, replace_settings
+from hotbus.runtime._config.settings import (
+    LIVE_SETTINGS,
+    read_config_file,
+    replace_settings,
+    reread_settings,
+)
 from hotbus.runtime._engine.engine import Engine
 from hotbus.runtime._listener import Listener
 from hotbus.runtime._loading.loader import source_for
@@ -40,10 +47,20 @@ logger = logging.getLogger("hotbus.reload")
 class Reloader:
     """Maps settled files to plugins and publishes reload requests."""
 
-    __slots__ = ("_engine", "_listener", "_throttle")
+    __slots__ = ("_configure", "_engine", "_fixed", "_listener", "_throttle")
 
-    def __init__(self, engine: Engine) -> None:
+    def __init__(
+        self,
+        engine: Engine,
+        *,
+        fixed: Collection[str] = (),
+        configure: Callable[[], None] = lambda: None,
+    ) -> None:
+        """``fixed``: the settings given as arguments, which the file does not change;
+        ``configure``: applies the settings in force to the parts that copied them."""
         self._engine = engine
+        self._fixed = fixed
+        self._configure = configure
         self._listener = Listener(engine.bus, FileSettled, self.on_settled)
         self._throttle = Throttle(engine.bus, lambda: engine.settings, self._files_of)
 
@@ -143,6 +160,7 @@ class Reloader:
         except HotbusError as error:
             logger.error("%s; the plugins keep their current config", error)
             return
+        self._settings_changed(path, data)
         for name in changed:
             before, after = old.get(name, {}), sections.get(name, {})
             fields = sorted(k for k in set(before) | set(after) if before.get(k) != after.get(k))
@@ -156,3 +174,31 @@ class Reloader:
                         paths=[path],
                     )
                 )
+
+    def _settings_changed(self, path: Path, data: dict[str, Any]) -> None:
+        """Apply the runtime settings the file changed that can change live; name the others."""
+        engine = self._engine
+        try:
+            new, changed = reread_settings(engine.settings, data, fixed=self._fixed)
+        except HotbusError as error:
+            logger.error("%s; the runtime keeps its current settings", error)
+            return
+        live = [name for name in changed if name in LIVE_SETTINGS]
+        later = [name for name in changed if name not in LIVE_SETTINGS]
+        if live:
+            values = {name: getattr(new, name) for name in live}
+            engine.settings = replace_settings(engine.settings, **values)
+            self._configure()
+            logger.info(
+                "%s: settings applied: %s",
+                path.name,
+                ", ".join(f"{name} = {value}" for name, value in values.items()),
+            )
+        if later:
+            logger.warning(
+                "%s: %s changed, which takes effect only when hotbus starts: restart it to "
+                "apply (it keeps %s)",
+                path.name,
+                ", ".join(later),
+                ", ".join(f"{name} = {getattr(engine.settings, name)}" for name in later),
+            )

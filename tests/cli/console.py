@@ -30,7 +30,9 @@ __all__ = [
     "Console",
     "Lines",
     "Result",
+    "command",
     "copy_plugins",
+    "environment",
     "hotbus",
     "run_hotbus",
 ]
@@ -65,27 +67,29 @@ def hotbus(*args: str, input: str = "", stderr: io.StringIO | None = None) -> Re
     return Result(code, out.getvalue(), err.getvalue())
 
 
-def _environment() -> dict[str, str]:
+def environment() -> dict[str, str]:
+    """The environment ``hotbus`` processes run in: no ``HOTBUS_*`` variable, UTF-8 pipes."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("HOTBUS_")}
     env["PYTHONIOENCODING"] = "utf-8"
     env.pop("NO_COLOR", None)
     return env
 
 
-def _command(args: tuple[str, ...]) -> list[str]:
+def command(args: tuple[str, ...]) -> list[str]:
+    """The command line of ``python -m hotbus *args``."""
     return [sys.executable, "-m", "hotbus", *args]
 
 
 def run_hotbus(*args: str, input: str = "", cwd: Path = ROOT) -> Result:
     """Run ``python -m hotbus *args`` as a process with ``input`` as stdin, until it ends."""
     done = subprocess.run(
-        _command(args),
+        command(args),
         input=input,
         capture_output=True,
         text=True,
         encoding="utf-8",
         cwd=cwd,
-        env=_environment(),
+        env=environment(),
         timeout=DEADLINE,
         check=False,
     )
@@ -164,14 +168,14 @@ class Console:
 
     def __init__(self, *args: str, cwd: Path) -> None:
         self.process = subprocess.Popen(
-            _command(args),
+            command(args),
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             text=True,
             encoding="utf-8",
             cwd=cwd,
-            env=_environment(),
+            env=environment(),
         )
         assert self.process.stdout is not None
         assert self.process.stderr is not None

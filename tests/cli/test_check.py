@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import re
+import shutil
 from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 from hotbus.testing import PluginDir
 
-from tests.cli.console import PLUGINS, Result, hotbus
+from tests.cli.console import PLUGINS, Result, hotbus, run_hotbus
 
 EXAMPLES = ["dice", "eightball", "greeter", "quotes", "rng", "trivia"]
 
@@ -327,3 +328,14 @@ def test_check_starts_no_plugin(plugin_dir: PluginDir, tmp_path: Path) -> None:
         """,
     )
     assert hotbus("check", str(plugin_dir.path)).code == 0
+
+
+def test_one_plugin_is_counted_in_the_singular(tmp_path: Path) -> None:
+    shutil.copy(PLUGINS / "greeter.py", tmp_path / "greeter.py")
+    assert run_hotbus("check", str(tmp_path)).out_lines[-1] == "1 plugin is fine"
+
+
+def test_two_plugins_are_counted_in_the_plural(tmp_path: Path) -> None:
+    for name in ("greeter.py", "rng.py"):
+        shutil.copy(PLUGINS / name, tmp_path / name)
+    assert run_hotbus("check", str(tmp_path)).out_lines[-1] == "all 2 plugins are fine"

@@ -30,7 +30,7 @@ TIMEOUT = 5.0
 #: What a runtime imports on the way (the interpreter may live in a directory only root reads).
 PRELOADED = (
     "concurrent.futures.thread",
-    "hotbus.runtime",
+    "hotbus.runtime._runtime",  # hotbus.runtime imports its names when first used
     "watchdog.observers",
     "watchdog.observers.inotify",
     "watchdog.observers.polling",
