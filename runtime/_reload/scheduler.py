@@ -54,6 +54,7 @@ class Scheduler:
     __slots__ = (
         "_engine",
         "_failed",
+        "_held",
         "_leaks",
         "_listener",
         "_pending",
@@ -81,6 +82,9 @@ class Scheduler:
         self._failed = FailedVersions()
         #: Plugins whose new version was rejected for missing dependencies, and those names.
         self._waiting: dict[str, set[str]] = {}
+        #: Running plugins held back by a failing member, with that culprit's state and
+        #: version then: when it changes (fixed, unloaded, failed anew), they are staged again.
+        self._held: dict[str, tuple[str, tuple[PluginState | None, str | None] | None]] = {}
         self._pending: list[ReloadRequested] = []
         self._waiters: dict[UUID, asyncio.Future[Event | None]] = {}
         self._worker: asyncio.Task[None] | None = None
@@ -170,6 +174,7 @@ class Scheduler:
                 if rec is not None:
                     old = rec.version
                     self._waiting.pop(rec.name, None)
+                    self._held.pop(rec.name, None)
                     self._failed.forget(rec.name)
                     self.retire(await engine.unload(rec))
                     outcome = ReloadCommitted(
@@ -221,7 +226,8 @@ class Scheduler:
         return outcome
 
     def _note_waiting(self, transaction: Transaction) -> None:
-        """Remember the members rejected for missing dependencies; forget those that moved."""
+        """Remember the members rejected for missing dependencies and those held back by a
+        culprit; forget those that moved."""
         for member in transaction.members:
             failure = member.failure
             error = failure.error if failure is not None else None
@@ -229,10 +235,27 @@ class Scheduler:
                 self._waiting[member.name] = set(error.missing)
             elif failure is None and member.name not in transaction.held:
                 self._waiting.pop(member.name, None)
+            culprit = transaction.held.get(member.name)
+            if culprit is not None:
+                self._held[member.name] = (culprit, self._snapshot(culprit))
+            elif member.name in self._held and not member.rebound:
+                del self._held[member.name]
+
+    def _snapshot(self, name: str) -> tuple[PluginState | None, str | None] | None:
+        rec = self._engine.records.find(name)
+        return (rec.state, rec.version) if rec is not None else None
 
     async def _retry_waiting(self) -> None:
-        """Ask again for the versions rejected for a dependency that now runs."""
+        """Ask again for the versions rejected for a dependency that now runs, and for the
+        plugins held back by a culprit that changed since."""
         records = self._engine.records
+        for name, (culprit, then) in list(self._held.items()):
+            rec = records.find(name)
+            if rec is None:
+                del self._held[name]
+            elif self._snapshot(culprit) != then:
+                del self._held[name]
+                await self._request(rec, ReloadReason.DEPENDENCY)
         for name, missing in list(self._waiting.items()):
             rec = records.find(name)
             if rec is None:
@@ -243,11 +266,14 @@ class Scheduler:
                 for dep_name in missing
             ):
                 del self._waiting[name]
-                await self._engine.bus.publish(
-                    ReloadRequested(
-                        plugin=name,
-                        action=ReloadAction.RELOAD,
-                        reason=ReloadReason.DEPENDENCY,
-                        paths=[rec.source.main_file] if rec.source.main_file else [],
-                    )
-                )
+                await self._request(rec, ReloadReason.DEPENDENCY)
+
+    async def _request(self, rec: Record, reason: ReloadReason) -> None:
+        await self._engine.bus.publish(
+            ReloadRequested(
+                plugin=rec.name,
+                action=ReloadAction.RELOAD,
+                reason=reason,
+                paths=[rec.source.main_file] if rec.source.main_file else [],
+            )
+        )

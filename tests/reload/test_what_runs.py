@@ -241,3 +241,22 @@ async def test_a_new_file_failing_its_first_load_is_named_by_its_declared_name(
     rejected = await hotbus.wait_for(ReloadRejected, timeout=TIMEOUT)
     assert (rejected.plugin, rejected.serving) == ("declared", False)
     assert [row.name for row in runtime.status()] == ["declared"]
+
+
+async def test_a_held_dependent_runs_its_new_version_when_the_culprit_is_deleted_and_restored(
+    plugin_dir: PluginDir, hotbus: Harness
+) -> None:
+    """app's change waits for a broken core; core is then deleted (app is blocked) and restored:
+    app must start on the source on disk, not on the version it ran when it was held."""
+    runtime = await _start(plugin_dir, hotbus)
+    plugin_dir.write("core.py", core(2, trailer=BROKEN_IMPORT))
+    await plugin_dir.save("app.py", app(11))
+    await hotbus.wait_for(ReloadRejected, lambda e: e.plugin == "core", timeout=TIMEOUT)
+    plugin_dir.delete("core.py")
+    await hotbus.wait_for(ReloadCommitted, committed("core", None), timeout=TIMEOUT)
+    await runtime.idle()
+    assert status_of(runtime, "app").state is PluginState.BLOCKED
+    plugin_dir.write("core.py", core(3))
+    await hotbus.wait_for(ReloadCommitted, committed("core", 3), timeout=TIMEOUT)
+    await runtime.idle()
+    assert (await values(runtime, "core"), await values(runtime, "app")) == ([3], [11])
