@@ -343,7 +343,7 @@ def _reload_rejected(logger: logging.Logger, event: ReloadRejected) -> None:
         fmt += "; the running version keeps serving"
     if event.held:
         held, _ = _listing(event.held, _WIDTH // 2)
-        fmt += "; %s wait%s for its next version"
+        fmt += "; %s wait%s for it to load"
         args = (*args, held, "s" if len(event.held) == 1 else "")
     _log_error(logger, logging.ERROR, (fmt, args), event.error)
 

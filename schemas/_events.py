@@ -316,9 +316,9 @@ class ReloadPlanned(Event):
 class ReloadRejected(Event):
     """A member's new version failed staging (or needs what is missing).
 
-    It keeps its running version, if it has one, and so do the running members that depend on
-    it (``held``): they are staged again with its next version. The plan's other members go
-    ahead on their own (their commit is a separate event).
+    It keeps its running version, if it has one (``serving``). The plan's other members go
+    ahead on their own (their commit is a separate event), against that running version; those
+    that depend on it while it has none wait, blocked, until it runs (``held``).
     """
 
     topic = "hotbus.reload.rejected"
@@ -328,11 +328,12 @@ class ReloadRejected(Event):
     phase: Phase
     error: ErrorInfo
     members: list[PluginName] = Field(
-        default_factory=list, description="The members that did not move: it, then held."
+        default_factory=list,
+        description="It, then the members left untouched because they depend on it.",
     )
     held: list[PluginName] = Field(
         default_factory=list,
-        description="Running members that depend on it, waiting with it for its next version.",
+        description="Members that depend on it and wait, blocked, until a version of it runs.",
     )
     serving: bool = Field(
         default=False, description="Whether a running version of it keeps serving."

@@ -54,7 +54,6 @@ class Scheduler:
     __slots__ = (
         "_engine",
         "_failed",
-        "_held",
         "_leaks",
         "_listener",
         "_pending",
@@ -82,9 +81,6 @@ class Scheduler:
         self._failed = FailedVersions()
         #: Plugins whose new version was rejected for missing dependencies, and those names.
         self._waiting: dict[str, set[str]] = {}
-        #: Running plugins held back by a failing member, with that culprit's state and
-        #: version then: when it changes (fixed, unloaded, failed anew), they are staged again.
-        self._held: dict[str, tuple[str, tuple[PluginState | None, str | None] | None]] = {}
         self._pending: list[ReloadRequested] = []
         self._waiters: dict[UUID, asyncio.Future[Event | None]] = {}
         self._worker: asyncio.Task[None] | None = None
@@ -174,7 +170,6 @@ class Scheduler:
                 if rec is not None:
                     old = rec.version
                     self._waiting.pop(rec.name, None)
-                    self._held.pop(rec.name, None)
                     self._failed.forget(rec.name)
                     self.retire(await engine.unload(rec))
                     outcome = ReloadCommitted(
@@ -226,36 +221,18 @@ class Scheduler:
         return outcome
 
     def _note_waiting(self, transaction: Transaction) -> None:
-        """Remember the members rejected for missing dependencies and those held back by a
-        culprit; forget those that moved."""
+        """Remember the members rejected for missing dependencies; forget those that moved."""
         for member in transaction.members:
             failure = member.failure
             error = failure.error if failure is not None else None
             if isinstance(error, DependencyError) and error.missing:
                 self._waiting[member.name] = set(error.missing)
-            elif failure is None and member.name not in transaction.held:
+            elif failure is None:
                 self._waiting.pop(member.name, None)
-            culprit = transaction.held.get(member.name)
-            if culprit is not None:
-                self._held[member.name] = (culprit, self._snapshot(culprit))
-            elif member.name in self._held and not member.rebound:
-                del self._held[member.name]
-
-    def _snapshot(self, name: str) -> tuple[PluginState | None, str | None] | None:
-        rec = self._engine.records.find(name)
-        return (rec.state, rec.version) if rec is not None else None
 
     async def _retry_waiting(self) -> None:
-        """Ask again for the versions rejected for a dependency that now runs, and for the
-        plugins held back by a culprit that changed since."""
+        """Ask again for the versions rejected for a dependency that now runs."""
         records = self._engine.records
-        for name, (culprit, then) in list(self._held.items()):
-            rec = records.find(name)
-            if rec is None:
-                del self._held[name]
-            elif self._snapshot(culprit) != then:
-                del self._held[name]
-                await self._request(rec, ReloadReason.DEPENDENCY)
         for name, missing in list(self._waiting.items()):
             rec = records.find(name)
             if rec is None:

@@ -1,10 +1,11 @@
 """One reload transaction: stage every member, partition, quiesce, swap with hand-off, commit.
 
 Staging executes every member's new source without touching anything running. The plan is then
-partitioned: a member that failed staging (or needs what is missing) is rejected, and so are the
-running members that depend on it (they are *held*: they keep their running versions and are
-staged again with the culprit's next version, in its cascade); every other member goes ahead
-and commits on its own. A running member that keeps its version but depends on a member that
+partitioned: a member that failed staging (or needs what is missing) is rejected and keeps its
+running version, if it has one; every other member goes ahead and commits on its own, against
+that running version (a member that depends on a failed member without one is blocked until it
+runs: the rejection names it as waiting). A member that neither changed nor requires a member
+that moves stays untouched. A running member that keeps its version but depends on a member that
 moves is restarted on its own code (*rebound*), so that it never holds a retired version.
 
 During the swap, the running versions come down: if one's ``export_state`` or ``teardown``
@@ -99,7 +100,8 @@ class Transaction:
     retry: bool = False
     #: Members rejected with a remembered failure (and those held by them).
     recalled: set[str] = field(default_factory=set)
-    #: Active members held back, by the culprit they wait for.
+    #: Members going ahead that wait for a failed member without a running version (they are
+    #: blocked until it runs), by that member.
     held: dict[str, str] = field(default_factory=dict)
 
     def outcome_for(self, plugin: str) -> Event | None:
@@ -244,41 +246,35 @@ class Transaction:
     # -- partitioning -----------------------------------------------------------------------------
 
     def _partition(self) -> None:
-        """Split the members into failed, held, rebound and going (see the module's docstring).
+        """Split the members into failed, rebound and going (see the module's docstring).
 
-        Repeated until nothing more fails: a member going ahead may need a member that turned
-        out to stay behind, and a version that failed before fails again.
+        Repeated until nothing more fails: a version that failed before fails again, and a
+        member going ahead may need what turned out not to move.
         """
-        while True:
-            self._hold()
-            if not (self._check_dependencies() or self._recall()):
-                break
+        while self._check_dependencies() or self._recall():
+            pass
         self._rebind()
+        self._name_waiting()
 
-    def _hold(self) -> None:
-        """Hold back the active members that depend, in the plan, on a failed or held one."""
+    def _name_waiting(self) -> None:
+        """Name the members going ahead that will wait for a failed member: they depend on
+        it, in the plan, and it has no running version to depend on (they are blocked)."""
         by_name = {m.name: m for m in self.members}
         self.held = {}
-
-        def culprit(member: Member) -> str | None:
+        for member in self.members:  # dependency order: what it requires came first
+            if member.failure is not None:
+                continue
             for name in _requires(member):
                 dep = by_name.get(name)
-                if dep is None:
-                    continue
-                if dep.failure is not None:
-                    return dep.name
-                if dep.name in self.held:
-                    return self.held[dep.name]
-            return None
-
-        for member in self.members:  # dependency order: what it requires came first
-            if member.failure is None and member.was_active:
-                found = culprit(member)
-                if found is not None:
-                    self.held[member.name] = found
+                if dep is not None and dep.failure is not None and not dep.was_active:
+                    self.held[member.name] = dep.name
+                    break
+                if name in self.held:
+                    self.held[member.name] = self.held[name]
+                    break
 
     def _going(self) -> list[Member]:
-        return [m for m in self.members if m.failure is None and m.name not in self.held]
+        return [m for m in self.members if m.failure is None]
 
     def _check_dependencies(self) -> bool:
         """Fail each active member going ahead whose new version needs what is missing, or
@@ -376,21 +372,39 @@ class Transaction:
         return recalled
 
     def _rebind(self) -> None:
-        """Restart, on their own code, the running members staying behind that depend on a
-        member that moves; the other members staying behind are left untouched."""
-        going = self._going()
-        moving = {m.name for m in going}
-        for member in self.members:  # dependency order
-            if member.name in moving or not member.was_active or member.old_loaded is None:
+        """Choose the members that move, in dependency order.
+
+        A member going ahead moves if it was asked for, is new, changed (its source or its
+        config), or requires a member that moves; otherwise it stays untouched (a dependent of
+        a trigger that failed). A failed member that runs and requires a member that moves is
+        restarted on its own code (rebound); other failed members stay untouched.
+        """
+        triggers = {rec.name for rec in self.triggers}
+        moving: set[str] = set()
+        for member in self.members:
+            needs = any(name in moving for name in _requires(member))
+            old, staged = member.old_loaded, member.staged
+            if member.failure is None:
+                assert staged is not None
+                changed = (
+                    member.name in triggers
+                    or not member.was_active
+                    or old is None
+                    or old.version != staged.version
+                    or member.config != member.old_config
+                )
+                if changed or needs:
+                    moving.add(member.name)
+                else:  # nothing of it, nor of what it requires, changes
+                    staged.release()
+                    member.staged = None
                 continue
-            old = member.old_manifest
-            requires = [r.name for r in old.requires] if old is not None else []
-            if any(name in moving for name in requires):
-                if member.staged is not None:
-                    member.staged.release()
+            if member.was_active and old is not None and needs:
+                if staged is not None:
+                    staged.release()
                 member.staged_config = member.config
                 member.staged, member.manifest, member.config = (
-                    member.old_loaded,
+                    old,
                     member.old_manifest,
                     member.old_config,
                 )
@@ -398,14 +412,20 @@ class Transaction:
                 moving.add(member.name)
         self.moving = [m for m in self.members if m.name in moving]
 
+    def _stayed_with(self, culprit: Member) -> list[str]:
+        """The members that stay untouched and depend, in the plan, on ``culprit``."""
+        moving = {m.name for m in self.moving}
+        behind = {culprit.name}
+        for member in self.members:  # dependency order
+            stays = member.name not in moving and member.failure is None
+            if stays and any(name in behind for name in _requires(member)):
+                behind.add(member.name)
+        return [m.name for m in self.members if m.name in behind and m is not culprit]
+
     async def _reject(self) -> None:
-        """Report each failed member, with the members held back by it; release their staged
-        versions."""
+        """Report each failed member (with the members that wait for it), and release the
+        versions it staged."""
         engine = self.engine
-        for member in self.members:
-            if member.name in self.held and not member.rebound and member.staged is not None:
-                member.staged.release()
-                member.staged = None
         for culprit in self.members:
             failure = culprit.failure
             if failure is None:
@@ -439,7 +459,7 @@ class Transaction:
                 plugin=culprit.name,
                 phase=failure.phase,
                 error=info,
-                members=[culprit.name, *held],
+                members=[culprit.name, *self._stayed_with(culprit)],
                 held=held,
                 serving=culprit.was_active,
             )

@@ -2,8 +2,8 @@
 
 Every test saves real files under a real watcher. ``core`` is a plugin and ``app`` requires it,
 so that one save-all (or a cascade) puts both in one transaction: a member that fails keeps its
-running version, with the members that depend on it; every other member commits on its own,
-and what was held back is staged again with the culprit's next version.
+running version, and every other member commits on its own, against that running version; a
+member depending on one that never loaded waits for it, blocked.
 """
 
 from __future__ import annotations
@@ -75,28 +75,32 @@ async def test_fixing_the_broken_dependent_then_loads_it_against_the_new_core(
     assert status_of(runtime, "app").error is None
 
 
-async def test_a_broken_dependency_holds_back_its_dependents_change_and_says_so(
+async def test_a_dependents_change_commits_against_the_running_version_of_a_broken_dependency(
     plugin_dir: PluginDir, hotbus: Harness
 ) -> None:
     runtime = await _start(plugin_dir, hotbus)
     plugin_dir.write("core.py", core(2, trailer=BROKEN_IMPORT))
     await plugin_dir.save("app.py", app(11))  # both settle together: one transaction
     rejected = await hotbus.wait_for(ReloadRejected, lambda e: e.plugin == "core", timeout=TIMEOUT)
-    assert (rejected.held, rejected.members) == (["app"], ["core", "app"])
-    assert (await values(runtime, "core"), await values(runtime, "app")) == ([1], [10])
+    assert (rejected.serving, rejected.held) == (True, [])
+    await hotbus.wait_for(ReloadCommitted, committed("app", 11), timeout=TIMEOUT)
+    assert (await values(runtime, "core"), await values(runtime, "app")) == ([1], [11])
 
 
-async def test_a_held_dependent_change_lands_when_the_culprit_is_fixed(
+async def test_a_dependent_of_a_plugin_that_never_loaded_waits_for_it_and_says_so(
     plugin_dir: PluginDir, hotbus: Harness
 ) -> None:
-    runtime = await _start(plugin_dir, hotbus)
-    plugin_dir.write("core.py", core(2, trailer=BROKEN_IMPORT))
-    await plugin_dir.save("app.py", app(11))
-    await hotbus.wait_for(ReloadRejected, lambda e: e.plugin == "core", timeout=TIMEOUT)
-    await plugin_dir.save("core.py", core(3))
-    commit = await hotbus.wait_for(ReloadCommitted, committed("core", 3), timeout=TIMEOUT)
-    assert committed("app", 11)(commit)
-    assert (await values(runtime, "core"), await values(runtime, "app")) == ([3], [11])
+    runtime = await hotbus.start()
+    plugin_dir.write("core.py", core(1, trailer=BROKEN_IMPORT))
+    plugin_dir.write("app.py", app(10))
+    rejected = await hotbus.wait_for(ReloadRejected, lambda e: e.plugin == "core", timeout=TIMEOUT)
+    assert (rejected.serving, rejected.held) == (False, ["app"])
+    await runtime.idle()
+    assert status_of(runtime, "app").state is PluginState.BLOCKED
+    await plugin_dir.save("core.py", core(2))
+    await hotbus.wait_for(ReloadCommitted, committed("core", 2), timeout=TIMEOUT)
+    await runtime.idle()
+    assert (await values(runtime, "core"), await values(runtime, "app")) == ([2], [10])
 
 
 async def test_a_new_plugin_saved_with_a_broken_one_starts(

@@ -481,7 +481,6 @@ async def test_rejected_reload_is_error_saying_the_running_version_keeps_serving
         phase=Phase.COMPILE,
         error=SYNTAX_ERROR,
         members=["greeter", "echo"],
-        held=["echo"],
         serving=True,
     )
     assert await logged(event) == [
@@ -489,7 +488,7 @@ async def test_rejected_reload_is_error_saying_the_running_version_keeps_serving
             "hotbus.reload",
             ERROR,
             "❌ greeter rejected at compile: hotbus.schemas.PluginLoadError: invalid syntax "
-            "(greeter.py:42); the running version keeps serving; echo waits for its next version",
+            "(greeter.py:42); the running version keeps serving",
         )
     ]
 
@@ -502,6 +501,25 @@ async def test_rejected_first_load_says_nothing_of_a_running_version(logged: Pub
             ERROR,
             "❌ greeter rejected at compile: hotbus.schemas.PluginLoadError: invalid syntax "
             "(greeter.py:42)",
+        )
+    ]
+
+
+async def test_rejected_first_load_names_the_plugins_waiting_for_it(logged: Publish) -> None:
+    event = ReloadRejected(
+        plan_id="p1",
+        plugin="greeter",
+        phase=Phase.COMPILE,
+        error=SYNTAX_ERROR,
+        members=["greeter"],
+        held=["echo", "ping"],
+    )
+    assert await logged(event) == [
+        (
+            "hotbus.reload",
+            ERROR,
+            "❌ greeter rejected at compile: hotbus.schemas.PluginLoadError: invalid syntax "
+            "(greeter.py:42); echo, ping wait for it to load",
         )
     ]
 
