@@ -1,0 +1,168 @@
+"""What runs is what is on disk: the hazards the `OnDisk` state machine found, one test each.
+
+Once the files are quiet and the reload finished, every plugin whose source on disk is valid
+runs exactly that source, and a broken one keeps serving its last good version and says why.
+Each test here is the minimal sequence of saves that broke this on a real runtime, with a
+real watcher; the ``xfail`` marks name the hazard while it is open.
+"""
+
+from __future__ import annotations
+
+import pytest
+from hotbus import Runtime
+from hotbus.schemas import FileSettled, PluginState
+from hotbus.testing import Harness, PluginDir
+
+from tests.reload.helpers import (
+    IMPORTS_HELPER,
+    SERVES_HELPER,
+    TIMEOUT,
+    plugin_source,
+    status_of,
+    values,
+)
+
+EXPORT_RAISES = """
+async def export_state(self) -> Counter:
+    raise RuntimeError('export_state fails on purpose')
+"""
+TEARDOWN_RAISES = """
+async def teardown(self) -> None:
+    raise RuntimeError('teardown fails on purpose')
+"""
+SYNTAX_ERROR = "def broken(:\n"
+
+
+def requiring(value: int, name: str, requirement: str, trailer: str = "") -> str:
+    """Plugin ``name`` serving ``value`` and requiring plugin ``requirement``."""
+    return plugin_source(value, name=name, body=f"requires = ({requirement!r},)", trailer=trailer)
+
+
+async def settle(hotbus: Harness, plugin_dir: PluginDir, *names: str) -> Runtime:
+    """Wait until files ``names`` have settled and the runtime is idle again."""
+    runtime = hotbus.runtime
+    assert runtime is not None
+    for name in names:
+        path = (plugin_dir / name).resolve()
+        await hotbus.wait_for(FileSettled, lambda e, p=path: e.path == p, timeout=TIMEOUT)
+    await runtime.idle()
+    return runtime
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="a failing member of a transaction drops the valid changes of the other members: "
+    "a dependent whose file is broken holds back the save of what it requires",
+)
+async def test_a_valid_save_runs_although_a_dependent_of_it_is_broken_on_disk(
+    plugin_dir: PluginDir, hotbus: Harness
+) -> None:
+    plugin_dir.write("alpha.py", plugin_source(1, name="alpha"))
+    plugin_dir.write("beta.py", requiring(1, "beta", "alpha"))
+    await hotbus.start()
+    await plugin_dir.save("beta.py", requiring(2, "beta", "alpha", trailer=SYNTAX_ERROR))
+    await settle(hotbus, plugin_dir, "beta.py")
+
+    await plugin_dir.save("alpha.py", plugin_source(3, name="alpha"))
+    runtime = await settle(hotbus, plugin_dir, "alpha.py")
+
+    assert await values(runtime, "alpha") == [3]
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="a failing member of a transaction drops the valid changes of the other members: "
+    "a helper's importer whose own file is broken holds back the other importers",
+)
+async def test_a_helper_save_reaches_one_importer_although_another_is_broken_on_disk(
+    plugin_dir: PluginDir, hotbus: Harness
+) -> None:
+    plugin_dir.write("helper.py", "VALUE = 1\n")
+    plugin_dir.write(
+        "alpha.py", plugin_source(0, name="alpha", header=IMPORTS_HELPER, body=SERVES_HELPER)
+    )
+    plugin_dir.write(
+        "delta.py", plugin_source(0, name="delta", header=IMPORTS_HELPER, body=SERVES_HELPER)
+    )
+    await hotbus.start()
+    broken = plugin_source(
+        0, name="delta", header=IMPORTS_HELPER, body=SERVES_HELPER, trailer=SYNTAX_ERROR
+    )
+    await plugin_dir.save("delta.py", broken)
+    await settle(hotbus, plugin_dir, "delta.py")
+
+    await plugin_dir.save("helper.py", "VALUE = 2\n")
+    runtime = await settle(hotbus, plugin_dir, "helper.py")
+
+    assert await values(runtime, "alpha") == [2]
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="export trap: a running version whose export_state raises can never be replaced; "
+    "every valid save of it is rolled back",
+)
+async def test_a_valid_save_replaces_a_version_whose_export_state_raises(
+    plugin_dir: PluginDir, hotbus: Harness
+) -> None:
+    plugin_dir.write("p.py", plugin_source(1, body=EXPORT_RAISES))
+    await hotbus.start()
+
+    await plugin_dir.save("p.py", plugin_source(2))
+    runtime = await settle(hotbus, plugin_dir, "p.py")
+
+    assert await values(runtime) == [2]
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="teardown trap: a running version whose teardown raises can never be replaced; "
+    "every valid save of it is rolled back",
+)
+async def test_a_valid_save_replaces_a_version_whose_teardown_raises(
+    plugin_dir: PluginDir, hotbus: Harness
+) -> None:
+    plugin_dir.write("p.py", plugin_source(1, body=TEARDOWN_RAISES))
+    await hotbus.start()
+
+    await plugin_dir.save("p.py", plugin_source(2))
+    runtime = await settle(hotbus, plugin_dir, "p.py")
+
+    assert await values(runtime) == [2]
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="a version whose export_state raises, cascaded into by a save of what it "
+    "requires, rolls that save back (the export trap, through a dependency)",
+)
+async def test_a_valid_save_runs_although_a_dependent_cannot_export_its_state(
+    plugin_dir: PluginDir, hotbus: Harness
+) -> None:
+    plugin_dir.write("alpha.py", plugin_source(1, name="alpha"))
+    body = f"requires = ('alpha',)\n{EXPORT_RAISES}"
+    plugin_dir.write("beta.py", plugin_source(1, name="beta", body=body))
+    await hotbus.start()
+
+    await plugin_dir.save("alpha.py", plugin_source(2, name="alpha"))
+    runtime = await settle(hotbus, plugin_dir, "alpha.py")
+
+    assert await values(runtime, "alpha") == [2]
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="a broken save of a running plugin is rejected but its status does not say so: "
+    "the plugin stays active with no error",
+)
+async def test_a_broken_save_leaves_the_error_in_the_status_of_the_plugin_serving_on(
+    plugin_dir: PluginDir, hotbus: Harness
+) -> None:
+    plugin_dir.write("p.py", plugin_source(1))
+    await hotbus.start()
+
+    await plugin_dir.save("p.py", plugin_source(2, trailer=SYNTAX_ERROR))
+    runtime = await settle(hotbus, plugin_dir, "p.py")
+
+    row = status_of(runtime, "p")
+    assert (row.state, row.error is not None) == (PluginState.ACTIVE, True)
