@@ -167,6 +167,12 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         help="a category of violation not to look for (repeatable)",
     )
     parser.add_argument(
+        "--only",
+        choices=sorted(CATEGORIES),
+        default=None,
+        help="look for this category of violation only",
+    )
+    parser.add_argument(
         "--no-shrink", action="store_true", help="report violations as found, unshrunk"
     )
     parser.add_argument("--json", action="store_true", help="print only a JSON object")
@@ -191,7 +197,7 @@ def main(argv: list[str] | None = None) -> int:
         args.steps,
         run_steps=args.run_steps,
         base_seed=args.seed,
-        ignore=args.ignore,
+        ignore=[c for c in CATEGORIES if c != args.only] if args.only else args.ignore,
         shrink=not args.no_shrink,
         report=True,
     )

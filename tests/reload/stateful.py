@@ -339,7 +339,9 @@ class Model:
     #: Per plugin, what this step saved (a save-all or a quick succession sees them all).
     saved: dict[str, list[Version]] = field(default_factory=dict)
     saved_helpers: list[HelperVersion] = field(default_factory=list)
-    ever_known: set[str] = field(default_factory=set)
+    #: Every version written so far, by serial.
+    versions: dict[int, Version] = field(default_factory=dict)
+    helpers: dict[int, HelperVersion] = field(default_factory=dict)
 
     def startable(self, version: Version, serving: dict[str, Running | None]) -> bool:
         """Whether ``version`` starts now, given what serves."""
@@ -399,10 +401,10 @@ class OnDisk(RuleBasedStateMachine):
     def start(self, helper_kind: HelperKind, initial: list[Kind]) -> None:
         """Write the helper and every plugin (of the given kinds) and start the runtime."""
         model = self.model
-        model.helper = HelperVersion(next(self.serials), helper_kind)
+        model.helper = self._new_helper(helper_kind)
         self.plugins.write(f"{HELPER}.py", model.helper.text())
         for name, kind in zip(PLUGINS, initial, strict=True):
-            version = Version(name, next(self.serials), kind, 1)
+            version = self._new_version(name, kind, bump=False)
             self.plugins.write(f"{name}.py", version.text())
             model.disk[name] = version
             model.serving[name] = None
@@ -432,7 +434,14 @@ class OnDisk(RuleBasedStateMachine):
         schema = current.schema if current is not None else 1
         if bump:
             schema = 3 - schema  # 1 <-> 2: a state schema change, with no migration
-        return Version(name, next(self.serials), kind, schema)
+        version = Version(name, next(self.serials), kind, schema)
+        self.model.versions[version.serial] = version
+        return version
+
+    def _new_helper(self, kind: HelperKind) -> HelperVersion:
+        helper = HelperVersion(next(self.serials), kind)
+        self.model.helpers[helper.serial] = helper
+        return helper
 
     def _exists(self, name: str) -> bool:
         return self.model.disk.get(name) is not None
@@ -466,7 +475,7 @@ class OnDisk(RuleBasedStateMachine):
     def save_helper(self, kind: HelperKind, style: SaveStyle) -> None:
         """Save a new version of the helper module."""
         self._begin()
-        self._run(self._save_helper(HelperVersion(next(self.serials), kind), style))
+        self._run(self._save_helper(self._new_helper(kind), style))
         self._expect()
 
     @precondition(lambda self: self.runtime is not None)
@@ -485,7 +494,7 @@ class OnDisk(RuleBasedStateMachine):
         async def save() -> None:
             for name, kind, style, bump in changes:
                 if name == HELPER:
-                    helper = HelperVersion(next(self.serials), _helper_kind(kind))
+                    helper = self._new_helper(_helper_kind(kind))
                     await self._save_helper(helper, style)
                 else:
                     exists = self._exists(name)
@@ -762,14 +771,12 @@ class OnDisk(RuleBasedStateMachine):
         if answer is None:
             self.model.counts[name] = 0
             return None
-        serial = int(answer.token.split("/")[0][len(name) :])
-        helper = None
-        if "/" in answer.token:
-            helper_serial = int(answer.token.split("/h")[1])
-            helper = HelperVersion(helper_serial, "good")
-        version = Version(name, serial, "good", 0)
+        own, _, helper = answer.token.partition("/h")
         self.model.counts[name] = answer.count
-        return Running(version, helper)
+        return Running(
+            self.model.versions[int(own[len(name) :])],
+            self.model.helpers[int(helper)] if helper else None,
+        )
 
     def _counted(
         self, name: str, running: Running | None, previous: Running | None, answer: Any

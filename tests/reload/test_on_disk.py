@@ -8,6 +8,8 @@ real watcher; the ``xfail`` marks name the hazard while it is open.
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 from hotbus import Runtime
 from hotbus.schemas import FileSettled, PluginState
@@ -44,7 +46,11 @@ async def settle(hotbus: Harness, plugin_dir: PluginDir, *names: str) -> Runtime
     assert runtime is not None
     for name in names:
         path = (plugin_dir / name).resolve()
-        await hotbus.wait_for(FileSettled, lambda e, p=path: e.path == p, timeout=TIMEOUT)
+
+        def at(event: FileSettled, path: Path = path) -> bool:
+            return event.path == path
+
+        await hotbus.wait_for(FileSettled, at, timeout=TIMEOUT)
     await runtime.idle()
     return runtime
 
@@ -163,6 +169,44 @@ async def test_a_broken_save_leaves_the_error_in_the_status_of_the_plugin_servin
 
     await plugin_dir.save("p.py", plugin_source(2, trailer=SYNTAX_ERROR))
     runtime = await settle(hotbus, plugin_dir, "p.py")
+
+    row = status_of(runtime, "p")
+    assert (row.state, row.error is not None) == (PluginState.ACTIVE, True)
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="a failing member of a transaction drops the valid changes of the other members: "
+    "a save-all of a valid plugin and a broken dependent of it commits neither",
+)
+async def test_a_save_all_of_a_valid_plugin_and_a_broken_dependent_runs_the_valid_one(
+    plugin_dir: PluginDir, hotbus: Harness
+) -> None:
+    plugin_dir.write("alpha.py", plugin_source(1, name="alpha"))
+    plugin_dir.write("beta.py", requiring(1, "beta", "alpha"))
+    await hotbus.start()
+
+    await plugin_dir.save("alpha.py", plugin_source(2, name="alpha"))
+    await plugin_dir.save("beta.py", requiring(2, "beta", "alpha", trailer=SYNTAX_ERROR))
+    runtime = await settle(hotbus, plugin_dir, "alpha.py", "beta.py")
+
+    assert await values(runtime, "alpha") == [2]
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="a broken helper is rejected for its importers, but their status does not say so: "
+    "they stay active with no error",
+)
+async def test_a_broken_helper_leaves_the_error_in_the_status_of_its_importer(
+    plugin_dir: PluginDir, hotbus: Harness
+) -> None:
+    plugin_dir.write("helper.py", "VALUE = 1\n")
+    plugin_dir.write("p.py", plugin_source(0, header=IMPORTS_HELPER, body=SERVES_HELPER))
+    await hotbus.start()
+
+    await plugin_dir.save("helper.py", f"VALUE = 2\n{SYNTAX_ERROR}")
+    runtime = await settle(hotbus, plugin_dir, "helper.py")
 
     row = status_of(runtime, "p")
     assert (row.state, row.error is not None) == (PluginState.ACTIVE, True)
