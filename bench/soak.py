@@ -42,7 +42,7 @@ from dataclasses import asdict, dataclass, field
 from hypothesis import HealthCheck, Phase, Verbosity, seed, settings
 from hypothesis.stateful import run_state_machine_as_test
 
-from tests.reload.stateful import CATEGORIES, OnDisk, Violation, machine
+from tests.reload.stateful import CATEGORIES, KINDS, OnDisk, Violation, machine
 
 
 @dataclass
@@ -92,6 +92,7 @@ def soak(
     run_steps: int = 50,
     base_seed: int | None = None,
     ignore: Sequence[str] = (),
+    kinds: Sequence[str] = KINDS,
     shrink: bool = True,
     report: bool = True,
 ) -> Result:
@@ -117,7 +118,7 @@ def soak(
             report_multiple_bugs=False,
         )
         try:
-            run_state_machine_as_test(seed(run_seed)(machine(ignored)), settings=config)
+            run_state_machine_as_test(seed(run_seed)(machine(ignored, kinds)), settings=config)
         except Exception as error:
             violation = _violation_in(error)
             category = violation.category if violation is not None else type(error).__name__
@@ -173,6 +174,12 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         help="look for this category of violation only",
     )
     parser.add_argument(
+        "--kinds",
+        default=",".join(KINDS),
+        help="the kinds of version to save, comma-separated (others become good): "
+        f"{', '.join(KINDS)}",
+    )
+    parser.add_argument(
         "--no-shrink", action="store_true", help="report violations as found, unshrunk"
     )
     parser.add_argument("--json", action="store_true", help="print only a JSON object")
@@ -183,6 +190,10 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     args = parser.parse_args(argv)
     if args.steps < 1 or args.run_steps < 1:
         parser.error("--steps and --run-steps must be at least 1")
+    args.kinds = [kind.strip() for kind in args.kinds.split(",") if kind.strip()]
+    unknown = sorted(set(args.kinds) - set(KINDS))
+    if unknown or "good" not in args.kinds:
+        parser.error(f"--kinds takes some of {', '.join(KINDS)}, 'good' among them")
     return args
 
 
@@ -198,6 +209,7 @@ def main(argv: list[str] | None = None) -> int:
         run_steps=args.run_steps,
         base_seed=args.seed,
         ignore=[c for c in CATEGORIES if c != args.only] if args.only else args.ignore,
+        kinds=args.kinds,
         shrink=not args.no_shrink,
         report=True,
     )

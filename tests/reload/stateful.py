@@ -371,6 +371,14 @@ kinds = st.sampled_from(KINDS)
 helper_kinds = st.sampled_from(HELPER_KINDS)
 #: Pauses between saves in quick succession (ms): around the write window of `SETTINGS`.
 gaps = st.sampled_from((0, 5, 10, 15, 25, 40))
+#: Pauses between a save and a save while its reload stages (ms): just past the write window.
+fine_gaps = st.sampled_from((0, 5, 9, 10, 11, 12, 13, 14, 15, 20, 30))
+#: What a save of each file reloads with it (helper importers, dependents).
+RELOADS: Final[dict[str, tuple[str, ...]]] = {
+    HELPER: ("alpha", "delta", "beta", "gamma"),
+    "alpha": ("beta", "gamma"),
+    "beta": ("gamma",),
+}
 
 
 class OnDisk(RuleBasedStateMachine):
@@ -378,6 +386,8 @@ class OnDisk(RuleBasedStateMachine):
 
     #: Categories of `Violation` not raised (the soak sets them for what it found already).
     ignored: ClassVar[frozenset[str]] = frozenset()
+    #: The kinds of version saved; another kind drawn is saved as "good" instead.
+    allowed: ClassVar[frozenset[str]] = frozenset(KINDS)
     #: Steps run by every machine of this class, for the soak's count.
     steps: ClassVar[int] = 0
 
@@ -434,11 +444,15 @@ class OnDisk(RuleBasedStateMachine):
         schema = current.schema if current is not None else 1
         if bump:
             schema = 3 - schema  # 1 <-> 2: a state schema change, with no migration
+        if kind not in self.allowed:
+            kind = "good"
         version = Version(name, next(self.serials), kind, schema)
         self.model.versions[version.serial] = version
         return version
 
     def _new_helper(self, kind: HelperKind) -> HelperVersion:
+        if kind not in self.allowed:
+            kind = "good"
         helper = HelperVersion(next(self.serials), kind)
         self.model.helpers[helper.serial] = helper
         return helper
@@ -478,22 +492,33 @@ class OnDisk(RuleBasedStateMachine):
         self._run(self._save_helper(self._new_helper(kind), style))
         self._expect()
 
+    async def _resave(self, name: str, style: SaveStyle) -> None:
+        """Save file ``name`` with the content it has (an editor saving an unchanged file)."""
+        current = self.model.helper if name == HELPER else self.model.disk[name]
+        assert current is not None
+        await self.plugins.save(f"{name}.py", current.text(), style)
+
     @precondition(lambda self: self.runtime is not None)
     @rule(
         changes=st.lists(
-            st.tuples(st.sampled_from((*PLUGINS, HELPER)), kinds, styles, st.booleans()),
+            st.tuples(
+                st.sampled_from((*PLUGINS, HELPER)), kinds, styles, st.booleans(), st.booleans()
+            ),
             min_size=2,
             max_size=5,
             unique_by=lambda change: change[0],
         )
     )
-    def save_all(self, changes: list[tuple[str, Kind, SaveStyle, bool]]) -> None:
-        """Save several files back to back (an editor's save-all, a ``git checkout``)."""
+    def save_all(self, changes: list[tuple[str, Kind, SaveStyle, bool, bool]]) -> None:
+        """Save several files back to back (an editor's save-all, a ``git checkout``); those
+        marked unchanged are saved with the content they have."""
         self._begin()
 
         async def save() -> None:
-            for name, kind, style, bump in changes:
-                if name == HELPER:
+            for name, kind, style, bump, unchanged in changes:
+                if unchanged and (name == HELPER or self._exists(name)):
+                    await self._resave(name, style)
+                elif name == HELPER:
                     helper = self._new_helper(_helper_kind(kind))
                     await self._save_helper(helper, style)
                 else:
@@ -501,6 +526,44 @@ class OnDisk(RuleBasedStateMachine):
                     await self._save(
                         self._new_version(name, kind, bump), style if exists else "in_place"
                     )
+
+        self._run(save())
+        self._expect()
+
+    def _reloading_pairs(self) -> list[tuple[str, str]]:
+        """(a file, a plugin that a save of that file reloads with it), both present."""
+        return [
+            (trigger, member)
+            for trigger, members in RELOADS.items()
+            if trigger == HELPER or self._exists(trigger)
+            for member in members
+            if self._exists(member)
+        ]
+
+    @precondition(lambda self: self.runtime is not None and self._reloading_pairs())
+    @rule(data=st.data(), style=styles, gap=fine_gaps, flip=st.booleans())
+    def save_while_a_reload_stages(
+        self, data: st.DataObject, style: SaveStyle, gap: int, flip: bool
+    ) -> None:
+        """Save a file that reloads others, and ``gap`` ms later, while that reload may be
+        staging, save one of the others: with ``flip``, a new version and at once its
+        current content back; else its current content, in ``style``."""
+        self._begin()
+        trigger, member = data.draw(st.sampled_from(self._reloading_pairs()), label="files")
+
+        async def save() -> None:
+            if trigger == HELPER:
+                await self._save_helper(self._new_helper("good"), "in_place")
+            else:
+                await self._save(self._new_version(trigger, "good", False), "in_place")
+            await asyncio.sleep(gap / 1000)
+            current = self.model.disk[member]
+            assert current is not None
+            if flip:
+                await self._save(self._new_version(member, "good", False), "in_place")
+                await self._save(current, "in_place")
+            else:
+                await self._resave(member, style)
 
         self._run(save())
         self._expect()
@@ -868,6 +931,7 @@ def _helper_kind(kind: Kind) -> HelperKind:
     return "good"
 
 
-def machine(ignored: Iterable[str] = ()) -> type[OnDisk]:
-    """`OnDisk`, raising no `Violation` of the ``ignored`` categories."""
-    return type("OnDisk", (OnDisk,), {"ignored": frozenset(ignored)})
+def machine(ignored: Iterable[str] = (), kinds: Iterable[str] = KINDS) -> type[OnDisk]:
+    """`OnDisk`, raising no `Violation` of the ``ignored`` categories, saving versions of
+    ``kinds`` only (to look for a hazard that others would hide)."""
+    return type("OnDisk", (OnDisk,), {"ignored": frozenset(ignored), "allowed": frozenset(kinds)})
