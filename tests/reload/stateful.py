@@ -3,8 +3,10 @@
 `OnDisk` drives a real `Runtime` with a real watchdog observer over a temporary plugin
 directory, saving files with every style of `hotbus.testing.SAVE_STYLES`. Its rules save valid
 and broken versions of plugins and of a helper module, save several files back to back (a
-save-all, a ``git checkout``), save one file several times in quick succession, delete and
-re-create plugin files, touch them, and ping the plugins. After every step it waits until the
+save-all, a ``git checkout``; some of them unchanged, as an editor saves an unchanged buffer),
+save one file several times in quick succession, save a file that reloads others and a few
+ms later one of those others (while that reload may be staging), delete and re-create
+plugin files, touch them, and ping the plugins. After every step it waits until the
 files are quiet and the runtime is idle (a marker file's raw event shows every earlier raw
 event has reached the loop; then `Runtime.idle`), and checks the invariant against a model.
 
