@@ -33,7 +33,6 @@ import argparse
 import json
 import logging
 import math
-import os
 import random
 import time
 from collections.abc import Sequence
@@ -200,19 +199,23 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
 def main(argv: list[str] | None = None) -> int:
     """Run the soak; returns 0, or with ``--check`` 1 if a violation was found."""
     args = parse_args(argv)
+    log, silence = logging.getLogger("hotbus"), logging.NullHandler()
+    propagate = log.propagate
     if not args.verbose:  # plugins fail on purpose all the time: their log lines are noise
-        logging.getLogger("hotbus").addHandler(logging.NullHandler())
-        logging.getLogger("hotbus").propagate = False
-    os.environ.setdefault("HYPOTHESIS_NO_PLUGINS", "1")
-    result = soak(
-        args.steps,
-        run_steps=args.run_steps,
-        base_seed=args.seed,
-        ignore=[c for c in CATEGORIES if c != args.only] if args.only else args.ignore,
-        kinds=args.kinds,
-        shrink=not args.no_shrink,
-        report=True,
-    )
+        log.addHandler(silence)
+        log.propagate = False
+    try:
+        result = soak(
+            args.steps,
+            run_steps=args.run_steps,
+            base_seed=args.seed,
+            ignore=[c for c in CATEGORIES if c != args.only] if args.only else args.ignore,
+            kinds=args.kinds,
+            shrink=not args.no_shrink,
+        )
+    finally:
+        log.removeHandler(silence)
+        log.propagate = propagate
     print(json.dumps(asdict(result), indent=2) if args.json else table(result))
     return 1 if args.check and result.violations else 0
 

@@ -29,9 +29,10 @@ BOUNDED = settings(
 #: as strict xfails); until they are fixed, a run of the machine may fail.
 OPEN_HAZARDS = pytest.mark.xfail(
     strict=False,
-    reason="open hazards: a failing member of a transaction drops the others' valid changes "
-    "or leaves a new plugin 'discovered'; a version whose export_state or teardown raises "
-    "cannot be replaced; a broken save leaves no error in the status",
+    reason="open hazards (each a strict xfail in test_on_disk.py): a failing member of a "
+    "transaction drops the others' valid changes, strands a new plugin 'discovered' or leaves "
+    "a stale version to start; a version whose export_state or teardown raises cannot be "
+    "replaced; staging reads files mid-save; a broken save leaves no error in the status",
 )
 
 
