@@ -644,7 +644,7 @@ class OnDisk(RuleBasedStateMachine):
         """Ping the plugins a few times: their counts go up."""
         self._begin()
         for _ in range(times):
-            self._run(self._ping_and_check())
+            self._run(self._check())
 
     # -- waiting -------------------------------------------------------------------------------
 
@@ -913,9 +913,6 @@ class OnDisk(RuleBasedStateMachine):
             if data["n"] == n:
                 found.setdefault(data["plugin"], []).append(_Answer(data["token"], data["count"]))
         return found
-
-    async def _ping_and_check(self) -> None:
-        await self._check()
 
 
 @dataclass(frozen=True)
