@@ -337,3 +337,32 @@ async def test_a_member_changed_and_changed_back_while_a_reload_stages_runs_what
     )
 
     assert await values(runtime, "q") == [1]
+
+
+SETUP_RAISES = """
+async def setup(self) -> None:
+    raise RuntimeError('setup fails on purpose')
+"""
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="a blocked plugin whose new version fails at setup is rolled back to the version it "
+    "had loaded, which then starts although its file is broken and it never served",
+)
+async def test_a_dependent_failing_at_setup_never_brings_back_its_stale_version(
+    plugin_dir: PluginDir, hotbus: Harness
+) -> None:
+    plugin_dir.write("alpha.py", plugin_source(1, name="alpha"))
+    plugin_dir.write("beta.py", requiring(1, "beta", "alpha", trailer=SYNTAX_ERROR))
+    plugin_dir.write("gamma.py", requiring(1, "gamma", "beta"))
+    await hotbus.start()
+    await plugin_dir.save("beta.py", requiring(2, "beta", "alpha"))
+    broken = plugin_source(2, name="gamma", body=f"requires = ('beta',)\n{SETUP_RAISES}")
+    await plugin_dir.save("gamma.py", broken)
+    await settle(hotbus, plugin_dir, "beta.py", "gamma.py")
+
+    await plugin_dir.save("beta.py", requiring(3, "beta", "alpha"))
+    runtime = await settle(hotbus, plugin_dir, "beta.py")
+
+    assert await values(runtime, "gamma") == []
