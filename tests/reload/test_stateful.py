@@ -1,0 +1,56 @@
+"""What runs is what is on disk, after every random edit: the `OnDisk` state machine in CI.
+
+The machine (``tests/reload/stateful.py``, whose docstring states what it expects) edits a
+real plugin directory under a real runtime and watcher, and checks the invariant after every
+step. Two bounded runs: one with a fixed seed (the same steps every time), one with a random
+seed (hypothesis prints the failing steps and how to reproduce them). They do not shrink, to
+stay within CI's time: ``python bench/soak.py`` runs the machine at length and shrinks what it
+finds to minimal steps.
+"""
+
+from __future__ import annotations
+
+import pytest
+from hypothesis import HealthCheck, Phase, seed, settings
+from hypothesis.stateful import run_state_machine_as_test
+
+from tests.reload.stateful import CATEGORIES, OnDisk, machine
+
+BOUNDED = settings(
+    max_examples=4,
+    stateful_step_count=15,
+    deadline=None,
+    database=None,
+    phases=(Phase.explicit, Phase.generate),
+    suppress_health_check=list(HealthCheck),
+)
+
+#: The runtime breaks the invariant in several ways (tests/reload/test_on_disk.py has each,
+#: as strict xfails); until they are fixed, a run of the machine may fail.
+OPEN_HAZARDS = pytest.mark.xfail(
+    strict=False,
+    reason="open hazards (each a strict xfail in test_on_disk.py): a failing member of a "
+    "transaction drops the others' valid changes, strands a new plugin 'discovered' or leaves "
+    "a stale version to start; a version whose export_state or teardown raises cannot be "
+    "replaced; staging reads files mid-save; a broken save leaves no error in the status",
+)
+
+
+@OPEN_HAZARDS
+@pytest.mark.timeout(90)
+def test_what_runs_is_what_is_on_disk_fixed_seed() -> None:
+    run_state_machine_as_test(seed(20240611)(machine()), settings=BOUNDED)
+
+
+@OPEN_HAZARDS
+@pytest.mark.timeout(90)
+def test_what_runs_is_what_is_on_disk_random_seed() -> None:
+    run_state_machine_as_test(machine(), settings=BOUNDED)
+
+
+def test_the_machine_drives_a_real_runtime_step_after_step() -> None:
+    """Ignoring every violation, the machine itself (saving, settling, checking) works."""
+    before = OnDisk.steps
+    quiet = settings(BOUNDED, max_examples=1, stateful_step_count=10)
+    run_state_machine_as_test(seed(7)(machine(ignored=CATEGORIES)), settings=quiet)
+    assert OnDisk.steps > before
