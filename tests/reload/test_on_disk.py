@@ -3,14 +3,13 @@
 Once the files are quiet and the reload finished, every plugin whose source on disk is valid
 runs exactly that source, and a broken one keeps serving its last good version and says why.
 Each test here is the minimal sequence of saves that broke this on a real runtime, with a
-real watcher; the ``xfail`` marks name the hazard while it is open.
+real watcher, before it was fixed.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
 
-import pytest
 from hotbus import Event, Runtime
 from hotbus.schemas import FileChanged, FileSettled, PluginState
 from hotbus.testing import Harness, PluginDir
@@ -55,11 +54,6 @@ async def settle(hotbus: Harness, plugin_dir: PluginDir, *names: str) -> Runtime
     return runtime
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="a failing member of a transaction drops the valid changes of the other members: "
-    "a dependent whose file is broken holds back the save of what it requires",
-)
 async def test_a_valid_save_runs_although_a_dependent_of_it_is_broken_on_disk(
     plugin_dir: PluginDir, hotbus: Harness
 ) -> None:
@@ -75,11 +69,6 @@ async def test_a_valid_save_runs_although_a_dependent_of_it_is_broken_on_disk(
     assert await values(runtime, "alpha") == [3]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="a failing member of a transaction drops the valid changes of the other members: "
-    "a helper's importer whose own file is broken holds back the other importers",
-)
 async def test_a_helper_save_reaches_one_importer_although_another_is_broken_on_disk(
     plugin_dir: PluginDir, hotbus: Harness
 ) -> None:
@@ -103,11 +92,6 @@ async def test_a_helper_save_reaches_one_importer_although_another_is_broken_on_
     assert await values(runtime, "alpha") == [2]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="export trap: a running version whose export_state raises can never be replaced; "
-    "every valid save of it is rolled back",
-)
 async def test_a_valid_save_replaces_a_version_whose_export_state_raises(
     plugin_dir: PluginDir, hotbus: Harness
 ) -> None:
@@ -120,11 +104,6 @@ async def test_a_valid_save_replaces_a_version_whose_export_state_raises(
     assert await values(runtime) == [2]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="teardown trap: a running version whose teardown raises can never be replaced; "
-    "every valid save of it is rolled back",
-)
 async def test_a_valid_save_replaces_a_version_whose_teardown_raises(
     plugin_dir: PluginDir, hotbus: Harness
 ) -> None:
@@ -137,11 +116,6 @@ async def test_a_valid_save_replaces_a_version_whose_teardown_raises(
     assert await values(runtime) == [2]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="a version whose export_state raises, cascaded into by a save of what it "
-    "requires, rolls that save back (the export trap, through a dependency)",
-)
 async def test_a_valid_save_runs_although_a_dependent_cannot_export_its_state(
     plugin_dir: PluginDir, hotbus: Harness
 ) -> None:
@@ -156,11 +130,6 @@ async def test_a_valid_save_runs_although_a_dependent_cannot_export_its_state(
     assert await values(runtime, "alpha") == [2]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="a broken save of a running plugin is rejected but its status does not say so: "
-    "the plugin stays active with no error",
-)
 async def test_a_broken_save_leaves_the_error_in_the_status_of_the_plugin_serving_on(
     plugin_dir: PluginDir, hotbus: Harness
 ) -> None:
@@ -174,11 +143,6 @@ async def test_a_broken_save_leaves_the_error_in_the_status_of_the_plugin_servin
     assert (row.state, row.error is not None) == (PluginState.ACTIVE, True)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="a failing member of a transaction drops the valid changes of the other members: "
-    "a save-all of a valid plugin and a broken dependent of it commits neither",
-)
 async def test_a_save_all_of_a_valid_plugin_and_a_broken_dependent_runs_the_valid_one(
     plugin_dir: PluginDir, hotbus: Harness
 ) -> None:
@@ -193,11 +157,6 @@ async def test_a_save_all_of_a_valid_plugin_and_a_broken_dependent_runs_the_vali
     assert await values(runtime, "alpha") == [2]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="a broken helper is rejected for its importers, but their status does not say so: "
-    "they stay active with no error",
-)
 async def test_a_broken_helper_leaves_the_error_in_the_status_of_its_importer(
     plugin_dir: PluginDir, hotbus: Harness
 ) -> None:
@@ -212,11 +171,6 @@ async def test_a_broken_helper_leaves_the_error_in_the_status_of_its_importer(
     assert (row.state, row.error is not None) == (PluginState.ACTIVE, True)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="a failing member of a transaction strands a new plugin of the same batch in state "
-    "'discovered': neither loaded nor failed, and never retried",
-)
 async def test_a_new_plugin_saved_with_a_broken_one_starts(
     plugin_dir: PluginDir, hotbus: Harness
 ) -> None:
@@ -233,11 +187,6 @@ async def test_a_new_plugin_saved_with_a_broken_one_starts(
     )
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="a failing member of a transaction leaves another member's stale version loaded: "
-    "a blocked plugin saved broken in the same batch later starts the version no longer on disk",
-)
 async def test_a_blocked_plugin_saved_broken_with_its_broken_requirement_never_starts_stale(
     plugin_dir: PluginDir, hotbus: Harness
 ) -> None:
@@ -298,12 +247,6 @@ async def edit_while_staging(
     return await quiet(hotbus, plugin_dir)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="settle/stage race: staging reads a member's file while an editor rewrites it "
-    "(truncated, empty); the transaction fails on it, and when the same content comes back "
-    "nothing settles, so the valid change is never retried",
-)
 async def test_a_helper_save_runs_although_another_member_is_rewritten_while_it_stages(
     plugin_dir: PluginDir, hotbus: Harness
 ) -> None:
@@ -318,11 +261,6 @@ async def test_a_helper_save_runs_although_another_member_is_rewritten_while_it_
     assert await values(runtime, "p") == [2]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="settle/stage race: staging reads the bytes on disk, not those that settled; a "
-    "member changed and changed back while the reload stages runs the transient version",
-)
 async def test_a_member_changed_and_changed_back_while_a_reload_stages_runs_what_is_on_disk(
     plugin_dir: PluginDir, hotbus: Harness
 ) -> None:
@@ -345,11 +283,6 @@ async def setup(self) -> None:
 """
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="a blocked plugin whose new version fails at setup is rolled back to the version it "
-    "had loaded, which then starts although its file is broken and it never served",
-)
 async def test_a_dependent_failing_at_setup_never_brings_back_its_stale_version(
     plugin_dir: PluginDir, hotbus: Harness
 ) -> None:

@@ -17,32 +17,20 @@ from hypothesis.stateful import run_state_machine_as_test
 from tests.reload.stateful import CATEGORIES, OnDisk, machine
 
 BOUNDED = settings(
-    max_examples=4,
-    stateful_step_count=15,
+    max_examples=5,
+    stateful_step_count=20,
     deadline=None,
     database=None,
     phases=(Phase.explicit, Phase.generate),
     suppress_health_check=list(HealthCheck),
 )
 
-#: The runtime breaks the invariant in several ways (tests/reload/test_on_disk.py has each,
-#: as strict xfails); until they are fixed, a run of the machine may fail.
-OPEN_HAZARDS = pytest.mark.xfail(
-    strict=False,
-    reason="open hazards (each a strict xfail in test_on_disk.py): a failing member of a "
-    "transaction drops the others' valid changes, strands a new plugin 'discovered' or leaves "
-    "a stale version to start; a version whose export_state or teardown raises cannot be "
-    "replaced; staging reads files mid-save; a broken save leaves no error in the status",
-)
 
-
-@OPEN_HAZARDS
 @pytest.mark.timeout(90)
 def test_what_runs_is_what_is_on_disk_fixed_seed() -> None:
     run_state_machine_as_test(seed(20240611)(machine()), settings=BOUNDED)
 
 
-@OPEN_HAZARDS
 @pytest.mark.timeout(90)
 def test_what_runs_is_what_is_on_disk_random_seed() -> None:
     run_state_machine_as_test(machine(), settings=BOUNDED)
