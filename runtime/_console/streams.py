@@ -195,8 +195,8 @@ def start_reader(
             reason = error.strerror if isinstance(error, OSError) and error.strerror else error
             report(f"hotbus: cannot read stdin ({reason}): stopping as at the end of the input")
         with contextlib.suppress(RuntimeError):  # the loop already closed
+            ended()  # first: the loop may act on the end as soon as it is queued
             loop.call_soon_threadsafe(queue.put_nowait, None)
-            ended()
 
     threading.Thread(target=read, name="hotbus-stdin", daemon=True).start()
     return queue
