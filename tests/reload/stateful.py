@@ -853,13 +853,18 @@ class OnDisk(RuleBasedStateMachine):
             return running
         expected = counts.get(name, 0) + 1
         # Fresh when it served nothing before; discarded when the schema changed (there is
-        # no migration); perhaps lost when the replaced version could not export it, or when
-        # one of several quick saves changed the schema and the next changed it back.
+        # no migration); perhaps lost when the replaced version could not export it, when one
+        # of several quick saves changed the schema and the next changed it back, or when one
+        # of them (which may have run in between) could not export it.
         must_reset = previous is None or previous.version.schema != running.version.schema
         may_reset = must_reset
         if previous is not None:
-            schemas = {v.schema for v in self.model.saved.get(name, [])}
+            saved = self.model.saved.get(name, [])
+            schemas = {v.schema for v in saved}
             if schemas - {previous.version.schema}:
+                may_reset = True
+            if any(v.kind == "export_error" for v in saved[:-1]):
+                # an intermediate version of quick saves may have run, and failed to export
                 may_reset = True
             if previous.version.kind == "export_error" and (
                 self.model.saved or self.model.saved_helpers
