@@ -42,7 +42,8 @@ dependency order (alpha, beta, gamma, delta):
   (or a valid version of it saved during the step, when several saves came in quick
   succession: which of them the runtime saw is timing), its status is active with that
   version, and the status carries an error. If it did not serve, it serves nothing (failed,
-  blocked, or unknown when the file defines no plugin class).
+  blocked, or unknown when the file defines no plugin class), unless it served before it was
+  blocked: started again once what it requires serves, its last good version may serve on.
 - **Blocked**: a plugin it requires serves nothing: it serves nothing either (blocked, or
   failed if its own source is broken).
 - **Deleted**: the file is gone: the plugin is unknown to the runtime.
@@ -337,6 +338,8 @@ class Model:
     disk: dict[str, Version | None] = field(default_factory=dict)
     helper: HelperVersion | None = None
     serving: dict[str, Running | None] = field(default_factory=dict)
+    #: The last version that served, per plugin whose file exists (across blocked spells).
+    last_served: dict[str, Running] = field(default_factory=dict)
     counts: dict[str, int] = field(default_factory=dict)
     #: Per plugin, what this step saved (a save-all or a quick succession sees them all).
     saved: dict[str, list[Version]] = field(default_factory=dict)
@@ -689,6 +692,11 @@ class OnDisk(RuleBasedStateMachine):
         serving: dict[str, Running | None] = {}
         for name in PLUGINS:  # dependency order
             serving[name] = self._check_plugin(name, rows, pongs, serving)
+            now = serving[name]
+            if model.disk[name] is None:
+                model.last_served.pop(name, None)
+            elif now is not None:
+                model.last_served[name] = now
         self._check_events(rows)
         model.serving = serving
 
@@ -783,6 +791,9 @@ class OnDisk(RuleBasedStateMachine):
         """What may serve for broken plugin ``name``: its previous version, or a valid one saved
         during this step (one of several quick saves that the runtime may have seen)."""
         candidates = [previous] if previous is not None else []
+        if previous is None and name in self.model.last_served:
+            # it served, then was blocked: started again, it is its last good version again
+            candidates.append(self.model.last_served[name])
         for version in self.model.saved.get(name, []):
             if version.runs:
                 helpers = [self.model.helper, *self.model.saved_helpers]
