@@ -325,10 +325,10 @@ class Records:
         return list(self._ordered(loaded_only=False)[0])
 
     def order_of(self, names: Iterable[str], *, loaded_only: bool = False) -> list[str]:
-        """``names`` (plugins of the table) in the order of `order` (with ``loaded_only``: of
+        """Those of ``names`` in the graph, in the order of `order` (with ``loaded_only``: of
         the loaded plugins' graph), in O(k log k) for k names once the order is known."""
         place = self._ordered(loaded_only=loaded_only)[1]
-        return sorted(names, key=place.__getitem__)
+        return sorted((name for name in names if name in place), key=place.__getitem__)
 
     def _ordered(self, *, loaded_only: bool) -> tuple[list[str], dict[str, int]]:
         """The dependency order and each name's place in it, computed once per graph change."""
