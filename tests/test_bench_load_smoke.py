@@ -1,4 +1,5 @@
-"""Smoke test of the load benchmark: a quick run prints a sane JSON object."""
+"""Smoke test of the load benchmark: a quick run (tiny sizes) prints a sane JSON object with
+the start ratio, the growth keys and the misses."""
 
 from __future__ import annotations
 
@@ -32,3 +33,16 @@ def test_load_benchmark_quick_json(
     for key in ("load_all_s", "stop_all_s", "ratio_vs_compile_exec"):
         value = result[key]
         assert isinstance(value, float) and math.isfinite(value) and value > 0, (key, value)
+    for key in (
+        "load_per_plugin_growth_5000_vs_100",
+        "leaf_reload_growth_5000_vs_100",
+        "status_ms_5000",
+    ):
+        value = result[key]
+        assert isinstance(value, float) and math.isfinite(value) and value > 0, (key, value)
+    assert result["growth_sizes"] == {"small": 12, "large": 40}
+    assert result["ratio_vs_compile_exec_spread"]["rounds"] == 1
+    assert result["leaf_reload_ms_large"]["rounds"] == 3
+    assert result["growth_failures"] == []
+    assert isinstance(result["misses"], list)
+    assert all(isinstance(miss, str) for miss in result["misses"])

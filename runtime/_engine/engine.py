@@ -299,14 +299,22 @@ class Engine:
     # -- starting and stopping --------------------------------------------------------------------
 
     async def start_ready(self) -> None:
-        """Start every loaded or blocked plugin whose dependencies are all active."""
+        """Start every loaded or blocked plugin whose dependencies are all active.
+
+        Only the plugins waiting (loaded or blocked) are looked at, in dependency order, with
+        the cycles through what they require: the cost is that of what waits, not of every
+        plugin known.
+        """
+        records = self.records
         progress = True
         while progress:
             progress = False
-            graph = self.records.graph(loaded_only=True)
-            cycles = cycles_by_member(graph)
-            for name in topological_order(graph):
-                rec = self.records.find(name)
+            waiting = records.waiting()
+            if not waiting:
+                return
+            cycles = records.cycles(waiting, loaded_only=True)
+            for name in records.order_of(waiting, loaded_only=True):
+                rec = records.find(name)
                 if rec is None or rec.state not in (S.LOADED, S.BLOCKED) or not rec.enabled:
                     continue
                 reason = self.blocker(rec, cycles)
@@ -348,9 +356,9 @@ class Engine:
     async def stop_dependents(self, names: set[str], reason: str) -> None:
         """Stop the active plugins depending on ``names`` (reverse order); they become blocked."""
         closure = self.records.dependents(names)
-        for name in reversed(self.records.order()):
+        for name in reversed(self.records.order_of(closure)):
             rec = self.records.get(name)
-            if name in closure and rec.state is S.ACTIVE:
+            if rec.state is S.ACTIVE:
                 await self.stop(rec, S.BLOCKED, reason)
 
     # -- hooks ------------------------------------------------------------------------------------

@@ -2,36 +2,46 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+import heapq
+from collections.abc import Callable, Iterable, Mapping
 
-__all__ = ["cycles_by_member", "dependents_closure", "find_cycles", "topological_order"]
+__all__ = [
+    "cycles_by_member",
+    "dependents_closure",
+    "find_cycles",
+    "reachable",
+    "topological_order",
+]
 
 
 def topological_order(graph: Mapping[str, Iterable[str]]) -> list[str]:
     """Order ``graph``'s nodes so that each comes after the nodes it depends on.
 
     ``graph`` maps a node to its dependencies; dependencies outside the graph are ignored.
-    Nodes on a cycle come after every node that is not, in name order. Ties break by name, so
-    the order is deterministic.
+    Nodes on a cycle come after every node that is not, in name order. Ties break by name (of
+    the nodes ready, the smallest name comes first), so the order is deterministic. It takes
+    O(N log N + E) for N nodes and E dependencies.
     """
-    deps = {node: sorted({d for d in graph[node] if d in graph}) for node in graph}
-    dependents: dict[str, list[str]] = {node: [] for node in deps}
-    for node, wanted in deps.items():
+    dependents: dict[str, list[str]] = {node: [] for node in graph}
+    missing: dict[str, int] = {}
+    for node in graph:
+        wanted = {d for d in graph[node] if d in dependents}
+        missing[node] = len(wanted)
         for dep in wanted:
             dependents[dep].append(node)
-    missing = {node: len(wanted) for node, wanted in deps.items()}
-    ready = sorted(node for node, count in missing.items() if count == 0)
+    ready = [node for node, count in missing.items() if count == 0]
+    heapq.heapify(ready)
     order: list[str] = []
     while ready:
-        node = ready.pop(0)
+        node = heapq.heappop(ready)
         order.append(node)
-        for dependent in sorted(dependents[node]):
+        for dependent in dependents[node]:
             missing[dependent] -= 1
             if missing[dependent] == 0:
-                ready.append(dependent)
-        ready.sort()
-    placed = set(order)
-    order.extend(sorted(node for node in deps if node not in placed))
+                heapq.heappush(ready, dependent)
+    if len(order) < len(missing):
+        placed = set(order)
+        order.extend(sorted(node for node in missing if node not in placed))
     return order
 
 
@@ -128,3 +138,28 @@ def dependents_closure(graph: Mapping[str, Iterable[str]], roots: Iterable[str])
 def cycles_by_member(graph: Mapping[str, Iterable[str]]) -> dict[str, list[str]]:
     """Each node on a dependency cycle of ``graph``, with its cycle (see `find_cycles`)."""
     return {node: cycle for cycle in find_cycles(graph) for node in cycle}
+
+
+def reachable(
+    requires: Callable[[str], Iterable[str] | None], roots: Iterable[str]
+) -> dict[str, list[str]]:
+    """The part of a graph reachable from ``roots``, following dependencies.
+
+    ``requires`` gives a node's dependencies, or None for a node outside the graph (left out,
+    like the dependencies `topological_order` ignores). The part found is closed under
+    dependencies, so every cycle through one of its nodes lies within it: `find_cycles` of it
+    finds exactly the cycles of the whole graph that pass through what ``roots`` reach, in time
+    proportional to that part rather than to the whole graph.
+    """
+    found: dict[str, list[str]] = {}
+    todo = list(roots)
+    while todo:
+        node = todo.pop()
+        if node in found:
+            continue
+        wanted = requires(node)
+        if wanted is None:
+            continue
+        found[node] = list(wanted)
+        todo.extend(found[node])
+    return found

@@ -59,9 +59,8 @@ def members(records: Records, triggers: list[Record]) -> list[Member]:
     wanted = asked | {
         name for name in records.dependents(asked) if records.get(name).state is S.ACTIVE
     }
-    graph = records.graph()
     found: list[Member] = []
-    for name in topological_order({n: graph[n] for n in wanted}):
+    for name in topological_order({n: records.get(n).requires for n in wanted}):
         rec = records.get(name)
         found.append(
             Member(
@@ -79,9 +78,7 @@ def members(records: Records, triggers: list[Record]) -> list[Member]:
 def joining(records: Records, names: set[str]) -> list[str]:
     """The blocked plugins depending on ``names``: they may start once the plan commits."""
     closure = records.dependents(names)
-    return [
-        name for name in records.order() if name in closure and records.get(name).state is S.BLOCKED
-    ]
+    return [name for name in records.order_of(closure) if records.get(name).state is S.BLOCKED]
 
 
 def swap_order(plan: list[Member], *, new: bool) -> list[Member]:

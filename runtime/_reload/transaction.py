@@ -25,7 +25,7 @@ from pathlib import Path
 
 from hotbus.runtime._engine.dependencies import MISSING, unmet
 from hotbus.runtime._engine.engine import Engine
-from hotbus.runtime._engine.graph import cycles_by_member
+from hotbus.runtime._engine.graph import cycles_by_member, reachable
 from hotbus.runtime._engine.records import Record
 from hotbus.runtime._loading.importer import Job
 from hotbus.runtime._loading.interrupt import contain
@@ -282,10 +282,17 @@ class Transaction:
         records = self.engine.records
         going = self._going()
         new = {m.name: m.manifest for m in going if m.manifest is not None}
-        graph = records.graph()
-        for name, manifest in new.items():
-            graph[name] = [r.name for r in manifest.requires]
-        cycles = cycles_by_member(graph)
+
+        def requires(name: str) -> list[str] | None:
+            manifest = new.get(name)
+            if manifest is not None:
+                return [r.name for r in manifest.requires]
+            rec = records.find(name)
+            return rec.requires if rec is not None else None
+
+        # The cycles through what the members checked require: only that part of the graph.
+        checked = [m.name for m in going if m.manifest is not None and m.was_active]
+        cycles = cycles_by_member(reachable(requires, checked))
 
         def available(name: str) -> PluginManifest | str:
             found = new.get(name)
