@@ -17,6 +17,7 @@ from typing import Any, Final, TypeVar, final
 import blinker
 from blinker._utilities import make_id  # the key of Signal.receivers: blinker's own, to agree
 from hotbus.bus._mailbox import Mailbox
+from hotbus.bus._patterns import PatternIndex
 from hotbus.bus._recorder import Recorder
 from hotbus.bus._subscription import (
     RUNTIME,
@@ -34,6 +35,7 @@ from hotbus.schemas import (
     HandlerTimeoutError,
     PublishDepthError,
     TopicError,
+    is_pattern,
     topic_matches,
     validate_pattern,
 )
@@ -128,7 +130,8 @@ class _Namespace(blinker.Namespace):
 
     `signal` returns the same signal for a name for as long as anything holds it. A signal is
     made by the bus; it enters the mapping with its first receiver and leaves it with its last
-    (and is held weakly meanwhile, so that whoever holds it keeps the same one).
+    (and is held weakly meanwhile, so that whoever holds it keeps the same one). The patterns
+    among the names are indexed by token, so that `matching` never tries every name.
     """
 
     def __init__(self, make: Callable[[str, str | None], blinker.NamedSignal]) -> None:
@@ -138,6 +141,7 @@ class _Namespace(blinker.Namespace):
         self._idle: weakref.WeakValueDictionary[str, blinker.NamedSignal] = (
             weakref.WeakValueDictionary()
         )
+        self._patterns = PatternIndex()
 
     def signal(self, name: str, doc: str | None = None) -> blinker.NamedSignal:
         """The signal named ``name``, made by the bus if there is none.
@@ -162,6 +166,8 @@ class _Namespace(blinker.Namespace):
         if name not in self:
             self._idle.pop(name, None)
             self[name] = signal
+            if is_pattern(name):
+                self._patterns.add(name)
 
     def leave(self, signal: blinker.NamedSignal) -> None:
         """Unmap ``signal`` if it has no receiver left."""
@@ -169,6 +175,15 @@ class _Namespace(blinker.Namespace):
         if not signal.receivers and self.get(name) is signal:
             del self[name]
             self._idle[name] = signal
+            self._patterns.discard(name)
+
+    def matching(self, topic: str) -> list[blinker.NamedSignal]:
+        """The mapped signals whose name is ``topic`` or a pattern matching it."""
+        found = [self[name] for name in self._patterns.matching(topic)]
+        exact = self.get(topic)
+        if exact is not None:
+            found.append(exact)
+        return found
 
 
 @final
@@ -539,8 +554,8 @@ class Bus:
         found: list[Subscription] = []
         owners: dict[str, None] = {}
         if not (self._muted and any(topic_matches(p, topic) or p == topic for p in self._muted)):
-            for name, signal in self.namespace.items():
-                if not signal.is_muted and (name == topic or topic_matches(name, topic)):
+            for signal in self.namespace.matching(topic):
+                if not signal.is_muted:
                     found += self._subscriptions_of(signal)
             if owner is not None:
                 found = [sub for sub in found if sub.owner == owner]
