@@ -74,10 +74,14 @@ _SYNC: Final = 0
 _ASYNC: Final = 1
 _TIMED: Final = 2
 _Entry = tuple[Handler, int, Subscription]
-# The ordered entries for one topic (of one owner, or all), and whether any is async.
-# The runtime's own handlers (called during publish), whether any is async, and the other owners
+# Which handlers of a plan are async: none, some, or every one (awaited without a timeout).
+_NONE_ASYNC: Final = 0
+_SOME_ASYNC: Final = 1
+_ALL_ASYNC: Final = 2
+# The ordered entries for one topic (of one owner, or all), and which of them are async.
+# The runtime's own handlers (called during publish), which are async, and the other owners
 # whose mailboxes get the event.
-_Plan = tuple[tuple[_Entry, ...], bool, tuple[str, ...]]
+_Plan = tuple[tuple[_Entry, ...], int, tuple[str, ...]]
 
 
 def _pattern_of(topic: TopicLike, owner: str | None = None) -> str:
@@ -567,13 +571,17 @@ class Bus:
                     if any(p == topic or topic_matches(p, topic) for p in held.patterns):
                         owners.setdefault(held.owner)
         entries = tuple((sub.handler, _call_kind(sub), sub) for sub in found)
-        plan = (entries, any(sub.is_async for sub in found), tuple(owners))
+        kinds = {kind for _, kind, _ in entries}
+        asynchronous = (
+            _ALL_ASYNC if kinds == {_ASYNC} else _SOME_ASYNC if kinds - {_SYNC} else _NONE_ASYNC
+        )
+        plan = (entries, asynchronous, tuple(owners))
         self._plans[topic if owner is None else (topic, owner)] = plan
         return plan
 
     # -- publishing ------------------------------------------------------------------------
 
-    async def publish(self, event: Event, *, owner: str | None = None) -> None:
+    async def publish(self, event: Event, *, owner: str | None = None) -> None:  # noqa: PLR0915 - the hot path, inlined
         """Deliver ``event`` to every matching handler.
 
         The runtime's own handlers (owner `RUNTIME`) run now, in order, and `publish` returns
@@ -592,7 +600,7 @@ class Bus:
         plan = self._plans.get(topic if owner is None else (topic, owner))  # _entries, inlined
         if plan is None:
             plan = self._plan(topic, owner)
-        entries, has_async, owners = plan
+        entries, asynchronous, owners = plan
         if owner is not None and owner != RUNTIME:
             entries, owners = (), (owner,) if entries or self._held_for(owner, topic) else ()
         if not entries and not owners:
@@ -613,9 +621,17 @@ class Bus:
             return
         # Sync handlers cannot await, so while one runs no other task can: the chain they see
         # (for publish_nowait) lives on the bus. Async handlers get it through the context.
-        token = _chain.set(here) if has_async else None
-        self._sync_chain = here
+        token = _chain.set(here) if asynchronous else None
         try:
+            if asynchronous == _ALL_ASYNC:  # no sync handler: nothing to switch between them
+                for handler, _, sub in entries:
+                    if sub.active:
+                        try:
+                            await handler(event)
+                        except Exception as error:
+                            await self._failed(sub, event, error, here)
+                return
+            self._sync_chain = here
             for handler, kind, sub in entries:
                 if not sub.active:
                     continue  # cancelled while this event was being delivered
