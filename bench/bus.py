@@ -46,6 +46,10 @@ at most 2.0 at 10 and 100; wildcard / exact at most 1.2 (one cached plan); build
 event at most 1.0 us (its best batch); end to end, ours / baseline at most 0.5 (twice as fast)
 at 1, 10 and 100 async handlers; under churn, wildcard / exact at most 1.5. Every missed
 target is listed under ``misses``, and ``--check`` exits with status 1 when there is one.
+At one handler the end-to-end target is out of reach as long as events are validated models
+with an id and a timestamp: the baseline's whole publish (about 0.5 us for its event and 1.2 us
+for blinker's send_async here) is about what building a hotbus event alone takes, and the
+figure is reported as a miss rather than the target lowered.
 
 Peers. ``--peers`` times only a side-by-side dispatch, sync and async handlers at 1, 10 and 100,
 one event built outside the timing: ours, blinker (a dependency, always there) and pyee
