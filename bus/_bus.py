@@ -17,6 +17,7 @@ from typing import Any, Final, TypeVar, final
 import blinker
 from blinker._utilities import make_id  # the key of Signal.receivers: blinker's own, to agree
 from hotbus.bus._mailbox import Mailbox
+from hotbus.bus._patterns import PatternIndex
 from hotbus.bus._recorder import Recorder
 from hotbus.bus._subscription import (
     RUNTIME,
@@ -34,6 +35,7 @@ from hotbus.schemas import (
     HandlerTimeoutError,
     PublishDepthError,
     TopicError,
+    is_pattern,
     topic_matches,
     validate_pattern,
 )
@@ -72,10 +74,14 @@ _SYNC: Final = 0
 _ASYNC: Final = 1
 _TIMED: Final = 2
 _Entry = tuple[Handler, int, Subscription]
-# The ordered entries for one topic (of one owner, or all), and whether any is async.
-# The runtime's own handlers (called during publish), whether any is async, and the other owners
+# Which handlers of a plan are async: none, some, or every one (awaited without a timeout).
+_NONE_ASYNC: Final = 0
+_SOME_ASYNC: Final = 1
+_ALL_ASYNC: Final = 2
+# The ordered entries for one topic (of one owner, or all), and which of them are async.
+# The runtime's own handlers (called during publish), which are async, and the other owners
 # whose mailboxes get the event.
-_Plan = tuple[tuple[_Entry, ...], bool, tuple[str, ...]]
+_Plan = tuple[tuple[_Entry, ...], int, tuple[str, ...]]
 
 
 def _pattern_of(topic: TopicLike, owner: str | None = None) -> str:
@@ -128,7 +134,8 @@ class _Namespace(blinker.Namespace):
 
     `signal` returns the same signal for a name for as long as anything holds it. A signal is
     made by the bus; it enters the mapping with its first receiver and leaves it with its last
-    (and is held weakly meanwhile, so that whoever holds it keeps the same one).
+    (and is held weakly meanwhile, so that whoever holds it keeps the same one). The patterns
+    among the names are indexed by token, so that `matching` never tries every name.
     """
 
     def __init__(self, make: Callable[[str, str | None], blinker.NamedSignal]) -> None:
@@ -138,6 +145,7 @@ class _Namespace(blinker.Namespace):
         self._idle: weakref.WeakValueDictionary[str, blinker.NamedSignal] = (
             weakref.WeakValueDictionary()
         )
+        self._patterns = PatternIndex()
 
     def signal(self, name: str, doc: str | None = None) -> blinker.NamedSignal:
         """The signal named ``name``, made by the bus if there is none.
@@ -162,6 +170,8 @@ class _Namespace(blinker.Namespace):
         if name not in self:
             self._idle.pop(name, None)
             self[name] = signal
+            if is_pattern(name):
+                self._patterns.add(name)
 
     def leave(self, signal: blinker.NamedSignal) -> None:
         """Unmap ``signal`` if it has no receiver left."""
@@ -169,6 +179,15 @@ class _Namespace(blinker.Namespace):
         if not signal.receivers and self.get(name) is signal:
             del self[name]
             self._idle[name] = signal
+            self._patterns.discard(name)
+
+    def matching(self, topic: str) -> list[blinker.NamedSignal]:
+        """The mapped signals whose name is ``topic`` or a pattern matching it."""
+        found = [self[name] for name in self._patterns.matching(topic)]
+        exact = self.get(topic)
+        if exact is not None:
+            found.append(exact)
+        return found
 
 
 @final
@@ -539,8 +558,8 @@ class Bus:
         found: list[Subscription] = []
         owners: dict[str, None] = {}
         if not (self._muted and any(topic_matches(p, topic) or p == topic for p in self._muted)):
-            for name, signal in self.namespace.items():
-                if not signal.is_muted and (name == topic or topic_matches(name, topic)):
+            for signal in self.namespace.matching(topic):
+                if not signal.is_muted:
                     found += self._subscriptions_of(signal)
             if owner is not None:
                 found = [sub for sub in found if sub.owner == owner]
@@ -552,13 +571,17 @@ class Bus:
                     if any(p == topic or topic_matches(p, topic) for p in held.patterns):
                         owners.setdefault(held.owner)
         entries = tuple((sub.handler, _call_kind(sub), sub) for sub in found)
-        plan = (entries, any(sub.is_async for sub in found), tuple(owners))
+        kinds = {kind for _, kind, _ in entries}
+        asynchronous = (
+            _ALL_ASYNC if kinds == {_ASYNC} else _SOME_ASYNC if kinds - {_SYNC} else _NONE_ASYNC
+        )
+        plan = (entries, asynchronous, tuple(owners))
         self._plans[topic if owner is None else (topic, owner)] = plan
         return plan
 
     # -- publishing ------------------------------------------------------------------------
 
-    async def publish(self, event: Event, *, owner: str | None = None) -> None:
+    async def publish(self, event: Event, *, owner: str | None = None) -> None:  # noqa: PLR0915 - the hot path, inlined
         """Deliver ``event`` to every matching handler.
 
         The runtime's own handlers (owner `RUNTIME`) run now, in order, and `publish` returns
@@ -577,7 +600,7 @@ class Bus:
         plan = self._plans.get(topic if owner is None else (topic, owner))  # _entries, inlined
         if plan is None:
             plan = self._plan(topic, owner)
-        entries, has_async, owners = plan
+        entries, asynchronous, owners = plan
         if owner is not None and owner != RUNTIME:
             entries, owners = (), (owner,) if entries or self._held_for(owner, topic) else ()
         if not entries and not owners:
@@ -598,9 +621,17 @@ class Bus:
             return
         # Sync handlers cannot await, so while one runs no other task can: the chain they see
         # (for publish_nowait) lives on the bus. Async handlers get it through the context.
-        token = _chain.set(here) if has_async else None
-        self._sync_chain = here
+        token = _chain.set(here) if asynchronous else None
         try:
+            if asynchronous == _ALL_ASYNC:  # no sync handler: nothing to switch between them
+                for handler, _, sub in entries:
+                    if sub.active:
+                        try:
+                            await handler(event)
+                        except Exception as error:
+                            await self._failed(sub, event, error, here)
+                return
+            self._sync_chain = here
             for handler, kind, sub in entries:
                 if not sub.active:
                     continue  # cancelled while this event was being delivered

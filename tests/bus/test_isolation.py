@@ -278,3 +278,23 @@ async def test_a_redacted_owners_logged_failure_never_shows_the_secret(
         await bus.join()
     assert "login with" in caplog.text
     assert SECRET not in caplog.text
+
+
+async def test_a_failing_handler_among_async_handlers_only_does_not_stop_the_others(
+    bus: Bus,
+) -> None:
+    failures = _failures(bus)
+    received: list[Event] = []
+
+    async def record(event: Event) -> None:
+        received.append(event)
+
+    bus.subscribe(Roll, record, priority=1)
+    bus.subscribe(Roll, explode_async)
+    bus.subscribe(Roll, record, priority=-1)
+    roll = Roll()
+    await bus.publish(roll)
+    assert (received, [f.error.message for f in failures]) == (
+        [roll, roll],
+        ["a die cannot have -1 sides"],
+    )

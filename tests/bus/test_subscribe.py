@@ -442,3 +442,20 @@ def test_bus_repr_counts_subscriptions_and_owners(strict_bus: Bus) -> None:
     strict_bus.subscribe(Pong, _ignore, owner="dice")
     strict_bus.subscribe(Pong, _ignore)
     assert repr(strict_bus) == "<hotbus Bus strict subscriptions=3 owners=2>"
+
+
+async def test_async_handler_cancelled_by_an_async_handler_misses_the_event_in_flight(
+    bus: Bus,
+) -> None:
+    received: list[Event] = []
+
+    async def record(event: Event) -> None:
+        received.append(event)
+
+    async def cancel_later(event: Event) -> None:
+        later.cancel()
+
+    later = bus.subscribe(Ping, record)
+    bus.subscribe(Ping, cancel_later, priority=1)
+    await bus.publish(Ping())
+    assert received == []

@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+import copy
 import gc
+import json
 import os
+import pickle
 import uuid
 import warnings
 from collections.abc import Iterator
@@ -222,3 +225,36 @@ def test_a_forked_child_does_not_repeat_the_parents_event_ids() -> None:
 
 class EventIdProbe(Event):
     topic = "test.event.id-probe"
+
+
+def test_event_is_hashable_and_equal_events_hash_alike() -> None:
+    note = Note(text="hi")
+    copy = Note.parse(note.model_dump_json())
+    assert (note == copy, hash(note) == hash(copy)) == (True, True)
+
+
+def test_a_bad_field_from_the_caller_still_raises_a_validation_error() -> None:
+    with pytest.raises(ValidationError, match="text") as caught:
+        Note(text=["not", "a", "string"])
+    assert caught.value.errors()[0]["loc"] == ("text",)
+
+
+def test_an_explicit_event_id_is_validated() -> None:
+    with pytest.raises(ValidationError, match="event_id") as caught:
+        Note(event_id="not-a-uuid")
+    assert caught.value.errors()[0]["loc"] == ("event_id",)
+
+
+def test_an_explicit_event_id_given_as_a_string_is_kept() -> None:
+    event_id = uuid.uuid4()
+    assert Note(event_id=str(event_id)).event_id == event_id
+
+
+def test_event_ids_survive_pickling_and_deep_copies() -> None:
+    note = Note(text="hi")
+    assert (pickle.loads(pickle.dumps(note)), copy.deepcopy(note)) == (note, note)
+
+
+def test_event_id_dumps_as_a_uuid_string() -> None:
+    note = Note()
+    assert json.loads(note.model_dump_json())["event_id"] == str(note.event_id)
