@@ -923,6 +923,7 @@ class Result:
             "atomic_latency_ms": spread(self.latencies("atomic")),
             "answer_latency_ms": spread(self.answers("in_place")),
             "atomic_answer_latency_ms": spread(self.answers("atomic")),
+            "commit_to_answer_ms": spread([s.answer_ms - s.latency_ms for s in self.samples]),
             "transaction_ratio_vs_compile_exec": ratio.median,
             "transaction_ratio_rounds": ratio.as_dict(),
             "rss_growth_mb_1000_reloads": self.memory.growth_mb,
@@ -1105,6 +1106,14 @@ def table(summary: dict[str, Any]) -> str:
             ),
             (f"{kind} save -> {what} max", f"{figures['max']:.1f} ms", ""),
         ]
+    gap = summary["commit_to_answer_ms"]
+    rows.append(
+        (
+            "commit -> new code answers p50",
+            f"{gap['p50']:.1f} ms",
+            f"p95 {gap['p95']:.1f} ms, max {gap['max']:.1f} ms (both kinds)",
+        )
+    )
     ratio = summary["transaction_ratio_vs_compile_exec"]
     rounds = summary["transaction_ratio_rounds"]
     growth = summary["rss_growth_mb_1000_reloads"]
