@@ -28,7 +28,7 @@ def test_reload_benchmark_quick_json(
     out = capsys.readouterr().out
     assert code == 0, out
     result = json.loads(out)
-    for key in ("latency_ms", "atomic_latency_ms"):
+    for key in ("latency_ms", "atomic_latency_ms", "answer_latency_ms", "atomic_answer_latency_ms"):
         figures = result[key]
         assert set(figures) == {"p50", "p95", "max"}, (key, figures)
         for name, value in figures.items():
@@ -55,4 +55,14 @@ def test_reload_benchmark_quick_json(
         value = result[key]
         assert isinstance(value, float) and math.isfinite(value) and value >= 0, (key, value)
     assert result["unload_max_stall_s"] <= result["unload_s"]
+    # the new code answers no sooner than the commit that put it there
+    for commit, answer in (
+        ("latency_ms", "answer_latency_ms"),
+        ("atomic_latency_ms", "atomic_answer_latency_ms"),
+    ):
+        assert result[answer]["p50"] >= result[commit]["p50"], (commit, answer)
+    assert set(result["transaction_ratio_rounds"]) == {"median", "low", "high", "rounds"}
+    assert result["transaction_ratio_rounds"]["rounds"] == 10
+    for key in ("answer_p50_ms", "answer_p95_ms"):
+        assert result["targets"][key] > result["window_ms"], key
     assert isinstance(result["misses"], list)

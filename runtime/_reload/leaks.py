@@ -11,6 +11,9 @@ check never stalls serving:
 - The versions retired together (a reload, a cascade, hundreds of files deleted at once) are
   checked together: one collection for the lot, in a task of its own, once the scheduler has
   nothing more to do (`LeakChecker.deferred`).
+- The collection comes after the new versions have served: what the bus has queued is handed
+  over, and the deliveries under way then (the events that waited in a plugin's mailbox while
+  it was swapped, its first answers) finish first, for `SERVE_LIMIT_S` at most.
 - A version still alive is not reported at once: what holds it may be work in flight that the
   old version is finishing, a publish that began before the swap, a callback already queued.
   The check retries, with pauses, and reports only what still holds the version after a short
@@ -54,6 +57,10 @@ FIRST_PAUSE_S: Final = 0.02
 LONGEST_PAUSE_S: Final = 1.0
 #: How long a check waits for the bus to hand over what is queued before it collects (s).
 QUIET_LIMIT_S: Final = 1.0
+#: How long a check waits for the deliveries under way to finish before it collects (s).
+SERVE_LIMIT_S: Final = 0.05
+#: The name of a task delivering a plugin's mailbox begins with this.
+_DELIVERY_TASK: Final = "hotbus-mailbox:"
 #: Without a patience of its own, a version may take this long to finish its work (s).
 DEFAULT_PATIENCE_S: Final = 5.0
 #: The search for a holder yields to the loop after this much work (s) ...
@@ -251,14 +258,26 @@ class LeakChecker:
 
     async def _quiet(self) -> None:
         """Let what is queued be handed over first (boundedly): it may refer to an old version.
+        Then let the deliveries under way finish (for `SERVE_LIMIT_S` at most): a collection
+        holds the loop, and what a plugin's mailbox held while it was swapped is the new
+        version's first work, which the collection should not delay.
 
-        No plugin's mailbox is waited for: a delivery the old version is finishing is found
-        (and given its patience) by `_judge`, and a busy plugin elsewhere delays no check.
+        Only the deliveries under way when the check is ready are waited for, boundedly: a
+        delivery the old version is finishing is found (and given its patience) by `_judge`,
+        and a busy or hung plugin elsewhere delays a check by `SERVE_LIMIT_S` at most.
         """
         await asyncio.sleep(0)
         with suppress(TimeoutError):
             async with asyncio.timeout(QUIET_LIMIT_S):
                 await self._bus.flush()
+        current = asyncio.current_task()
+        delivering = [
+            task
+            for task in asyncio.all_tasks()
+            if task is not current and task.get_name().startswith(_DELIVERY_TASK)
+        ]
+        if delivering:
+            await asyncio.wait(delivering, timeout=SERVE_LIMIT_S)
 
     async def _judge(self, due: list[_Retired]) -> None:
         """Report each of ``due`` unless what holds it is still finishing work."""

@@ -1,4 +1,5 @@
-"""The leak checker on its own: batches, what a report names, and the frozen start-up heap."""
+"""The leak checker on its own: batches, what a report names, the frozen start-up heap, and
+that its collection waits (boundedly) for the deliveries under way."""
 
 from __future__ import annotations
 
@@ -8,9 +9,10 @@ import gc
 from types import SimpleNamespace
 from typing import Any, cast
 
+from hotbus import ChatMessage
 from hotbus.bus import Bus
 from hotbus.runtime._loading.loader import Loaded
-from hotbus.runtime._reload.leaks import LeakChecker, freeze_startup_heap
+from hotbus.runtime._reload.leaks import SERVE_LIMIT_S, LeakChecker, freeze_startup_heap
 from hotbus.schemas import PluginLeaked
 from hotbus.testing import Harness, PluginDir
 
@@ -76,3 +78,43 @@ async def test_the_start_up_heap_is_frozen_but_no_plugin_version(
     collectable = gc.get_objects()  # what later collections walk: not the frozen objects
     assert any(obj is plugin_class for obj in collectable)
     assert not any(obj is Harness for obj in collectable)  # made before the start: frozen
+
+
+async def test_the_collection_comes_after_the_deliveries_under_way(bus: Bus) -> None:
+    # A plugin's handler is delivering (its first answer after a swap, say) when a check is
+    # ready: the collection, which holds the loop, waits for it to finish.
+    checker = LeakChecker(bus)
+    collections_when_served: list[int] = []
+
+    async def answer(message: ChatMessage) -> None:
+        for _ in range(5):  # a delivery that takes a few rounds of the loop
+            await asyncio.sleep(0.002)
+        collections_when_served.append(checker.collections)
+
+    bus.subscribe(ChatMessage, answer, owner="answering")
+    await bus.publish(ChatMessage(user="u", text="!value"))
+    checker.watch([version_of("retired")[0]])
+    await asyncio.wait_for(checker.join(), 10)
+    assert collections_when_served == [0]
+    assert checker.collections == 1
+
+
+async def test_a_hung_delivery_delays_the_collection_only_boundedly(bus: Bus) -> None:
+    checker = LeakChecker(bus)
+    release = asyncio.Event()
+
+    async def hang(message: ChatMessage) -> None:
+        await release.wait()
+
+    bus.subscribe(ChatMessage, hang, owner="hung")
+    await bus.publish(ChatMessage(user="u", text="!value"))
+    try:
+        loop = asyncio.get_running_loop()
+        began = loop.time()
+        checker.watch([version_of("retired")[0]])
+        await asyncio.wait_for(checker.join(), 10)
+        assert checker.collections == 1
+        assert loop.time() - began < SERVE_LIMIT_S + 1.0
+    finally:
+        release.set()
+    await bus.join()
