@@ -14,6 +14,7 @@ the rounds is reported, in milliseconds::
     python bench/cascade.py            # a table
     python bench/cascade.py --json     # one JSON object
     python bench/cascade.py --quick    # sizes 10, 20, 40 (under the keys 10, 100, 500)
+    python bench/cascade.py --check    # exit status 1 if the target is missed (listed in misses)
 
 ``per_plugin_growth_500_vs_10`` is the per-plugin time at 500 divided by the per-plugin time at
 10, the worse of chain and fan-out. Target: at most 1.5, i.e. the cascade grows linearly.
@@ -32,6 +33,7 @@ if __name__ == "__main__":
     # would shadow the ``bus`` package: drop that entry before importing the runtime.
     _HERE = Path(__file__).resolve().parent
     sys.path[:] = [entry for entry in sys.path if Path(entry or ".").resolve() != _HERE]
+    sys.path.append(str(_HERE.parent))  # for bench.rounds, after every installed package
 
 import argparse
 import asyncio
@@ -47,6 +49,8 @@ from typing import Any, Final, Literal
 
 from hotbus import Runtime
 from hotbus.schemas import PluginState, ReloadCommitted
+
+from bench.rounds import exit_status
 
 #: ``per_plugin_growth_500_vs_10`` the cascade should stay under.
 TARGET_GROWTH: Final = 1.5
@@ -206,7 +210,14 @@ def summary(results: list[Measurement], *, quick: bool) -> dict[str, Any]:
     found["per_plugin_growth_500_vs_10"] = max(growth(results, shape) for shape in SHAPES)
     if quick:
         found["quick"] = True
+    found["misses"] = misses(found)
     return found
+
+
+def misses(found: dict[str, Any]) -> list[str]:
+    """The targets ``found`` misses, each as a short sentence."""
+    r = found["per_plugin_growth_500_vs_10"]
+    return [f"per_plugin_growth_500_vs_10 {r:.2f} > {TARGET_GROWTH}"] if r > TARGET_GROWTH else []
 
 
 # -- reporting -----------------------------------------------------------------------------------
@@ -245,6 +256,9 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         "--quick", action="store_true", help="sizes 10, 20, 40 (reported under 10, 100, 500)"
     )
     parser.add_argument("--json", action="store_true", help="print only a JSON object")
+    parser.add_argument(
+        "--check", action="store_true", help="exit with status 1 if a target is missed"
+    )
     args = parser.parse_args(argv)
     if args.rounds is None:
         args.rounds = 3 if args.quick else 5
@@ -254,7 +268,8 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Run the benchmark; returns 0, or 1 if a cascade misbehaved or a timing is not finite."""
+    """Run the benchmark; returns 0, or 1 if a cascade misbehaved, a timing is not finite, or
+    (with ``--check``) a target is missed."""
     args = parse_args(argv)
     sizes = QUICK_SIZES if args.quick else SIZES
     try:
@@ -269,7 +284,7 @@ def main(argv: list[str] | None = None) -> int:
         print("a timing is not finite and positive: the clock misbehaved", file=sys.stderr)
         return 1
     print(json.dumps(found, indent=2) if args.json else table(results, found))
-    return 0
+    return exit_status(found["misses"], check=args.check)
 
 
 if __name__ == "__main__":

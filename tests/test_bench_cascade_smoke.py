@@ -27,7 +27,8 @@ def test_cascade_benchmark_quick_json_has_every_figure_finite_and_positive(
     out = capsys.readouterr().out
     assert code == 0, out
     result = json.loads(out)
-    assert set(result) == {"chain", "fanout", "per_plugin_growth_500_vs_10", "quick"}
+    assert set(result) == {"chain", "fanout", "per_plugin_growth_500_vs_10", "quick", "misses"}
+    assert isinstance(result["misses"], list)
     assert result["quick"] is True
     figures = {
         f"{shape}.{size}": result[shape][size]
