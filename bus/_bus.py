@@ -232,6 +232,7 @@ class Bus:
         "_max_depth",
         "_muted",
         "_outbox",
+        "_owned",
         "_plans",
         "_redactions",
         "_seq",
@@ -259,6 +260,9 @@ class Bus:
         self._max_depth = max_depth
         # The subscriptions of receivers connected with blinker's API, by signal and receiver id.
         self._adopted: dict[tuple[blinker.NamedSignal, Hashable], Subscription] = {}
+        # Every connected subscription, by owner (kept as blinker reports connects and
+        # disconnects), so that one owner's subscriptions cost what that owner has.
+        self._owned: dict[str, dict[Subscription, None]] = {}
         # By topic, or by topic and owner for `deliver`.
         self._plans: dict[str | tuple[str, str], _Plan] = {}
         self._sync_chain: _Chain | None = None
@@ -354,6 +358,7 @@ class Bus:
             return  # bus events have no sender of their own: such a receiver never matches
         if type(receiver) is Subscription and receiver.signal is signal:
             receiver.active = True
+            self._own(receiver)
         else:
             self._adopt(signal, receiver, weak)
         self.namespace.enter(signal)
@@ -366,10 +371,12 @@ class Bus:
             return  # only that sender's connection ended
         if type(receiver) is Subscription and receiver.signal is signal:
             receiver.active = False
+            self._disown(receiver)
         else:
             adopted = self._adopted.pop((signal, make_id(receiver)), None)
             if adopted is not None:
                 adopted.active = False
+                self._disown(adopted)
         self.namespace.leave(signal)
         self._plans.clear()
 
@@ -379,6 +386,7 @@ class Bus:
         previous = self._adopted.get(key)
         if previous is not None:  # connected again: it keeps its place
             previous.active = False
+            self._disown(previous)
         is_async = is_async_handler(receiver)
         held: Handler | weakref.ref[Handler] = receiver
         handler: Handler = receiver
@@ -386,6 +394,7 @@ class Bus:
 
             def collected(_: object) -> None:
                 sub.active = False
+                self._disown(sub)
                 if self._adopted.get(key) is sub:
                     del self._adopted[key]
                 self._plans.clear()
@@ -404,6 +413,17 @@ class Bus:
             name=describe_handler(receiver),
         )
         self._adopted[key] = sub
+        self._own(sub)
+
+    def _own(self, sub: Subscription) -> None:
+        self._owned.setdefault(sub.owner, {})[sub] = None
+
+    def _disown(self, sub: Subscription) -> None:
+        owned = self._owned.get(sub.owner)
+        if owned is not None:
+            owned.pop(sub, None)
+            if not owned:
+                del self._owned[sub.owner]
 
     def _subscriptions_of(self, signal: blinker.NamedSignal) -> list[Subscription]:
         """The subscriptions of ``signal``'s receivers, in blinker's (arbitrary) order."""
@@ -525,14 +545,15 @@ class Bus:
 
     def subscriptions(self, owner: str | None = None) -> list[Subscription]:
         """Active subscriptions (of ``owner``, if given) in subscription order."""
-        subs = self._all()
         if owner is None:
-            return subs
-        return [sub for sub in subs if sub.owner == owner]
+            return self._all()
+        owned = [sub for sub in self._owned.get(owner, ()) if sub.active]
+        owned.sort(key=lambda sub: sub.seq)
+        return owned
 
     def owners(self) -> list[str]:
         """Every owner that has at least one subscription."""
-        return sorted({sub.owner for sub in self._all()})
+        return sorted(o for o, subs in self._owned.items() if any(s.active for s in subs))
 
     def has_subscribers(self, topic: str) -> bool:
         """Whether publishing ``topic`` now would reach any handler (cheap: plans are cached)."""
