@@ -363,21 +363,22 @@ class Runtime:
         return path.suffix == ".py" or path == self.settings.config_file
 
     async def _start_watching(self) -> None:
+        # What was loaded is what the runtime acted on: those files are known by what was read
+        # (and compared with the disk once watching runs, below); the others by their content.
+        loaded: dict[Path, str] = {}
+        for rec in self._engine.records:
+            if rec.loaded is not None and rec.loaded.generation is not None:
+                loaded.update(rec.loaded.generation.files)
         known = [p for d in self.settings.plugin_dirs for p in Path(d).resolve().rglob("*.py")]
         if self.settings.config_file is not None:
             known.append(self.settings.config_file)
-        self._debouncer.remember(known)
+        self._debouncer.remember(p for p in known if p not in loaded)
         self._debouncer.attach()
         for listener in self._rescans:
             listener.attach()
         await self._watcher.start()
         self._debouncer.configure_closed(self._watcher.reports_closed)
-        # What was loaded is what the runtime acted on: a file changed since settles now.
-        loaded: dict[Path, str] = {}
-        for rec in self._engine.records:
-            if rec.loaded is not None and rec.loaded.generation is not None:
-                loaded.update(rec.loaded.generation.files)
-        self._debouncer.staged(loaded)
+        self._debouncer.staged(loaded)  # a file changed since it was loaded settles now
 
     async def _stop_watching(self, reason: str) -> None:
         await self._watcher.stop(reason)

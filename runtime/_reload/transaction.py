@@ -341,11 +341,12 @@ class Transaction:
             failed = True
         return failed
 
-    def _key(self, member: Member) -> _Key | None:
-        """``member``'s staged version in the context of what it requires, once it moves."""
+    def _key(self, member: Member, ahead: dict[str, Member] | None = None) -> _Key | None:
+        """``member``'s staged version in the context of what it requires, once it moves
+        (``ahead``: the members going ahead, by name, when the caller has them)."""
         if member.staged is None or member.manifest is None:
             return None
-        by_name = {m.name: m for m in self._going()}
+        by_name = ahead if ahead is not None else {m.name: m for m in self._going()}
         versions: dict[str, str] = {}
         todo = [r.name for r in member.manifest.requires]
         while todo:
@@ -366,11 +367,13 @@ class Transaction:
     def _recall(self) -> bool:
         """Fail each member going ahead with a version that failed to come up before, in the
         same context. Returns whether any failed."""
-        if not self.failed_versions.failures:
-            return False
+        remembered = {key[0] for key in self.failed_versions.failures}
+        going = {m.name: m for m in self._going()}
         recalled = False
-        for member in self._going():
-            key = self._key(member)
+        for member in list(going.values()):
+            if member.name not in remembered:
+                continue
+            key = self._key(member, going)
             known = self.failed_versions.failures.get(key) if key is not None else None
             if known is not None:
                 member.failure = known
