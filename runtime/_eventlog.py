@@ -42,6 +42,7 @@ from hotbus.schemas import (
     PluginStateChanged,
     ReloadAction,
     ReloadCommitted,
+    ReloadPatched,
     ReloadPlanned,
     ReloadReason,
     ReloadRejected,
@@ -312,6 +313,15 @@ def _reload_committed(logger: logging.Logger, event: ReloadCommitted) -> None:
         (change,) = changes
         if change.new_version is None:
             logger.info("✅ %s unloaded%s", change.plugin, took)
+        elif change.not_patched:
+            logger.info(
+                "✅ %s %s %s%s (not patched: %s)",
+                change.plugin,
+                change.new_version,
+                _verb_of(change),
+                took,
+                change.not_patched,
+            )
         else:
             logger.info("✅ %s %s %s%s", change.plugin, change.new_version, _verb_of(change), took)
         return
@@ -333,6 +343,30 @@ def _reload_committed(logger: logging.Logger, event: ReloadCommitted) -> None:
     if not whole and logger.isEnabledFor(logging.DEBUG):
         for change in changes:
             logger.debug("  %s %s %s", change.plugin, change.new_version or "-", _verb_of(change))
+
+
+def _reload_patched(logger: logging.Logger, event: ReloadPatched) -> None:
+    """``🩹 dice 1.0.0+ab12cd patched in 0.4 ms: Dice.roll``; a patch undone is a warning."""
+    if event.error is not None:
+        if logger.isEnabledFor(logging.WARNING):
+            fmt, args = _with_error(
+                "⚠ %s could not be patched, every function was restored; it reloads in full",
+                (event.plugin,),
+                event.error,
+            )
+            _log_error(logger, logging.WARNING, (fmt, args), event.error)
+        return
+    if not logger.isEnabledFor(logging.INFO):
+        return
+    head = f"🩹 {event.plugin} {event.new_version} patched in {event.duration_ms:.1f} ms"
+    if event.functions:
+        listed, _ = _listing(event.functions, _WIDTH - len(head) - 2)
+    else:
+        listed = "no function changed"
+    kept = (
+        f"; {_count(len(event.dependents), 'dependent')} kept running" if event.dependents else ""
+    )
+    logger.info("%s: %s%s", head, listed, kept)
 
 
 def _reload_rejected(logger: logging.Logger, event: ReloadRejected) -> None:
@@ -502,6 +536,7 @@ _FORMATTERS: Final[dict[str, _Formatter]] = {
     ReloadRequested.topic: _reload_requested,
     ReloadPlanned.topic: _reload_planned,
     ReloadCommitted.topic: _reload_committed,
+    ReloadPatched.topic: _reload_patched,
     ReloadRejected.topic: _reload_rejected,
     ReloadRolledBack.topic: _reload_rolled_back,
     ReloadThrottled.topic: _reload_throttled,
@@ -556,6 +591,8 @@ class _Renderer:
             reloading.update(event.members)
         elif isinstance(event, ReloadCommitted):
             reloading.difference_update(change.plugin for change in event.changes)
+        elif isinstance(event, ReloadPatched):
+            reloading.discard(event.plugin)
         elif isinstance(event, ReloadRejected | ReloadRolledBack):
             reloading.discard(event.plugin)
             reloading.difference_update(event.members)

@@ -494,7 +494,9 @@ class Runtime:
         """Reload plugin ``name`` and its active dependents as one transaction.
 
         The same transaction a file change triggers: it publishes ``hotbus.reload.requested``
-        and returns the outcome, a `ReloadCommitted`, `ReloadRejected` or `ReloadRolledBack`.
+        and returns the outcome, a `ReloadCommitted`, `ReloadRejected` or `ReloadRolledBack`;
+        or `ReloadPatched` when its source changed only in function bodies (with ``hot_patch``
+        on). Unchanged source restarts it.
         """
         self._engine.records.get(name)
         if not self._started:

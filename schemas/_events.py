@@ -40,6 +40,7 @@ __all__ = [
     "PluginStateChanged",
     "PluginStatus",
     "ReloadCommitted",
+    "ReloadPatched",
     "ReloadPlanned",
     "ReloadRejected",
     "ReloadRequested",
@@ -142,6 +143,13 @@ class VersionChange(_Part):
     plugin: PluginName
     old_version: str | None = Field(description="The version that was serving; none if new.")
     new_version: str | None = Field(description="The version now serving; none if unloaded.")
+    not_patched: str | None = Field(
+        default=None,
+        description=(
+            "Why this change of its source took the full transaction rather than a hot patch "
+            "(a changed signature, a new method...); none when its source did not change."
+        ),
+    )
 
 
 class PhaseDurations(_Part):
@@ -348,6 +356,41 @@ class ReloadCommitted(Event):
     plan_id: str
     changes: list[VersionChange] = Field(description="Each member, in setup order.")
     durations: PhaseDurations
+
+
+class ReloadPatched(Event):
+    """A save that changed only function bodies was patched into the running version.
+
+    Each changed function got its new code; the plugin instance, its attributes, subscriptions
+    and tasks were kept (no teardown, no setup, no hand-off). The plugins that depend on it keep
+    running: a body-only change keeps the interface they use (``dependents``). If replacing
+    the code failed part way (``restored``), every function got its old code back, the version
+    did not change, and the save takes the full transaction next.
+    """
+
+    topic = "hotbus.reload.patched"
+
+    plan_id: str
+    plugin: PluginName
+    old_version: str = Field(description="The version that was serving.")
+    new_version: str = Field(description="The version now serving (the old one if restored).")
+    functions: list[str] = Field(
+        default_factory=list,
+        description="The functions whose bodies changed (Class.method; helper.function).",
+    )
+    relocated: NonNegativeInt = Field(
+        default=0,
+        description="Functions whose code only moved to other lines, patched for tracebacks.",
+    )
+    dependents: list[PluginName] = Field(
+        default_factory=list,
+        description="Active plugins depending on it, left running: no cascade was needed.",
+    )
+    duration_ms: Milliseconds = Field(description="Comparing the versions and patching.")
+    restored: bool = Field(
+        default=False, description="Patching failed part way and every function was restored."
+    )
+    error: ErrorInfo | None = Field(default=None, description="Why patching failed, if it did.")
 
 
 class ReloadRolledBack(Event):

@@ -79,6 +79,13 @@ class Settings(BaseModel):
     entry_points: bool = Field(
         default=True, description="Load plugins of installed distributions ('hotbus.plugins')."
     )
+    hot_patch: bool = Field(
+        default=True,
+        description=(
+            "Apply a save that changes only function bodies to the running version in place "
+            "(no teardown, no setup); anything else takes the full transaction."
+        ),
+    )
     leak_check: bool = Field(
         default=True, description="Check that unloaded versions are collected."
     )

@@ -49,6 +49,7 @@ LIVE_SETTINGS: Final = frozenset(
         "stall_threshold_ms",
         "stall_limit_s",
         "stop_timeout_s",
+        "hot_patch",
     }
 )
 

@@ -55,6 +55,7 @@ SETTINGS: Final = (
     "stall_limit_s",
     "stop_timeout_s",
     "entry_points",
+    "hot_patch",
     "leak_check",
 )
 _DIRS_HELP: Final = (
@@ -145,6 +146,12 @@ def _parser() -> _Parser:
         "--no-watch",
         action="store_true",
         help="do not reload plugins when their files change (setting watch = false)",
+    )
+    run.add_argument(
+        "--no-hot-patch",
+        action="store_true",
+        help="reload every save in full, even one that changes only function bodies (setting "
+        "hot_patch = false)",
     )
     run.add_argument(
         "--events-jsonl",

@@ -339,6 +339,7 @@ async def _run(
         bus=bus,
         debounce_ms=options.debounce,
         watch=False if options.no_watch else None,
+        hot_patch=False if options.no_hot_patch else None,
     )
     stopper = _Stopper(asyncio.get_running_loop(), io, lambda: runtime.settings.stop_timeout_s)
     output = Output(io.out, on_closed=lambda: stopper.ask("stdout closed", PIPE_CLOSED))

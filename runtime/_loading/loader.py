@@ -100,6 +100,8 @@ class Generation:
     #: The name of the plugin source it loads (the plugin's name, unless its class says else).
     source: str = ""
     files: dict[Path, str] = field(default_factory=dict)
+    #: The source bytes of every file it executed (what a hot patch compares a save with).
+    sources: dict[Path, bytes] = field(default_factory=dict)
     compiled: dict[Path, types.CodeType] = field(default_factory=dict)
     names: list[str] = field(default_factory=list)
 
@@ -268,6 +270,7 @@ class _SourceLoader(importlib.abc.Loader):
         if code is None:
             data = self._path.read_bytes()
             self._generation.files[self._path] = hashlib.sha256(data).hexdigest()
+            self._generation.sources[self._path] = data
             code = _compile(data, self._path)
         exec(code, module.__dict__)
 
@@ -347,6 +350,7 @@ def purge(generation: Generation) -> int:
         sys.modules.pop(name, None)
     _generations.pop(generation.package, None)
     generation.compiled.clear()
+    generation.sources.clear()
     return len(names)
 
 
@@ -378,6 +382,26 @@ class Loaded:
         return frozenset(self.generation.files) if self.generation is not None else frozenset()
 
     _version: str | None = None
+
+    def modules(self) -> dict[Path, types.ModuleType]:
+        """This load's modules still in ``sys.modules``, by the file each was executed from."""
+        found: dict[Path, types.ModuleType] = {}
+        if self.generation is None:
+            return found
+        for name in self.generation.modules():
+            module = sys.modules[name]
+            filename = getattr(module, "__file__", None)
+            if isinstance(filename, str):
+                found[Path(filename)] = module
+        return found
+
+    def adopt(self, other: Loaded) -> None:
+        """Take over the files (and so the version) of ``other``, a load of the same source
+        whose function code has been patched into this one."""
+        assert self.generation is not None and other.generation is not None
+        self.generation.files = dict(other.generation.files)
+        self.generation.sources = dict(other.generation.sources)
+        self._version = None
 
     def release(self) -> None:
         """Purge this load's modules (an installed entry point has none: nothing to do)."""
@@ -422,6 +446,7 @@ def load(source: PluginSource, seen: dict[Path, str] | None = None) -> Loaded | 
             failure = PluginLoadError(source.name, unreadable(main, error), path=main)
             raise PhaseError(Phase.COMPILE, failure) from error
         generation.files[main] = hashlib.sha256(data).hexdigest()
+        generation.sources[main] = data
         try:
             generation.compiled[main] = _compile(data, main)
         except (SyntaxError, ValueError) as error:
