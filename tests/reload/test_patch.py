@@ -404,6 +404,18 @@ async def test_a_syntax_error_in_a_body_is_rejected_with_nothing_touched(
     assert (status_of(runtime, "p").version, events.CALLS) == (version, ["setup"])
 
 
+async def test_a_patch_of_a_plugin_serving_on_after_a_broken_save_clears_its_error(
+    plugin_dir: PluginDir, hotbus: Harness
+) -> None:
+    runtime = await start(plugin_dir, hotbus)
+    await plugin_dir.save("p.py", edited("HANDLER", "value = 1", "value = (1"))
+    await hotbus.wait_for(ReloadRejected, timeout=TIMEOUT)
+    assert status_of(runtime, "p").error is not None
+    await plugin_dir.save("p.py", edited("HANDLER", "value = 1", "value = 3"))
+    await hotbus.wait_for(ReloadPatched, timeout=TIMEOUT)
+    assert (status_of(runtime, "p").error, (await ask(runtime, "handler")).value) == (None, 3)
+
+
 @pytest.mark.parametrize("how", ["setting", "class attribute"])
 async def test_hot_patch_turned_off_reloads_in_full(
     plugin_dir: PluginDir, hotbus: Harness, how: str
