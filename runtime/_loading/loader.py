@@ -35,6 +35,7 @@ from typing import Final
 
 from hotbus.runtime._loading.paths import is_ignored, unreadable
 from hotbus.runtime._loading.phase_error import PhaseError
+from hotbus.runtime._loading.shape import Shape, shape_of
 from hotbus.runtime._plugins.plugin import Plugin
 from hotbus.schemas import ManifestError, Phase, PluginLoadError, SourceKind
 
@@ -102,6 +103,8 @@ class Generation:
     files: dict[Path, str] = field(default_factory=dict)
     #: The source bytes of every file it executed (what a hot patch compares a save with).
     sources: dict[Path, bytes] = field(default_factory=dict)
+    #: The shapes of those sources, as far as a hot patch has needed them.
+    shapes: dict[Path, Shape] = field(default_factory=dict)
     compiled: dict[Path, types.CodeType] = field(default_factory=dict)
     names: list[str] = field(default_factory=list)
 
@@ -112,6 +115,18 @@ class Generation:
         not a scan of every module of the process.
         """
         return [n for n in (self.package, *self.names) if n in sys.modules]
+
+    def shape(self, path: Path) -> Shape:
+        """The shape of the source ``path`` was executed from (parsed once, then kept).
+
+        Raises:
+            KeyError: it executed no such file.
+            SyntaxError: the source does not parse.
+        """
+        found = self.shapes.get(path)
+        if found is None:
+            found = self.shapes[path] = shape_of(self.sources[path], path)
+        return found
 
     def content_hash(self) -> str:
         """A short hash over every file this generation executed (path order)."""
@@ -351,6 +366,7 @@ def purge(generation: Generation) -> int:
     _generations.pop(generation.package, None)
     generation.compiled.clear()
     generation.sources.clear()
+    generation.shapes.clear()
     return len(names)
 
 
@@ -401,6 +417,7 @@ class Loaded:
         assert self.generation is not None and other.generation is not None
         self.generation.files = dict(other.generation.files)
         self.generation.sources = dict(other.generation.sources)
+        self.generation.shapes = dict(other.generation.shapes)
         self._version = None
 
     def release(self) -> None:

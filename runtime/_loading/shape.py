@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import ast
 import difflib
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 __all__ = ["Def", "Shape", "ShapeChange", "compare", "shape_of"]
@@ -32,18 +32,32 @@ class Def:
     first_line: int
     #: The line of the ``def`` itself.
     line: int
-    #: A dump of its body (no positions): equal dumps, equal bodies.
-    body: str
+    #: The source text of its body.
+    text: bytes
+    node: _Function = field(repr=False, compare=False)
+
+    def same_body(self, other: Def) -> bool:
+        """Whether ``other``'s body is this one's, comments and layout aside."""
+        return self.text == other.text or _dump_body(self.node) == _dump_body(other.node)
 
 
 @dataclass(frozen=True, slots=True)
 class _Item:
-    """One statement of the outline: what it is, by which name, and its dump without bodies."""
+    """One statement of the outline: what it is, by which name, and its text without bodies."""
 
-    kind: str  # "def", "class" or "statement"
+    kind: str  # "def", "class", "end" (of a class) or "statement"
     name: str
     line: int
-    header: str
+    text: bytes
+    node: ast.AST | None = field(repr=False, compare=False)
+
+    def dump(self) -> str:
+        """Its code without positions (and without the body of a function or class)."""
+        if self.node is None:
+            return ""
+        if isinstance(self.node, _Function | ast.ClassDef):
+            return _dump_without(self.node, "body")
+        return ast.dump(self.node)
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,21 +76,34 @@ class ShapeChange:
     line: int | None
 
 
-def shape_of(source: bytes | str, path: Path) -> Shape:
+def shape_of(source: bytes, path: Path) -> Shape:
     """The shape of ``source`` (the contents of ``path``).
 
     Raises:
         SyntaxError: the source does not parse.
     """
     tree = ast.parse(source, filename=str(path))
+    lines = source.splitlines(keepends=True)
+    starts = [0]
+    for line in lines:
+        starts.append(starts[-1] + len(line))
     items: list[_Item] = []
     defs: list[Def] = []
-    _outline(tree.body, "", items, defs)
+    _outline(tree.body, "", _Text(source, starts), items, defs)
     return Shape(tuple(items), tuple(defs))
 
 
 def compare(old: Shape, new: Shape, path: Path) -> ShapeChange | None:
-    """None when ``new`` has the shape of ``old``, else the first difference, in words."""
+    """None when ``new`` has the shape of ``old``, else the first difference, in words.
+
+    Items whose text is the same are the same; only those whose text differs are compared as
+    code (so that a comment or a line break outside function bodies changes nothing).
+    """
+    if len(old.items) == len(new.items) and all(
+        (a.kind, a.name) == (b.kind, b.name) and (a.text == b.text or a.dump() == b.dump())
+        for a, b in zip(old.items, new.items, strict=True)
+    ):
+        return None
     where = path.name
     before_keys = [_key(item) for item in old.items]
     after_keys = [_key(item) for item in new.items]
@@ -97,20 +124,20 @@ def compare(old: Shape, new: Shape, path: Path) -> ShapeChange | None:
                     f"{_what(before)} became {_what(after)} ({where}:{after.line})", after.line
                 )
     for before, after in zip(old.items, new.items, strict=True):
-        if before.header != after.header:
+        if before.dump() != after.dump():
             return ShapeChange(_header_change(after, where), after.line)
     return None
 
 
 def _key(item: _Item) -> tuple[str, str, str]:
     """What pairs items of two outlines: a statement by its code, others by kind and name."""
-    return item.kind, item.name, item.header if item.kind == "statement" else ""
+    return item.kind, item.name, item.dump() if item.kind == "statement" else ""
 
 
 def _what(item: _Item) -> str:
     if item.kind == "def":
         return f"function {item.name}"
-    if item.kind == "class":
+    if item.kind in ("class", "end"):
         return f"class {item.name}"
     return f"a statement of class {item.name}" if item.name else "a module-level statement"
 
@@ -124,31 +151,54 @@ def _header_change(item: _Item, where: str) -> str:
     return f"code outside function bodies{scope} changed ({where}:{item.line})"
 
 
-def _outline(body: list[ast.stmt], scope: str, items: list[_Item], defs: list[Def]) -> None:
+@dataclass(frozen=True, slots=True)
+class _Text:
+    """A source and where each of its lines starts (AST positions are line, UTF-8 byte)."""
+
+    source: bytes
+    starts: list[int]
+
+    def offset(self, line: int, column: int) -> int:
+        return self.starts[line - 1] + column
+
+    def between(self, start: tuple[int, int], end: tuple[int, int]) -> bytes:
+        return self.source[self.offset(*start) : self.offset(*end)]
+
+
+def _outline(
+    body: list[ast.stmt], scope: str, text: _Text, items: list[_Item], defs: list[Def]
+) -> None:
     """Append the items and functions of ``body`` (a module's or a class's) to the lists."""
     for node in body:
-        if isinstance(node, _Function):
+        end = (node.end_lineno or node.lineno, node.end_col_offset or 0)
+        if isinstance(node, _Function | ast.ClassDef):
             qualname = f"{scope}{node.name}"
-            header = _dump_without(node, "body")
             first = min([node.lineno, *(d.lineno for d in node.decorator_list)])
-            items.append(_Item("def", qualname, node.lineno, header))
-            defs.append(Def(qualname, first, node.lineno, _dump_body(node.body)))
-        elif isinstance(node, ast.ClassDef):
-            qualname = f"{scope}{node.name}"
-            items.append(_Item("class", qualname, node.lineno, _dump_without(node, "body")))
-            _outline(node.body, f"{qualname}.", items, defs)
-            items.append(_Item("class", qualname, node.lineno, "end"))
+            head = (first, min([node.col_offset, *(d.col_offset - 1 for d in node.decorator_list)]))
+            inner = node.body[0]
+            opening = (inner.lineno, inner.col_offset)
+            header = text.between(head, opening)
+            if isinstance(node, ast.ClassDef):
+                items.append(_Item("class", qualname, node.lineno, header, node))
+                _outline(node.body, f"{qualname}.", text, items, defs)
+                items.append(_Item("end", qualname, node.lineno, b"", None))
+                continue
+            items.append(_Item("def", qualname, node.lineno, header, node))
+            defs.append(Def(qualname, first, node.lineno, text.between(opening, end), node))
         else:
-            items.append(_Item("statement", scope.rstrip("."), node.lineno, ast.dump(node)))
+            start = (node.lineno, node.col_offset)
+            items.append(
+                _Item("statement", scope.rstrip("."), node.lineno, text.between(start, end), node)
+            )
 
 
-def _dump_body(body: list[ast.stmt]) -> str:
-    return "\n".join(ast.dump(statement) for statement in body)
+def _dump_body(node: _Function) -> str:
+    return "\n".join(ast.dump(statement) for statement in node.body)
 
 
 def _dump_without(node: ast.AST, field: str) -> str:
     """A dump of ``node`` with its ``field`` left out."""
-    parts = [type(node).__name__]
+    parts = []
     for name, value in ast.iter_fields(node):
         if name == field:
             continue
@@ -156,7 +206,7 @@ def _dump_without(node: ast.AST, field: str) -> str:
             parts.append(f"{name}=[{', '.join(_dump(v) for v in value)}]")
         else:
             parts.append(f"{name}={_dump(value)}")
-    return "(".join(parts[:1]) + "(" + ", ".join(parts[1:]) + ")"
+    return f"{type(node).__name__}({', '.join(parts)})"
 
 
 def _dump(value: object) -> str:

@@ -17,13 +17,13 @@ from __future__ import annotations
 import functools
 import inspect
 import types
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Final
 
 from hotbus.runtime._loading.loader import Loaded
-from hotbus.runtime._loading.shape import Def, compare, shape_of
+from hotbus.runtime._loading.shape import Def, compare
 
 __all__ = ["Patch", "Replacement", "apply", "plan"]
 
@@ -85,7 +85,7 @@ def plan(old: Loaded, new: Loaded) -> Patch | str:
         if old_source == new_source:
             continue
         try:
-            old_shape, new_shape = shape_of(old_source, path), shape_of(new_source, path)
+            old_shape, new_shape = before.shape(path), after.shape(path)
         except (SyntaxError, ValueError) as error:  # both compiled: not expected
             return f"{path.name} could not be parsed: {error}"
         change = compare(old_shape, new_shape, path)
@@ -99,8 +99,8 @@ def plan(old: Loaded, new: Loaded) -> Patch | str:
             patch,
             prefix,
             zip(old_shape.defs, new_shape.defs, strict=True),
-            _functions(old_module, path),
-            _functions(new_module, path),
+            _Finder(old_module, path),
+            _Finder(new_module, path),
         )
         if problem is not None:
             return problem
@@ -132,20 +132,20 @@ def _pair(
     patch: Patch,
     prefix: str,
     defs: Iterator[tuple[Def, Def]],
-    old_functions: dict[str, list[types.FunctionType]],
-    new_functions: dict[str, list[types.FunctionType]],
+    old_functions: _Finder,
+    new_functions: _Finder,
 ) -> str | None:
     """Add to ``patch`` each function of the pairs of ``defs`` that changed or moved.
 
     Returns why the change cannot be patched, if it cannot.
     """
     for before, after in defs:
-        changed = before.body != after.body
+        changed = not before.same_body(after)
         if not changed and before.first_line == after.first_line:
             continue
         label = f"{prefix}{before.qualname}"
-        old = _find(old_functions, before)
-        new = _find(new_functions, after)
+        old = old_functions.find(before)
+        new = new_functions.find(after)
         if old is None or new is None:
             if not changed:
                 continue  # out of reach, and unchanged: only its line numbers are off
@@ -179,12 +179,55 @@ def _incompatible(old: types.CodeType, new: types.CodeType, label: str) -> str |
     return None
 
 
-def _find(functions: dict[str, list[types.FunctionType]], where: Def) -> types.FunctionType | None:
-    """The function compiled from the definition ``where``: same qualified name, first line."""
-    for function in functions.get(where.qualname, ()):
-        if function.__code__.co_firstlineno == where.first_line:
-            return function
-    return None
+class _Finder:
+    """Finds the functions of one module compiled from its definitions.
+
+    First by the definition's qualified name (``Class.method``: the module's namespace, then
+    the class's), then, for what is not there under its name, among every function reachable
+    from the module (walked once).
+    """
+
+    __slots__ = ("_every", "_filename", "_module")
+
+    def __init__(self, module: types.ModuleType, path: Path) -> None:
+        self._module = module
+        self._filename = str(path)
+        self._every: dict[str, list[types.FunctionType]] | None = None
+
+    def find(self, where: Def) -> types.FunctionType | None:
+        """The function compiled from the definition ``where``: same qualified name, first
+        line."""
+        found = self._by_name(where)
+        if found is not None:
+            return found
+        if self._every is None:
+            self._every = _functions(self._module, Path(self._filename))
+        return self._matching(self._every.get(where.qualname, ()), where)
+
+    def _by_name(self, where: Def) -> types.FunctionType | None:
+        value: object = self._module
+        for part in where.qualname.split("."):
+            if value is self._module:
+                value = vars(self._module).get(part)
+            elif issubclass(type(value), type):
+                assert isinstance(value, type)
+                value = vars(value).get(part)
+            else:
+                return None
+        return self._matching(_unwrapped(value), where)
+
+    def _matching(
+        self, candidates: Iterable[types.FunctionType], where: Def
+    ) -> types.FunctionType | None:
+        for function in candidates:
+            code = function.__code__
+            if (
+                code.co_filename == self._filename
+                and code.co_qualname == where.qualname
+                and code.co_firstlineno == where.first_line
+            ):
+                return function
+        return None
 
 
 def _relative(module: types.ModuleType, package: str) -> str:

@@ -55,6 +55,7 @@ from hotbus.schemas import (
     StateDiscarded,
     VersionChange,
 )
+from pydantic import BaseModel
 
 __all__ = ["FailedVersions", "Transaction"]
 
@@ -445,7 +446,7 @@ class Transaction:
             reason = "hot patch is off (setting hot_patch)"
         elif not (_hot_patch(old.plugin_class) and _hot_patch(staged.plugin_class)):
             reason = "hot patch is off for this plugin (hot_patch = False)"
-        elif member.config != member.old_config:
+        elif not _same_config(member.old_config, member.config):
             reason = "its config changed"
         elif member.manifest != member.old_manifest:
             reason = _manifest_change(member.old_manifest, member.manifest)
@@ -777,3 +778,17 @@ def _manifest_change(old: PluginManifest | None, new: PluginManifest | None) -> 
         if before.get(name) != after.get(name)
     ]
     return f"its manifest changed ({'; '.join(fields)})" if fields else "its manifest changed"
+
+
+def _same_config(old: BaseModel | None, new: BaseModel | None) -> bool:
+    """Whether two validated configs hold the same values (their models may be classes of two
+    versions of one module: compared by name and values, not by identity)."""
+    if old is None or new is None:
+        return old is new
+    if type(old).__qualname__ != type(new).__qualname__:
+        return False
+    try:
+        return bool(old.model_dump() == new.model_dump())
+    except BaseException as error:  # the models' own serializers are plugin code
+        contain(error)
+        return False

@@ -404,6 +404,42 @@ async def test_a_syntax_error_in_a_body_is_rejected_with_nothing_touched(
     assert (status_of(runtime, "p").version, events.CALLS) == (version, ["setup"])
 
 
+CONFIGURED = """\
+from pydantic import BaseModel
+
+from hotbus.runtime import Plugin, subscribe
+from tests.reload import events
+
+
+class Config(BaseModel):
+    base: int = 100
+
+
+class C(Plugin):
+    name = "c"
+    version = "1.0.0"
+    config_model = Config
+    config: Config
+
+    @subscribe("test.ask")
+    async def on_ask(self, event: events.Ask) -> None:
+        if event.plugin == "c":
+            value = self.config.base + 1  # CONFIGURED
+            await self.ctx.publish(events.Answer(plugin="c", value=value))
+"""
+
+
+async def test_a_plugin_with_a_config_model_is_patched_keeping_its_config(
+    plugin_dir: PluginDir, hotbus: Harness
+) -> None:
+    plugin_dir.write("c.py", CONFIGURED)
+    runtime = await hotbus.start()
+    assert (await ask(runtime, "c")).value == 101
+    await plugin_dir.save("c.py", CONFIGURED.replace("base + 1", "base + 2"))
+    event = await hotbus.wait_for(ReloadPatched, timeout=TIMEOUT)
+    assert (event.functions, (await ask(runtime, "c")).value) == (["C.on_ask"], 102)
+
+
 async def test_a_patch_of_a_plugin_serving_on_after_a_broken_save_clears_its_error(
     plugin_dir: PluginDir, hotbus: Harness
 ) -> None:
