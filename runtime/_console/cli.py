@@ -56,6 +56,9 @@ SETTINGS: Final = (
     "stop_timeout_s",
     "entry_points",
     "leak_check",
+    "persist_state",
+    "state_db",
+    "state_save_interval_s",
 )
 _DIRS_HELP: Final = (
     "directories holding plugin modules and packages (default: the directories in "
@@ -145,6 +148,19 @@ def _parser() -> _Parser:
         "--no-watch",
         action="store_true",
         help="do not reload plugins when their files change (setting watch = false)",
+    )
+    run.add_argument(
+        "--state-db",
+        type=Path,
+        metavar="PATH",
+        help="the SQLite file plugins' state is kept in across restarts (setting state_db, "
+        "default .hotbus/state.sqlite3 beside the config file, else in the first plugin "
+        "directory)",
+    )
+    run.add_argument(
+        "--no-state-db",
+        action="store_true",
+        help="keep no state across restarts (setting persist_state = false)",
     )
     run.add_argument(
         "--events-jsonl",

@@ -10,7 +10,9 @@ from pathlib import Path, PurePath
 __all__ = ["IGNORED_DIRS", "IGNORED_NAMES", "files_in_traceback", "is_ignored", "unreadable"]
 
 #: Directory names whose contents are never plugin sources.
-IGNORED_DIRS = frozenset({"__pycache__", ".git", ".hg", ".svn", ".mypy_cache", ".ruff_cache"})
+IGNORED_DIRS = frozenset(
+    {"__pycache__", ".git", ".hg", ".svn", ".mypy_cache", ".ruff_cache", ".hotbus"}
+)
 
 #: File name patterns editors and tools write next to the file being saved.
 IGNORED_NAMES = (
