@@ -25,6 +25,7 @@ from hotbus.runtime._config.settings import secret_values
 from hotbus.runtime._engine.engine import Engine
 from hotbus.runtime._engine.records import Record
 from hotbus.runtime._listener import Listener
+from hotbus.runtime._loading.paths import DATA_DIR
 from hotbus.runtime._loading.phase_error import PhaseError
 from hotbus.runtime._plugins.plugin import Plugin
 from hotbus.runtime._statestore import Row, StateStore
@@ -46,7 +47,7 @@ logger = logging.getLogger("hotbus.state")
 
 #: Where the state database goes by default, beside the config file (or in the first plugin
 #: directory): a dot-directory, which the watcher ignores.
-DB_NAME: Final = Path(".hotbus") / "state.sqlite3"
+DB_NAME: Final = Path(DATA_DIR) / "state.sqlite3"
 
 
 def state_db_path(settings: Settings) -> Path | None:
