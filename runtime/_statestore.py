@@ -105,6 +105,8 @@ class StateStore:
         return await self._run(self._open)
 
     def _open(self) -> Opened:
+        if self.path.is_dir():
+            raise IsADirectoryError(f"{self.path} is a directory, not a database file")
         self.path.parent.mkdir(parents=True, exist_ok=True)
         try:
             return Opened(self._connect_and_read())

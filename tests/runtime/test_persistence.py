@@ -327,3 +327,16 @@ async def test_state_holding_a_secret_of_the_config_is_not_written(
     assert failed.plugin == "tally"
     assert "holds a secret value of its config" in failed.error.message
     assert SECRET.encode() not in b"".join(p.read_bytes() for p in db.parent.iterdir())
+
+
+async def test_a_database_that_cannot_be_made_leaves_state_unsaved_and_says_so(
+    hotbus: Harness, tmp_path: Path
+) -> None:
+    directory = tmp_path / "a-directory"
+    directory.mkdir()
+    hotbus.plugins.write("tally.py", tally())
+    runtime = await hotbus.start(state_db=directory)
+    failed = await hotbus.wait_for(StateSaveFailed, timeout=TIMEOUT)
+    assert (runtime.state_db, failed.plugin, directory.is_dir()) == (None, None, True)
+    assert failed.error.message.startswith(f"cannot open the state database {directory}: ")
+    assert "state is not saved in this run" in failed.error.message
