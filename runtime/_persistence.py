@@ -85,6 +85,7 @@ class Persistence:
     """Saves and restores plugins' state for the `Engine` it is given (see the module)."""
 
     __slots__ = (
+        "_committed_since",
         "_complained",
         "_discard",
         "_due",
@@ -114,6 +115,7 @@ class Persistence:
         self._final: list[Row] = []
         self._due = asyncio.Event()
         self._stopping = False
+        self._committed_since = False
         self._task: asyncio.Task[None] | None = None
         self._listeners = (
             Listener(engine.bus, ReloadCommitted, self._committed),
@@ -187,6 +189,11 @@ class Persistence:
         self._stopping = False
         self._task = asyncio.get_running_loop().create_task(self._saving(), name="hotbus-state")
 
+    def configure(self) -> None:
+        """The settings changed: the next period is counted with ``state_save_interval_s`` as
+        it is now."""
+        self._due.set()
+
     async def _saving(self) -> None:
         while not self._stopping:
             try:
@@ -198,12 +205,16 @@ class Persistence:
             self._due.clear()
             if self._stopping:
                 return
+            if reason == "commit" and not self._committed_since:
+                continue  # woken to count the period anew (the settings changed)
+            self._committed_since = False
             try:
                 await self.save(reason)
             except Exception:  # never let saving end: say it, and try again next time
                 logger.exception("saving plugin state failed")
 
     def _committed(self, event: ReloadCommitted) -> None:
+        self._committed_since = True
         self._due.set()
 
     def _discarded(self, event: StateDiscarded) -> None:

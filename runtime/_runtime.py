@@ -352,6 +352,7 @@ class Runtime:
             modified_window_ms=settings.modified_debounce_ms,
             max_wait_windows=settings.max_wait_windows,
         )
+        self._persistence.configure()
 
     @property
     def observer(self) -> str | None:

@@ -340,3 +340,13 @@ async def test_a_database_that_cannot_be_made_leaves_state_unsaved_and_says_so(
     assert (runtime.state_db, failed.plugin, directory.is_dir()) == (None, None, True)
     assert failed.error.message.startswith(f"cannot open the state database {directory}: ")
     assert "state is not saved in this run" in failed.error.message
+
+
+async def test_an_edited_save_period_applies_at_once(hotbus: Harness, db: Path) -> None:
+    hotbus.plugins.write("hotbus.toml", "state_save_interval_s = 3600\n")
+    hotbus.plugins.write("tally.py", tally())
+    runtime = await hotbus.start(state_db=db)
+    await add(runtime, 4)
+    await hotbus.plugins.save("hotbus.toml", "state_save_interval_s = 0.05\n", "atomic")
+    saved = await hotbus.wait_for(StateSaved, timeout=TIMEOUT)
+    assert (runtime.settings.state_save_interval_s, saved.reason) == (0.05, "period")
