@@ -9,6 +9,7 @@ written.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import sqlite3
 from pathlib import Path
@@ -350,3 +351,30 @@ async def test_an_edited_save_period_applies_at_once(hotbus: Harness, db: Path) 
     await hotbus.plugins.save("hotbus.toml", "state_save_interval_s = 0.05\n", "atomic")
     saved = await hotbus.wait_for(StateSaved, timeout=TIMEOUT)
     assert (runtime.settings.state_save_interval_s, saved.reason) == (0.05, "period")
+
+
+async def test_a_write_waiting_on_the_disk_never_holds_the_loop(hotbus: Harness, db: Path) -> None:
+    """Another connection holds the database's write lock: the store's write waits for it on
+    the store's thread, and the loop goes on serving meanwhile; the write lands once the lock
+    is released."""
+    hotbus.plugins.write("tally.py", tally())
+    runtime = await hotbus.start(state_db=db, state_save_interval_s=0.02)
+    await hotbus.wait_for(StateSaved, timeout=TIMEOUT)
+    blocker = sqlite3.connect(db, isolation_level=None)
+    try:
+        blocker.execute("BEGIN IMMEDIATE")  # the write lock, as a slow disk or process would
+        await add(runtime, 3)
+        loop = asyncio.get_running_loop()
+        lags: list[float] = []
+        for _ in range(25):  # 0.25 s: a dozen periods, each write waiting for the lock
+            before = loop.time()
+            await asyncio.sleep(0.01)
+            lags.append(loop.time() - before - 0.01)
+        assert total(runtime) == 3
+        assert len(hotbus.events.of(StateSaved)) == 1  # the next write waits for the lock
+        blocker.execute("COMMIT")
+    finally:
+        blocker.close()
+    saved = await hotbus.wait_for(StateSaved, timeout=TIMEOUT)
+    assert max(lags) < 0.1
+    assert (saved.plugins, rows(db)) == (["tally"], [("tally", 1, '{"total":3}')])
