@@ -54,6 +54,10 @@ from hotbus.schemas import (
     RuntimeStopping,
     StateDiscarded,
     StateMismatch,
+    StateRestored,
+    StateSaved,
+    StateSaveFailed,
+    StateStoreSetAside,
     VersionChange,
     WatcherFellBack,
     WatcherFound,
@@ -475,6 +479,38 @@ def _handlers_cancelled(logger: logging.Logger, event: HandlersCancelled) -> Non
     )
 
 
+def _state_restored(logger: logging.Logger, event: StateRestored) -> None:
+    names, _ = _listing(event.plugins, 60)
+    logger.info("💾 saved state of %s read from %s", names, event.path)
+
+
+def _state_saved(logger: logging.Logger, event: StateSaved) -> None:
+    if logger.isEnabledFor(logging.DEBUG):
+        logger.debug(
+            "💾 state of %s saved (%s) in %.1f ms",
+            ", ".join(event.plugins),
+            event.reason,
+            event.duration_ms,
+        )
+
+
+def _state_save_failed(logger: logging.Logger, event: StateSaveFailed) -> None:
+    if event.plugin is not None:
+        logger.warning("⚠ %s: state not saved: %s", event.plugin, event.error.message)
+    else:
+        logger.error("❌ state not saved: %s", event.error.message)
+
+
+def _state_set_aside(logger: logging.Logger, event: StateStoreSetAside) -> None:
+    logger.error(
+        "❌ state database %s cannot be read (%s: %s): %s",
+        event.path,
+        event.error.type,
+        event.error.message,
+        event.hint,
+    )
+
+
 def _state_discarded(logger: logging.Logger, event: StateDiscarded) -> None:
     logger.warning("⚠ %s starts fresh: %s", event.plugin, event.reason)
 
@@ -551,6 +587,10 @@ _FORMATTERS: Final[dict[str, _Formatter]] = {
     HandlersCancelled.topic: _handlers_cancelled,
     StateDiscarded.topic: _state_discarded,
     StateMismatch.topic: _state_mismatch,
+    StateRestored.topic: _state_restored,
+    StateSaved.topic: _state_saved,
+    StateSaveFailed.topic: _state_save_failed,
+    StateStoreSetAside.topic: _state_set_aside,
     LoopStalled.topic: _loop_stalled,
 }
 

@@ -51,6 +51,10 @@ __all__ = [
     "RuntimeStopping",
     "StateDiscarded",
     "StateMismatch",
+    "StateRestored",
+    "StateSaveFailed",
+    "StateSaved",
+    "StateStoreSetAside",
     "VersionChange",
     "WatcherFellBack",
     "WatcherFound",
@@ -592,3 +596,71 @@ class StateMismatch(Event):
         description="Fields of the model the data did not set: they hold their defaults.",
     )
     hint: str = Field(default="", description="How to keep the values.")
+
+
+# -- state across restarts ---------------------------------------------------------------------
+
+
+class StateRestored(Event):
+    """The state saved by an earlier run was read from the state database at start.
+
+    Each plugin named gets its saved state when it starts, through the same path as a reload's
+    hand-off (``schema_version``, ``migrate_state``).
+    """
+
+    topic = "hotbus.state.restored"
+
+    path: Path = Field(description="The state database.")
+    plugins: list[PluginName] = Field(
+        default_factory=list, description="The plugins that have saved state, by name."
+    )
+
+
+class StateSaved(Event):
+    """Plugins' state was written to the state database, in one SQLite transaction."""
+
+    topic = "hotbus.state.saved"
+
+    path: Path = Field(description="The state database.")
+    plugins: list[PluginName] = Field(
+        default_factory=list, description="The plugins whose state changed and was written."
+    )
+    reason: str = Field(
+        description="'commit' (a reload committed), 'period', 'stop' or 'manual' (asked for)."
+    )
+    duration_ms: Milliseconds = Field(
+        default=0.0, description="From asking the plugins for their state to the commit."
+    )
+
+
+class StateSaveFailed(Event):
+    """State could not be saved: the previous saved state stays as it was.
+
+    For one plugin (its ``export_state`` failed, or its state holds a secret of its config),
+    or for the whole database (``plugin`` is none: a full disk, a file system gone read-only).
+    """
+
+    topic = "hotbus.state.save_failed"
+
+    path: Path = Field(description="The state database.")
+    plugin: PluginName | None = Field(
+        default=None, description="The plugin whose state was not saved; none for all of them."
+    )
+    error: ErrorInfo = Field(description="What went wrong, and what to do about it.")
+
+
+class StateStoreSetAside(Event):
+    """The state database could not be read: it was renamed, and plugins start fresh.
+
+    Nothing of it is deleted: the file keeps its content under ``moved_to``; a new database is
+    made at ``path``.
+    """
+
+    topic = "hotbus.state.set_aside"
+
+    path: Path = Field(description="The state database that could not be read.")
+    moved_to: Path | None = Field(
+        default=None, description="Where it was moved; none when it could not be moved."
+    )
+    error: ErrorInfo = Field(description="Why it could not be read.")
+    hint: str = Field(default="", description="What to do about it.")

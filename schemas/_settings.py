@@ -89,6 +89,21 @@ class Settings(BaseModel):
     leak_check: bool = Field(
         default=True, description="Check that unloaded versions are collected."
     )
+    persist_state: bool = Field(
+        default=True,
+        description="Keep each plugin's State in the state database across restarts.",
+    )
+    state_db: Path | None = Field(
+        default=None,
+        description=(
+            "The state database (SQLite); default .hotbus/state.sqlite3 beside the config file, "
+            "else in the first plugin directory."
+        ),
+    )
+    state_save_interval_s: PositiveFloat = Field(
+        default=5.0,
+        description="How often changed state is written (a hard kill loses at most this).",
+    )
     plugins: dict[str, dict[str, Any]] = Field(
         default_factory=dict,
         description="Each plugin's config section, by plugin name.",

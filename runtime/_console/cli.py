@@ -57,6 +57,9 @@ SETTINGS: Final = (
     "entry_points",
     "hot_patch",
     "leak_check",
+    "persist_state",
+    "state_db",
+    "state_save_interval_s",
 )
 _DIRS_HELP: Final = (
     "directories holding plugin modules and packages (default: the directories in "
@@ -152,6 +155,19 @@ def _parser() -> _Parser:
         action="store_true",
         help="reload every save in full, even one that changes only function bodies (setting "
         "hot_patch = false)",
+    )
+    run.add_argument(
+        "--state-db",
+        type=Path,
+        metavar="PATH",
+        help="the SQLite file plugins' state is kept in across restarts (setting state_db, "
+        "default .hotbus/state.sqlite3 beside the config file, else in the first plugin "
+        "directory)",
+    )
+    run.add_argument(
+        "--no-state-db",
+        action="store_true",
+        help="keep no state across restarts (setting persist_state = false)",
     )
     run.add_argument(
         "--events-jsonl",

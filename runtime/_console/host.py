@@ -340,6 +340,8 @@ async def _run(
         debounce_ms=options.debounce,
         watch=False if options.no_watch else None,
         hot_patch=False if options.no_hot_patch else None,
+        state_db=options.state_db,
+        persist_state=False if options.no_state_db else (True if options.state_db else None),
     )
     stopper = _Stopper(asyncio.get_running_loop(), io, lambda: runtime.settings.stop_timeout_s)
     output = Output(io.out, on_closed=lambda: stopper.ask("stdout closed", PIPE_CLOSED))

@@ -142,10 +142,13 @@ class Transaction:
         # Every member's mailbox holds new events from here; what each has under way finishes
         # on the old version (all at once: the limit is the transaction's, not each member's).
         paused = await asyncio.gather(*(engine.bus.pause(name, limit) for name in running))
-        for name, cancelled in zip(running, paused, strict=True):
-            if cancelled:
+        # A request between two members, from one being drained, is served even by a member
+        # already holding its events (else the drain would wait for itself): those finish too.
+        again = await asyncio.gather(*(engine.bus.pause(name, limit) for name in running))
+        for name, cancelled, later in zip(running, paused, again, strict=True):
+            if cancelled + later:
                 await engine.bus.publish(
-                    HandlersCancelled(plugin=name, cancelled=cancelled, timeout_s=limit)
+                    HandlersCancelled(plugin=name, cancelled=cancelled + later, timeout_s=limit)
                 )
         quiesced_at = time.perf_counter()
         try:

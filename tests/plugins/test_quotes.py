@@ -1,4 +1,4 @@
-"""quotes: ``!quote add``, ``!quote``, ``!quotes``; the quotes survive reloads and edits."""
+"""quotes: ``!quote add``, ``!quote``, ``!quotes``; quotes survive reloads, edits, restarts."""
 
 from __future__ import annotations
 
@@ -73,3 +73,13 @@ async def test_quotes_survive_an_edit_of_quotes_py_saved_while_running(
     await hotbus.plugins.save("quotes.py", source, "atomic")
     await hotbus.wait_for(outcome, timeout=10)
     assert await answer(runtime, "!quote add three", "quotes") == "stored quote #3"
+
+
+async def test_quotes_survive_a_stop_and_a_start(hotbus: Harness) -> None:
+    copy_plugins(hotbus.plugins.path)
+    runtime = await hotbus.start(config_file=hotbus.plugins / "hotbus.toml")
+    await answer(runtime, "!quote add one", "quotes")
+    await answer(runtime, "!quote add two", "quotes")
+    await hotbus.stop()
+    runtime = await hotbus.start(config_file=hotbus.plugins / "hotbus.toml")
+    assert await answer(runtime, "!quotes", "quotes") == "2 quotes saved"
