@@ -15,6 +15,7 @@ from hotbus.schemas._enums import (
 from hotbus.schemas._errors import (
     BusError,
     ConfigError,
+    DashboardError,
     DependencyError,
     HandlerTimeoutError,
     HotbusError,
@@ -84,6 +85,7 @@ __all__ = [
     "BusError",
     "ConfigChanged",
     "ConfigError",
+    "DashboardError",
     "DependencyError",
     "ErrorInfo",
     "Event",
