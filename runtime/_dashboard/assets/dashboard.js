@@ -129,6 +129,8 @@
   function renderRow(data) {
     const previous = view.rows.get(data.name);
     let row = document.querySelector(`#plugins tr[data-plugin="${CSS.escape(data.name)}"]`);
+    // An unchanged row stays as it is (a button being pressed is not replaced under the mouse).
+    if (row && previous && row.dataset.state === data.state && JSON.stringify(previous) === JSON.stringify(data)) return;
     const open = row ? !!row.querySelector(".traceback:not([hidden])") : false;
     const fresh = el("tr", { "data-plugin": data.name, "data-state": data.state },
       el("td", {}, el("span", { class: "dot", title: data.state })),
@@ -232,8 +234,10 @@
       graph.append(g);
     }
     const tallest = Math.max(1, ...columns.map((c) => c.length));
-    graph.setAttribute("height", String(20 + tallest * (height + vgap)));
-    graph.setAttribute("viewBox", `0 0 ${20 + Math.max(1, columns.length) * (width + gap)} ${20 + tallest * (height + vgap)}`);
+    const w = 20 + Math.max(1, columns.length) * (width + gap), h = 20 + tallest * (height + vgap);
+    graph.setAttribute("width", String(w));
+    graph.setAttribute("height", String(h));
+    graph.setAttribute("viewBox", `0 0 ${w} ${h}`);
     $("cascade-note").textContent = plan.members.length ? `last transaction: ${plan.triggers.join(", ")} → ${plan.members.join(", ")}` : "";
   }
 
