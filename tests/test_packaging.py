@@ -257,6 +257,33 @@ def test_the_wheel_is_marked_typed(build: Build) -> None:
     assert "hotbus/py.typed" in build.names()
 
 
+@pytest.mark.timeout(BUILD_TIMEOUT + 60)
+def test_the_wheel_holds_the_dashboards_page_script_and_style(build: Build) -> None:
+    assets = {
+        str(_installed_path(path))
+        for path in _source_files(build.source, "*")
+        if "assets" in path.parts and path.suffix in {".html", ".js", ".css"}
+    }
+    assert {
+        "hotbus/runtime/_dashboard/assets/index.html",
+        "hotbus/runtime/_dashboard/assets/dashboard.js",
+        "hotbus/runtime/_dashboard/assets/dashboard.css",
+    } <= assets
+    missing = assets - build.names()
+    assert not missing, (
+        "dashboard assets missing from the wheel (package-data in pyproject.toml):\n"
+        + _listing(missing)
+    )
+
+
+def test_the_editable_install_serves_the_dashboards_assets() -> None:
+    from importlib import resources
+
+    folder = resources.files("hotbus.runtime._dashboard") / "assets"
+    for name in ("index.html", "dashboard.js", "dashboard.css"):
+        assert (folder / name).read_bytes(), name
+
+
 # -- installed in fresh virtualenvs ------------------------------------------------------------
 
 
@@ -571,6 +598,23 @@ def test_writing_a_plugin_loads_neither_the_command_line_nor_the_watcher(
     assert not heavy, f"`{statement}` loads what writing a plugin never needs:\n" + "\n".join(
         f"  {module}  (imported by {chains.get(module) or '?'})" for module in heavy
     )
+
+
+def test_the_dashboard_class_loads_no_web_stack_until_it_serves(tmp_path: Path) -> None:
+    code = (
+        "import json, sys\n"
+        "from hotbus import Dashboard\n"
+        "print(json.dumps(sorted(m for m in sys.modules if m.partition('.')[0] in "
+        "('starlette', 'uvicorn', 'anyio', 'h11'))))\n"
+    )
+    result = _run(
+        [sys.executable, "-I", "-c", code],
+        cwd=tmp_path,
+        timeout=COMMAND_TIMEOUT,
+        what="from hotbus import Dashboard",
+    )
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout) == []
 
 
 def test_the_facade_exports_the_author_and_host_api() -> None:

@@ -1,9 +1,10 @@
 """`Hub`: the dashboard's one bus subscription, fanning events out to each connected client.
 
-The subscription's handler only appends the event to a list and, once per loop iteration,
-schedules the fan-out: a publish pays for one append, whoever is connected. The fan-out then
-feeds the `Board`, turns each event into its JSON line once (the same object as a line of
-``--events-jsonl``), and offers it to every client whose topic pattern matches.
+The subscription's handler is the ``append`` of a list (a call into C, no Python frame): a
+publish pays for that and nothing else, whoever is connected. Every `FLUSH_INTERVAL_S` a timer
+on the loop takes what was appended: it feeds the `Board`, turns each event into its JSON line
+once (the same object as a line of ``--events-jsonl``), and offers it to every client whose
+topic pattern matches. The page is at most that interval behind the bus.
 
 Each client has a bounded queue. A client that does not keep up (a slow browser, a stalled
 network) loses the events that do not fit, and they are counted: the stream tells it how many
@@ -21,10 +22,12 @@ from hotbus.runtime._dashboard.board import Board
 from hotbus.runtime._eventjson import event_json
 from hotbus.schemas import Event, topic_matches, validate_pattern
 
-__all__ = ["QUEUE_SIZE", "Client", "Hub"]
+__all__ = ["FLUSH_INTERVAL_S", "QUEUE_SIZE", "Client", "Hub"]
 
 #: How many events a client's queue holds by default before it starts dropping.
 QUEUE_SIZE: Final = 10_000
+#: How often the events received are fanned out to the clients, in seconds.
+FLUSH_INTERVAL_S: Final = 0.01
 #: The priority of the hub's handler: after every other runtime handler of an event.
 _PRIORITY: Final = -(1 << 30)
 
@@ -101,8 +104,8 @@ class Hub:
         "_clients",
         "_loop",
         "_pending",
-        "_scheduled",
         "_subscription",
+        "_timer",
         "board",
         "events",
         "queue_size",
@@ -112,7 +115,7 @@ class Hub:
         self._bus = bus
         self._clients: list[Client] = []
         self._pending: list[Event] = []
-        self._scheduled = False
+        self._timer: asyncio.TimerHandle | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._subscription: Subscription | None = None
         #: What the page shows beyond the runtime's status.
@@ -136,19 +139,24 @@ class Hub:
         return sum(client.dropped for client in self._clients)
 
     def attach(self) -> None:
-        """Subscribe (on the loop's thread); does nothing if attached."""
+        """Subscribe and start fanning out (on the loop's thread); does nothing if attached."""
         if self._subscription is None:
             self._loop = asyncio.get_running_loop()
             self._subscription = self._bus.subscribe(
-                ">", self._receive, owner=RUNTIME, priority=_PRIORITY
+                ">", self._pending.append, owner=RUNTIME, priority=_PRIORITY
             )
+            self._timer = self._loop.call_later(FLUSH_INTERVAL_S, self._tick)
 
     def detach(self) -> None:
-        """Unsubscribe and end every client's stream; does nothing if detached."""
+        """Unsubscribe, fan out what was received, and end every client's stream; does
+        nothing if detached."""
         subscription, self._subscription = self._subscription, None
         if subscription is not None:
             subscription.cancel()
-            self._flush()
+            self.flush()
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
         for client in self._clients:
             client.close()
         self._clients.clear()
@@ -168,17 +176,18 @@ class Hub:
             self._clients.remove(client)
         client.close()
 
-    def _receive(self, event: Event) -> None:
-        # The publish path: one append, and the fan-out scheduled once per loop iteration.
-        self._pending.append(event)
-        if not self._scheduled:
-            self._scheduled = True
-            assert self._loop is not None
-            self._loop.call_soon(self._flush)
+    def _tick(self) -> None:
+        self.flush()
+        if self._subscription is not None and self._loop is not None:
+            self._timer = self._loop.call_later(FLUSH_INTERVAL_S, self._tick)
 
-    def _flush(self) -> None:
-        self._scheduled = False
-        events, self._pending = self._pending, []
+    def flush(self) -> None:
+        """Fan out every event received since the last time (the timer does it by itself)."""
+        pending = self._pending
+        if not pending:
+            return
+        events = pending.copy()
+        pending.clear()
         self.events += len(events)
         board = self.board
         clients = self._clients

@@ -88,7 +88,8 @@ def test_without_the_dashboard_extra_the_error_names_the_install(
     monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
     copy_plugins(tmp_path / "plugins")
-    monkeypatch.setitem(sys.modules, "starlette", None)  # as if it were not installed
+    for name in [m for m in sys.modules if m.partition(".")[0] == "starlette"] + ["starlette"]:
+        monkeypatch.setitem(sys.modules, name, None)  # as if it were not installed
     monkeypatch.delitem(sys.modules, "hotbus.runtime._dashboard.app", raising=False)
     result = hotbus("run", str(tmp_path / "plugins"), "--dashboard", "0")
     assert result.code == 2

@@ -143,10 +143,10 @@ class EventStream:
         return found
 
     def close(self) -> None:
-        """Close the connection and end the reader."""
+        """End the reader (by shutting the socket down under it), then close the connection."""
         with contextlib.suppress(OSError):
             sock = self._connection.sock
             if sock is not None:
                 sock.shutdown(2)
-        self._connection.close()
         self._thread.join(DEADLINE)
+        self._connection.close()
