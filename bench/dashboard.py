@@ -3,25 +3,23 @@ stream of 10,000 events/s to a connected client.
 
 * **publish cost**: ``await bus.publish(event)`` to one sync handler, on a plain bus and on a
   bus whose runtime a `Dashboard` serves with one client reading ``/api/events`` over real
-  HTTP (a thread of this process, with ``http.client``). Paired rounds, rotated order; the
-  ratio is the median of per-round ratios. The publish loop itself does not yield; after each
-  batch, outside the timing, the dashboard fans out and streams what was published.
+  HTTP (``http.client``, in a process of its own, as a browser is). Paired rounds, rotated
+  order; the ratio is the median of per-round ratios. The publish loop itself does not yield;
+  after each batch, outside the timing, the dashboard fans out and streams what was published.
 * **publish and fan-out**: the same, with the fan-out of the batch timed too (turning each
   event into its JSON line and queueing it for the client, `Hub.flush`): what the dashboard
   costs the loop in all, reported and not tracked.
-* **stream**: events published at ``--stream-rate`` (10,000/s) for ``--stream-seconds``, in
-  ticks of 1 ms, to a client following ``bench.stream``: how many it received, how many were
-  lost, and the rate achieved.
+* **stream**: events published at 10,000/s for ``--stream-seconds`` (1 s), in ticks of 1 ms,
+  to a client following ``bench.stream``: how many it received, how many were lost, and the
+  rate achieved.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
-import http.client
 import importlib.util
+import sys
 import tempfile
-import threading
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -60,61 +58,69 @@ def missing_extra() -> str | None:
     return None
 
 
+#: The client: a process of its own (as a browser is) reading ``/api/events`` with
+#: ``http.client``; it says when the stream is open, and at its end how many events it got.
+_READER: Final = r"""
+import http.client, sys
+host, port, path = sys.argv[1], int(sys.argv[2]), sys.argv[3]
+connection = http.client.HTTPConnection(host, port, timeout=120)
+connection.request("GET", path)
+response = connection.getresponse()
+print("open", response.status, flush=True)
+received = dropped = 0
+dropped_next = False
+for raw in response:
+    if raw.startswith(b"data: "):
+        if dropped_next:
+            dropped = int(raw.split(b":")[-1].strip(b" }\r\n"))
+            dropped_next = False
+        else:
+            received += 1
+    elif raw.startswith(b"event: dropped"):
+        dropped_next = True
+print("done", received, dropped, flush=True)
+"""
+
+
 @dataclass(slots=True)
 class Reader:
-    """A client of ``/api/events`` on a thread: counts the events it receives."""
+    """A client of a dashboard's ``/api/events``, in a process of its own."""
 
-    url: str
+    process: asyncio.subprocess.Process
     received: int = 0
     dropped: int = 0
-    last_seq: int = -1
-    connection: http.client.HTTPConnection | None = None
-    thread: threading.Thread | None = None
 
-    def start(self) -> threading.Event:
-        opened = threading.Event()
-        self.thread = threading.Thread(target=self._read, args=(opened,), daemon=True)
-        self.thread.start()
-        return opened
+    @classmethod
+    async def open(cls, dashboard: Dashboard, path: str) -> Reader:
+        process = await asyncio.create_subprocess_exec(
+            sys.executable,
+            "-c",
+            _READER,
+            "127.0.0.1",
+            str(dashboard.port),
+            path,
+            stdout=asyncio.subprocess.PIPE,
+        )
+        assert process.stdout is not None
+        line = await asyncio.wait_for(process.stdout.readline(), 30)
+        if line.split() != [b"open", b"200"]:
+            process.kill()
+            await process.wait()
+            raise RuntimeError(f"the stream did not open: {line!r}")
+        return cls(process)
 
-    def _read(self, opened: threading.Event) -> None:
-        host, _, rest = self.url.removeprefix("http://").partition("/")
-        name, _, port = host.rpartition(":")
-        self.connection = http.client.HTTPConnection(name, int(port), timeout=30)
+    async def finish(self) -> None:
+        """Wait (after the dashboard stopped, which ends the stream) for the counts."""
+        assert self.process.stdout is not None
         try:
-            self.connection.request("GET", "/" + rest)
-            response = self.connection.getresponse()
-            opened.set()
-            dropped_next = False
-            for raw in response:
-                if raw.startswith(b"data: "):
-                    if dropped_next:
-                        self.dropped = int(raw.split(b":")[-1].strip(b" }\r\n"))
-                        dropped_next = False
-                    else:
-                        self.received += 1
-                elif raw.startswith(b"event: dropped"):
-                    dropped_next = True
-        except (OSError, ValueError, AttributeError, http.client.HTTPException):
-            pass
+            line = await asyncio.wait_for(self.process.stdout.readline(), 30)
+            words = line.split()
+            if words[:1] == [b"done"]:
+                self.received, self.dropped = int(words[1]), int(words[2])
         finally:
-            opened.set()
-
-    def close(self) -> None:
-        """End the reading thread (the socket shut down under it), then close the connection."""
-        if self.connection is not None and self.connection.sock is not None:
-            with contextlib.suppress(OSError):
-                self.connection.sock.shutdown(2)
-        if self.thread is not None:
-            self.thread.join(10)
-        if self.connection is not None:
-            self.connection.close()
-
-
-async def _opened(reader: Reader) -> None:
-    opened = reader.start()
-    if not await asyncio.to_thread(opened.wait, 10):
-        raise RuntimeError(f"no answer from {reader.url}")
+            if self.process.returncode is None:
+                self.process.kill()
+            await self.process.wait()
 
 
 def _handler(cell: list[int]) -> Callable[[object], None]:
@@ -165,30 +171,31 @@ async def _publish_cost(repeats: int, target_s: float, directory: str) -> dict[s
     plain.subscribe(DashboardDispatch, _handler(cells[0]))
     served.subscribe(DashboardDispatch, _handler(cells[1]))
     runtime = Runtime([directory], bus=served, watch=False, entry_points=False, log_events=False)
-    async with Dashboard(runtime) as dashboard:
-        reader = Reader(dashboard.url + "api/events")
-        await _opened(reader)
-        try:
-            flush = dashboard.hub.flush
+    dashboard = Dashboard(runtime)
+    await dashboard.start()
+    try:
+        reader = await Reader.open(dashboard, "/api/events")
+        flush = dashboard.hub.flush
 
-            def nothing() -> None:
-                pass
+        def nothing() -> None:
+            pass
 
-            timers = {
-                "without": _publisher(plain, nothing, timed=False),
-                "with_client": _publisher(served, flush, timed=False),
-                "without_fanout": _publisher(plain, nothing, timed=True),
-                "with_client_fanout": _publisher(served, flush, timed=True),
-            }
-            batches = {name: await _calibrate(run, target_s) for name, run in timers.items()}
-            samples: dict[str, list[float]] = {name: [] for name in timers}
-            for round_ in range(repeats):
-                for name in rotated(list(timers), round_):
-                    samples[name].append(await timers[name](batches[name]) / batches[name])
-            clients = len(dashboard.hub.clients)
-            streamed = dashboard.hub.events
-        finally:
-            reader.close()
+        timers = {
+            "without": _publisher(plain, nothing, timed=False),
+            "with_client": _publisher(served, flush, timed=False),
+            "without_fanout": _publisher(plain, nothing, timed=True),
+            "with_client_fanout": _publisher(served, flush, timed=True),
+        }
+        batches = {name: await _calibrate(run, target_s) for name, run in timers.items()}
+        samples: dict[str, list[float]] = {name: [] for name in timers}
+        for round_ in range(repeats):
+            for name in rotated(list(timers), round_):
+                samples[name].append(await timers[name](batches[name]) / batches[name])
+        clients = len(dashboard.hub.clients)
+        streamed = dashboard.hub.events
+    finally:
+        await dashboard.stop()
+    await reader.finish()
     publish = Ratio.of(samples["with_client"], samples["without"])
     fanout = Ratio.of(samples["with_client_fanout"], samples["without_fanout"])
     return {
@@ -210,29 +217,27 @@ async def _publish_cost(repeats: int, target_s: float, directory: str) -> dict[s
 async def _stream(rate: int, seconds: float, directory: str) -> dict[str, Any]:
     bus = Bus()
     runtime = Runtime([directory], bus=bus, watch=False, entry_points=False, log_events=False)
-    async with Dashboard(runtime) as dashboard:
-        reader = Reader(dashboard.url + "api/events?topic=bench.stream")
-        await _opened(reader)
-        try:
-            per_tick = max(1, round(rate / 1000))
-            ticks = max(1, round(seconds * 1000))
-            loop = asyncio.get_running_loop()
-            begin = loop.time()
-            sent = 0
-            for tick in range(ticks):
-                for _ in range(per_tick):
-                    await bus.publish(StreamTick(seq=sent))
-                    sent += 1
-                delay = begin + (tick + 1) / 1000 - loop.time()
-                await asyncio.sleep(max(0.0, delay))
-            publishing_s = loop.time() - begin
-            deadline = loop.time() + 10
-            while reader.received < sent and loop.time() < deadline:  # noqa: ASYNC110
-                await asyncio.sleep(0.01)  # the reader is a thread: polled, with a deadline
-            drained_s = loop.time() - begin
-            dropped = dashboard.hub.dropped
-        finally:
-            reader.close()
+    dashboard = Dashboard(runtime)
+    await dashboard.start()
+    try:
+        reader = await Reader.open(dashboard, "/api/events?topic=bench.stream")
+        per_tick = max(1, round(rate / 1000))
+        ticks = max(1, round(seconds * 1000))
+        loop = asyncio.get_running_loop()
+        begin = loop.time()
+        sent = 0
+        for tick in range(ticks):
+            for _ in range(per_tick):
+                await bus.publish(StreamTick(seq=sent))
+                sent += 1
+            await asyncio.sleep(max(0.0, begin + (tick + 1) / 1000 - loop.time()))
+        publishing_s = loop.time() - begin
+        dropped = dashboard.hub.dropped
+    finally:
+        await dashboard.stop()  # what is queued is sent, then the stream ends
+    await reader.finish()
+    dropped = max(dropped, reader.dropped)
+    drained_s = loop.time() - begin
     return {
         "dashboard_stream_sent": sent,
         "dashboard_stream_received": reader.received,

@@ -1,7 +1,9 @@
 """The dashboard's HTTP API, over real HTTP: status, the event stream, actions, the OpenAPI
-document, and the bounded queue of a client that falls behind."""
+document, the bounded queue of a client that falls behind, and a stop with streams open."""
 
 from __future__ import annotations
+
+import asyncio
 
 import pytest
 from hotbus import ChatMessage, Dashboard, Event
@@ -163,3 +165,21 @@ async def test_a_client_that_falls_behind_loses_events_counted_and_told(
             assert stats["dropped"] == dropped
         finally:
             stream.close()
+
+
+async def test_stopping_ends_the_open_streams_and_returns_in_bounded_time(
+    hotbus: Harness,
+) -> None:
+    runtime = await hotbus.start()
+    dashboard = Dashboard(runtime)
+    await dashboard.start()
+    stream = EventStream(dashboard.url + "api/events")
+    try:
+        assert await stream.opened() == 200
+        async with asyncio.timeout(5):
+            await dashboard.stop()
+        assert not dashboard.serving
+        while (message := await stream.next()) is not None:
+            assert message.event in ("message", "dropped")
+    finally:
+        stream.close()
