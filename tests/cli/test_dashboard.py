@@ -115,3 +115,15 @@ def test_a_port_in_use_is_a_usage_error(tmp_path: Path) -> None:
         result = hotbus("run", str(tmp_path / "plugins"), "--dashboard", str(port))
     assert result.code == 2
     assert f"dashboard on 127.0.0.1:{port}: cannot bind" in result.err
+
+
+def test_a_token_from_the_environment_is_never_printed(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    copy_plugins(tmp_path / "plugins")
+    monkeypatch.setenv("HOTBUS_DASHBOARD_TOKEN", "env-token-0123456789-abcdef")
+    result = hotbus("run", str(tmp_path / "plugins"), "--dashboard", "0.0.0.0:0")
+    assert result.code == 0
+    assert "dashboard: http://0.0.0.0:" in result.err
+    assert "(token: $HOTBUS_DASHBOARD_TOKEN)" in result.err
+    assert "env-token-0123456789" not in result.err + result.out

@@ -100,3 +100,40 @@ async def test_a_given_token_is_required_on_loopback_too(hotbus: Harness) -> Non
         assert (await fetch(dashboard.url + "api/status")).status == 401
         bearer = {"Authorization": "Bearer s3cret-dashboard-token"}
         assert (await fetch(dashboard.url + "api/status", headers=bearer)).status == 200
+
+
+SECRET_PLUGIN = """
+from pydantic import BaseModel, Field
+
+from hotbus import Plugin
+
+
+class KeyedConfig(BaseModel):
+    api_key: str = Field(min_length=64)
+
+
+class Keyed(Plugin):
+    name = "keyed"
+    version = "1.0.0"
+    config_model = KeyedConfig
+"""
+
+
+async def test_a_secret_in_a_plugins_config_appears_nowhere(hotbus: Harness) -> None:
+    hotbus.plugins.write("keyed.py", SECRET_PLUGIN)
+    hotbus.plugins.write("hotbus.toml", '[plugins.keyed]\napi_key = "hunter2-is-my-key"\n')
+    runtime = await hotbus.start()
+    async with Dashboard(runtime) as dashboard:
+        stream = EventStream(dashboard.url + "api/events")
+        try:
+            assert await stream.opened() == 200
+            await runtime.reload("keyed")  # fails at config again, with the stream open
+            events = await stream.events(3)
+        finally:
+            stream.close()
+        status = await fetch(dashboard.url + "api/status")
+        timeline = await fetch(dashboard.url + "api/transactions")
+    (row,) = status.json()
+    assert row["state"] == "failed" and "api_key" in row["error"]["message"]
+    for body in (status.body, timeline.body, repr(events).encode()):
+        assert b"hunter2" not in body
