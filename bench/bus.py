@@ -101,6 +101,7 @@ from hotbus import Bus, Event
 from hotbus.schemas import current_source
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
+from bench.dashboard import dashboard_misses, dashboard_table, measure_dashboard, missing_extra
 from bench.rounds import Ratio, exit_status, rotated
 
 #: Receiver counts measured; the JSON ratios are keyed by these (as strings).
@@ -857,6 +858,7 @@ def table(result: dict[str, Any]) -> str:
         "ours/baseline <= 0.5 at 1/10/100; wildcard/exact under churn <= "
         f"{SINGLE_TARGETS['wildcard_churn_ratio_vs_exact']}",
     ]
+    lines += dashboard_table(result)
     missed = result["misses"]
     lines.append("missed: " + "; ".join(missed) if missed else "all targets met")
     return "\n".join(lines)
@@ -1030,6 +1032,19 @@ def peers_table(result: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
+# -- the dashboard -------------------------------------------------------------------------------
+
+
+def add_dashboard(result: dict[str, Any], repeats: int, target_s: float, seconds: float) -> None:
+    """Add the dashboard's figures (bench/dashboard.py) and its misses to ``result``."""
+    skipped = missing_extra()
+    if skipped is not None:
+        result["dashboard_skipped"] = skipped
+        return
+    result.update(asyncio.run(measure_dashboard(repeats, target_s, seconds=seconds)))
+    result["misses"] = [*result["misses"], *dashboard_misses(result)]
+
+
 # -- command line --------------------------------------------------------------------------------
 
 
@@ -1053,6 +1068,13 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         default=None,
         help="distinct topics of the wildcard-cost figures (default 1000; 50 --quick)",
     )
+    parser.add_argument(
+        "--stream-seconds",
+        type=float,
+        default=None,
+        help="how long the dashboard's stream figure publishes 10,000 events/s (default 1; "
+        "0.1 --quick)",
+    )
     parser.add_argument("--quick", action="store_true", help="tiny batches, two rounds")
     parser.add_argument("--json", action="store_true", help="print only a JSON object")
     parser.add_argument(
@@ -1070,6 +1092,8 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         args.batch_ms = 0.5 if args.quick else 30.0
     if args.topics is None:
         args.topics = 50 if args.quick else 1000
+    if args.stream_seconds is None:
+        args.stream_seconds = 0.1 if args.quick else 1.0
     if args.repeats < 1 or not args.batch_ms > 0 or args.topics < 1:
         parser.error("--repeats and --topics must be at least 1 and --batch-ms positive")
     return args
@@ -1094,6 +1118,7 @@ def main(argv: list[str] | None = None) -> int:
         else:
             measured = asyncio.run(measure(args.repeats, target_s, args.topics))
             result = summary(measured)
+            add_dashboard(result, args.repeats, target_s, args.stream_seconds)
             report = table
     except MisdeliveryError as error:
         print(f"bench/bus.py: {error}", file=sys.stderr)

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from hotbus.runtime._config.settings import ENV_PREFIX, load_settings, validate_plugin_config
+    from hotbus.runtime._dashboard.server import Dashboard
     from hotbus.runtime._engine.graph import dependents_closure, find_cycles, topological_order
     from hotbus.runtime._engine.lifecycle import TRANSITIONS, check_transition
     from hotbus.runtime._eventlog import EventLogger
@@ -30,6 +31,7 @@ __all__ = [
     "ChatMessage",
     "ChatReply",
     "Context",
+    "Dashboard",
     "Disposer",
     "EventLogger",
     "Plugin",
@@ -52,6 +54,7 @@ _HOMES = {
     "ChatMessage": "hotbus.runtime._plugins.chat",
     "ChatReply": "hotbus.runtime._plugins.chat",
     "Context": "hotbus.runtime._plugins.context",
+    "Dashboard": "hotbus.runtime._dashboard.server",
     "Disposer": "hotbus.runtime._plugins.context",
     "ENTRY_POINT_GROUP": "hotbus.runtime._loading.loader",
     "ENV_PREFIX": "hotbus.runtime._config.settings",

@@ -15,6 +15,7 @@ from hotbus.schemas._enums import (
 from hotbus.schemas._errors import (
     BusError,
     ConfigError,
+    DashboardError,
     DependencyError,
     HandlerTimeoutError,
     HotbusError,
@@ -93,6 +94,7 @@ __all__ = [
     "BusError",
     "ConfigChanged",
     "ConfigError",
+    "DashboardError",
     "DependencyError",
     "ErrorInfo",
     "Event",

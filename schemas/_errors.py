@@ -12,6 +12,7 @@ from pathlib import Path
 __all__ = [
     "BusError",
     "ConfigError",
+    "DashboardError",
     "DependencyError",
     "HandlerTimeoutError",
     "HotbusError",
@@ -164,6 +165,21 @@ class SettingsError(HotbusError, ValueError):
     def __init__(self, message: str, *, path: Path | None = None) -> None:
         self.path = path
         super().__init__(f"{path}: {message}" if path else message)
+
+
+class DashboardError(HotbusError):
+    """Raised when the dashboard cannot serve: its extra is not installed, or its address
+    cannot be bound.
+
+    Attributes:
+        address: the ``HOST:PORT`` it was asked to serve on.
+    """
+
+    __module__ = "hotbus.schemas"
+
+    def __init__(self, address: str, message: str) -> None:
+        self.address = address
+        super().__init__(f"dashboard on {address}: {message}")
 
 
 class PluginError(HotbusError):

@@ -1,5 +1,6 @@
-"""Smoke test of the bus benchmark: a quick run prints every tracked figure, sane; --check
-exits 1 on a missed target; --peers compares with the installed peers and names the others."""
+"""Smoke test of the bus benchmark: a quick run prints every tracked figure, sane (the
+dashboard's too); --check exits 1 on a missed target; --peers compares with the installed peers
+and names the others."""
 
 from __future__ import annotations
 
@@ -78,6 +79,19 @@ def test_bus_benchmark_quick_json(
         "wildcard_cached",
     }
     assert isinstance(result["misses"], list)
+    # The dashboard serving with a client connected (its extra is in the dev install).
+    assert result["dashboard_clients"] == 1
+    for key in ("dashboard_publish_ratio", "dashboard_fanout_ratio"):
+        assert math.isfinite(result[key]) and result[key] > 0, key
+    assert set(result["dashboard_publish_us"]) == {
+        "without",
+        "with_client",
+        "without_fanout",
+        "with_client_fanout",
+    }
+    sent = result["dashboard_stream_sent"]
+    assert sent > 0
+    assert result["dashboard_stream_received"] + result["dashboard_stream_lost"] == sent
 
 
 @pytest.mark.parametrize(("check", "code"), [([], 0), (["--check"], 1)])
@@ -89,6 +103,7 @@ def test_bus_benchmark_check_fails_on_a_missed_target(
 ) -> None:
     module = _bench(monkeypatch)
     monkeypatch.setattr(module, "misses", lambda result: ["loop_ratio[10]=2.50 > 2.0"])
+    monkeypatch.setattr(module, "dashboard_misses", lambda result: [])
 
     returned = module.main(["--json", "--quick", *check])
 

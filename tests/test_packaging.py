@@ -257,6 +257,33 @@ def test_the_wheel_is_marked_typed(build: Build) -> None:
     assert "hotbus/py.typed" in build.names()
 
 
+@pytest.mark.timeout(BUILD_TIMEOUT + 60)
+def test_the_wheel_holds_the_dashboards_page_script_and_style(build: Build) -> None:
+    assets = {
+        str(_installed_path(path))
+        for path in _source_files(build.source, "*")
+        if "assets" in path.parts and path.suffix in {".html", ".js", ".css"}
+    }
+    assert {
+        "hotbus/runtime/_dashboard/assets/index.html",
+        "hotbus/runtime/_dashboard/assets/dashboard.js",
+        "hotbus/runtime/_dashboard/assets/dashboard.css",
+    } <= assets
+    missing = assets - build.names()
+    assert not missing, (
+        "dashboard assets missing from the wheel (package-data in pyproject.toml):\n"
+        + _listing(missing)
+    )
+
+
+def test_the_editable_install_serves_the_dashboards_assets() -> None:
+    from importlib import resources
+
+    folder = resources.files("hotbus.runtime._dashboard") / "assets"
+    for name in ("index.html", "dashboard.js", "dashboard.css"):
+        assert (folder / name).read_bytes(), name
+
+
 # -- installed in fresh virtualenvs ------------------------------------------------------------
 
 
@@ -511,7 +538,8 @@ def test_a_project_with_its_own_schemas_uses_the_pytest_plugin(
 # -- the API for plugin authors ----------------------------------------------------------------
 
 #: What writing a plugin must not load: the command line (argparse, and hotbus's own modules for
-#: it, under runtime/_console) and the file watcher (watchdog).
+#: it, under runtime/_console), the file watcher (watchdog) and the dashboard (its modules under
+#: runtime/_dashboard, and its web stack, starlette and uvicorn).
 _AUTHOR_IMPORTS = (
     "import hotbus",
     "from hotbus import Plugin, State, subscribe, Runtime, Bus, Event, ChatMessage, ChatReply",
@@ -525,9 +553,9 @@ print(json.dumps(sorted(sys.modules)))
 
 def _heavy(module: str) -> bool:
     top = module.partition(".")[0]
-    if top in {"argparse", "watchdog"}:
+    if top in {"argparse", "watchdog", "starlette", "uvicorn"}:
         return True
-    return top == "hotbus" and ("_cli" in module or "_console" in module)
+    return top == "hotbus" and ("_cli" in module or "_console" in module or "_dashboard" in module)
 
 
 def _importers(importtime: str, modules: Iterable[str]) -> dict[str, str]:
@@ -572,6 +600,23 @@ def test_writing_a_plugin_loads_neither_the_command_line_nor_the_watcher(
     )
 
 
+def test_the_dashboard_class_loads_no_web_stack_until_it_serves(tmp_path: Path) -> None:
+    code = (
+        "import json, sys\n"
+        "from hotbus import Dashboard\n"
+        "print(json.dumps(sorted(m for m in sys.modules if m.partition('.')[0] in "
+        "('starlette', 'uvicorn', 'anyio', 'h11'))))\n"
+    )
+    result = _run(
+        [sys.executable, "-I", "-c", code],
+        cwd=tmp_path,
+        timeout=COMMAND_TIMEOUT,
+        what="from hotbus import Dashboard",
+    )
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout) == []
+
+
 def test_the_facade_exports_the_author_and_host_api() -> None:
     import hotbus
 
@@ -580,6 +625,7 @@ def test_the_facade_exports_the_author_and_host_api() -> None:
         "ChatMessage",
         "ChatReply",
         "Context",
+        "Dashboard",
         "Event",
         "HotbusError",
         "Plugin",

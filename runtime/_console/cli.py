@@ -94,6 +94,8 @@ def _configuration_help() -> str:
             f"  HOTBUS_PLUGIN_DIRS    plugin directories, separated by '{os.pathsep}' (when "
             "none is given)",
             "  HOTBUS_<SETTING>      any setting, e.g. HOTBUS_DEBOUNCE_MS=50, HOTBUS_WATCH=false",
+            "  HOTBUS_DASHBOARD_TOKEN  the token of --dashboard (else one is made, on a "
+            "non-loopback address)",
             "  NO_COLOR              no colours on stderr, even on a terminal",
         ]
     )
@@ -176,6 +178,15 @@ def _parser() -> _Parser:
         "instead of the replies)",
     )
     run.add_argument(
+        "--dashboard",
+        type=_dashboard_address,
+        metavar="[HOST:]PORT",
+        help="serve the live dashboard in the browser on HOST:PORT (HOST: 127.0.0.1 unless "
+        "given; PORT 0 picks a free one); another address than loopback needs a token: "
+        "$HOTBUS_DASHBOARD_TOKEN, else a new one, printed (needs pip install "
+        "'hotbus[dashboard]')",
+    )
+    run.add_argument(
         "-v", "--verbose", action="store_true", help="also show every small step on stderr"
     )
     run.add_argument("--user", help="the name your chat messages carry (default: your login name)")
@@ -212,6 +223,20 @@ def _parser() -> _Parser:
         help="print the JSON Schema of every event (one document, by topic) instead",
     )
     return parser
+
+
+def _dashboard_address(text: str) -> tuple[str, int]:
+    """``[HOST:]PORT`` -> (host, port); HOST defaults to 127.0.0.1, ``[::1]:80`` for IPv6."""
+    host, colon, port = text.rpartition(":")
+    if not colon:
+        host = "127.0.0.1"
+    host = host.removeprefix("[").removesuffix("]")
+    if not port.isdigit() or int(port) > 65535 or (colon and not host):
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is not [HOST:]PORT: give a port (0 to 65535, 0 for a free one), "
+            "optionally after an address, as in 8080, 127.0.0.1:8080 or 0.0.0.0:8080"
+        )
+    return host, int(port)
 
 
 def _resolve_dirs(given: list[Path], err: IO[str]) -> list[Path]:

@@ -23,6 +23,8 @@ from typing import IO, Any, Final, final
 from hotbus.bus import RUNTIME, Bus
 from hotbus.runtime._console.exits import EVENTS_LOST, PIPE_CLOSED, UsageError
 from hotbus.runtime._console.streams import EventsFile, Output, Terminal, start_reader
+from hotbus.runtime._dashboard.server import Dashboard
+from hotbus.runtime._eventjson import event_json
 from hotbus.runtime._monitor import describe_loop
 from hotbus.runtime._plugins.chat import ChatMessage, ChatReply
 from hotbus.runtime._runtime import Runtime
@@ -278,21 +280,6 @@ def _is_terminal(stream: IO[str] | None) -> bool:
         return False
 
 
-def _json_line(event: Event) -> str:
-    """One event as a JSON object on one line, in UTF-8 whatever the paths it names.
-
-    A file name that is not valid UTF-8 holds the bytes that are not as surrogates
-    (``os.fsdecode``): each is written as its JSON escape (``\\udce9`` for the byte 0xE9), so
-    the line is valid UTF-8 and ``os.fsencode(json.loads(line)["path"])`` gives the name back.
-    """
-    text = json.dumps({"topic": event.topic, **event.model_dump(mode="json")}, ensure_ascii=False)
-    if text.isascii():
-        return text
-    # Only a lone surrogate cannot be encoded, and it only occurs inside a JSON string, where
-    # Python's backslash escape of it (\udcXX) is also its JSON escape.
-    return text.encode("utf-8", "backslashreplace").decode("utf-8")
-
-
 @dataclass(slots=True)
 class _Streams:
     source: IO[str] | None
@@ -317,6 +304,31 @@ def _open_jsonl(target: str) -> IO[str]:
             f"cannot write the events file '{target}': {error.strerror}; give a path in an "
             "existing, writable directory, or '-' for stdout"
         ) from None
+
+
+#: The variable holding the token of ``--dashboard`` (a secret: never printed back).
+DASHBOARD_TOKEN_VARIABLE: Final = "HOTBUS_DASHBOARD_TOKEN"
+
+
+def _dashboard(options: argparse.Namespace, runtime: Runtime) -> Dashboard | None:
+    """The `Dashboard` that ``--dashboard`` asks for, or None."""
+    if options.dashboard is None:
+        return None
+    host, port = options.dashboard
+    token = os.environ.get(DASHBOARD_TOKEN_VARIABLE) or None
+    return Dashboard(runtime, host=host, port=port, token=token)
+
+
+def _announce(dashboard: Dashboard) -> None:
+    """The console line with the dashboard's address (with its token only when it made one)."""
+    if dashboard.token is None:
+        console_log.info("🌐 dashboard: %s", dashboard.url)
+    elif os.environ.get(DASHBOARD_TOKEN_VARIABLE):
+        console_log.info("🌐 dashboard: %s (token: $%s)", dashboard.url, DASHBOARD_TOKEN_VARIABLE)
+    else:
+        console_log.info(
+            "🌐 dashboard: %s (a new token, in the address: keep it secret)", dashboard.login_url
+        )
 
 
 def _say(message: str) -> None:
@@ -351,7 +363,7 @@ async def _run(
 
     def write_json(event: Event) -> None:
         assert jsonl is not None
-        jsonl.line(_json_line(event))
+        jsonl.line(event_json(event))
 
     def print_reply(event: ChatReply) -> None:
         output.line(f"{event.plugin}: {event.text}")
@@ -360,9 +372,14 @@ async def _run(
         bus.subscribe(">", write_json, owner=RUNTIME, priority=1 << 40)
     if jsonl is not output:
         bus.subscribe(ChatReply, print_reply, owner=RUNTIME)
+    dashboard = _dashboard(options, runtime)
     with _console_logging(io.err, options.verbose), stopper.signals():
         try:
-            async with runtime:
+            async with contextlib.AsyncExitStack() as serving:
+                if dashboard is not None:
+                    await serving.enter_async_context(dashboard)
+                    _announce(dashboard)
+                await serving.enter_async_context(runtime)
                 if _is_terminal(io.source):
                     print(
                         "type a message (try !help), edit a plugin to reload it; "

@@ -19,7 +19,16 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from hotbus.bus import Bus
-    from hotbus.runtime import ChatMessage, ChatReply, Context, Plugin, Runtime, State, subscribe
+    from hotbus.runtime import (
+        ChatMessage,
+        ChatReply,
+        Context,
+        Dashboard,
+        Plugin,
+        Runtime,
+        State,
+        subscribe,
+    )
     from hotbus.schemas import Event, HotbusError, Settings
 
 __all__ = [
@@ -27,6 +36,7 @@ __all__ = [
     "ChatMessage",
     "ChatReply",
     "Context",
+    "Dashboard",
     "Event",
     "HotbusError",
     "Plugin",
@@ -42,6 +52,7 @@ _HOMES = {
     "ChatMessage": "hotbus.runtime",
     "ChatReply": "hotbus.runtime",
     "Context": "hotbus.runtime",
+    "Dashboard": "hotbus.runtime",
     "Event": "hotbus.schemas",
     "HotbusError": "hotbus.schemas",
     "Plugin": "hotbus.runtime",
