@@ -17,7 +17,7 @@ if TYPE_CHECKING:
     from hotbus.runtime._eventlog import EventLogger
     from hotbus.runtime._loading.loader import ENTRY_POINT_GROUP, NAMESPACE, PluginSource, discover
     from hotbus.runtime._loading.paths import is_ignored
-    from hotbus.runtime._plugins.chat import ChatMessage, ChatReply
+    from hotbus.runtime._plugins.chat import ChatJoined, ChatMessage, ChatParted, ChatReply
     from hotbus.runtime._plugins.context import Context, Disposer
     from hotbus.runtime._plugins.plugin import Plugin, State, subscribe
     from hotbus.runtime._runtime import Runtime
@@ -27,7 +27,9 @@ __all__ = [
     "ENV_PREFIX",
     "NAMESPACE",
     "TRANSITIONS",
+    "ChatJoined",
     "ChatMessage",
+    "ChatParted",
     "ChatReply",
     "Context",
     "Disposer",
@@ -49,7 +51,9 @@ __all__ = [
 
 #: Where each name lives.
 _HOMES = {
+    "ChatJoined": "hotbus.runtime._plugins.chat",
     "ChatMessage": "hotbus.runtime._plugins.chat",
+    "ChatParted": "hotbus.runtime._plugins.chat",
     "ChatReply": "hotbus.runtime._plugins.chat",
     "Context": "hotbus.runtime._plugins.context",
     "Disposer": "hotbus.runtime._plugins.context",

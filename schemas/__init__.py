@@ -4,6 +4,7 @@ This package is pydantic models only and imports nothing else of hotbus.
 """
 
 from hotbus.schemas._enums import (
+    AdminOutcome,
     FileChangeKind,
     Phase,
     PluginState,
@@ -72,6 +73,12 @@ from hotbus.schemas._events import (
     WatcherStarted,
     WatcherStopped,
 )
+from hotbus.schemas._hosting import (
+    AdminCommand,
+    NickTaken,
+    TransportConnected,
+    TransportDisconnected,
+)
 from hotbus.schemas._interrupt import PluginInterrupted
 from hotbus.schemas._manifest import PLUGIN_NAME_PATTERN, PluginManifest, Requirement, SemVer
 from hotbus.schemas._settings import Settings
@@ -81,6 +88,8 @@ __all__ = [
     "MASK",
     "PLUGIN_NAME_PATTERN",
     "RESERVED_PREFIX",
+    "AdminCommand",
+    "AdminOutcome",
     "BusError",
     "ConfigChanged",
     "ConfigError",
@@ -98,6 +107,7 @@ __all__ = [
     "LifecycleError",
     "LoopStalled",
     "ManifestError",
+    "NickTaken",
     "Phase",
     "PhaseDurations",
     "PluginDiscovered",
@@ -133,6 +143,8 @@ __all__ = [
     "TopicConflictError",
     "TopicError",
     "TopicRegistry",
+    "TransportConnected",
+    "TransportDisconnected",
     "UnknownPluginError",
     "UnknownTopicError",
     "VersionChange",

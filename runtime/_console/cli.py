@@ -56,6 +56,10 @@ SETTINGS: Final = (
     "stop_timeout_s",
     "entry_points",
     "leak_check",
+    "admins",
+    "command_rate_per_min",
+    "irc",
+    "nick",
 )
 _DIRS_HELP: Final = (
     "directories holding plugin modules and packages (default: the directories in "
@@ -90,6 +94,9 @@ def _configuration_help() -> str:
             f"  HOTBUS_PLUGIN_DIRS    plugin directories, separated by '{os.pathsep}' (when "
             "none is given)",
             "  HOTBUS_<SETTING>      any setting, e.g. HOTBUS_DEBOUNCE_MS=50, HOTBUS_WATCH=false",
+            "  HOTBUS_IRC_PASSWORD   the IRC server's password (a secret: never shown)",
+            "  HOTBUS_IRC_SASL_USER, HOTBUS_IRC_SASL_PASSWORD",
+            "                        SASL PLAIN credentials on IRC (the password never shown)",
             "  NO_COLOR              no colours on stderr, even on a terminal",
         ]
     )
@@ -156,6 +163,15 @@ def _parser() -> _Parser:
         "-v", "--verbose", action="store_true", help="also show every small step on stderr"
     )
     run.add_argument("--user", help="the name your chat messages carry (default: your login name)")
+    run.add_argument(
+        "--irc",
+        metavar="URL",
+        help="also serve the chat on IRC: irc://HOST:PORT/#channel[,#other], ircs:// for TLS "
+        "(setting irc; the server password in $HOTBUS_IRC_PASSWORD, SASL in "
+        "$HOTBUS_IRC_SASL_USER and $HOTBUS_IRC_SASL_PASSWORD). The console then chats only "
+        "when stdin is a terminal, and the run lasts until Ctrl+C or SIGTERM",
+    )
+    run.add_argument("--nick", help="the bot's nick on IRC (setting nick, default hotbus)")
 
     check = commands.add_parser(
         "check",

@@ -19,12 +19,24 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from hotbus.bus import Bus
-    from hotbus.runtime import ChatMessage, ChatReply, Context, Plugin, Runtime, State, subscribe
+    from hotbus.runtime import (
+        ChatJoined,
+        ChatMessage,
+        ChatParted,
+        ChatReply,
+        Context,
+        Plugin,
+        Runtime,
+        State,
+        subscribe,
+    )
     from hotbus.schemas import Event, HotbusError, Settings
 
 __all__ = [
     "Bus",
+    "ChatJoined",
     "ChatMessage",
+    "ChatParted",
     "ChatReply",
     "Context",
     "Event",
@@ -39,7 +51,9 @@ __all__ = [
 #: Where each name of the API lives.
 _HOMES = {
     "Bus": "hotbus.bus",
+    "ChatJoined": "hotbus.runtime",
     "ChatMessage": "hotbus.runtime",
+    "ChatParted": "hotbus.runtime",
     "ChatReply": "hotbus.runtime",
     "Context": "hotbus.runtime",
     "Event": "hotbus.schemas",
