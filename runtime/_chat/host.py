@@ -120,6 +120,9 @@ class ChatHost:
     # -- routing ----------------------------------------------------------------------------
 
     def _on_message(self, message: ChatMessage) -> None:
+        if logger.isEnabledFor(logging.DEBUG):
+            where = message.channel or "private"
+            logger.debug("💬 %s %s <%s> %s", message.transport, where, message.user, message.text)
         origins = self._origins
         origins[message.event_id] = _Origin(message.transport, message.reply_target)
         if len(origins) > _REMEMBERED:
@@ -164,6 +167,8 @@ class ChatHost:
                     reply.plugin,
                 )
             else:
+                if logger.isEnabledFor(logging.DEBUG):
+                    logger.debug("↩ %s %s <%s> %s", name, target, reply.plugin, reply.text)
                 try:
                     transport.send(target or "", reply)
                 except Exception:
