@@ -37,6 +37,9 @@ IRC: Final = "irc"
 _CHANNEL_PREFIXES: Final = "#&+!"
 #: Room left in a line for the ``:nick!user@host`` the server puts before a relayed message.
 _SOURCE_ROOM: Final = 100
+#: A connection that lasted this long was good: the next attempt waits the shortest time again
+#: (one that keeps dropping at once, a ban say, goes on backing off).
+_STABLE_S: Final = 30.0
 #: How many lines wait while the bot is not connected; the oldest go first when more come.
 _OUTBOX: Final = 200
 #: Characters that cannot be in a target: they would end the command or name several.
@@ -219,9 +222,11 @@ class IrcTransport:
         first, longest = self.backoff_s
         delay = first
         failed = 0
+        loop = asyncio.get_running_loop()
         while not self._closing.is_set():
+            began = loop.time()
             registered, reason = await self._session(failed)
-            if registered:
+            if registered and loop.time() - began >= _STABLE_S:
                 delay, failed = first, 0
             if self._closing.is_set():
                 break

@@ -27,28 +27,42 @@ def split_text(text: str, limit: int, max_lines: int = 0) -> list[str]:
 
     Line breaks of the text start new lines and empty lines are dropped; CR and NUL are
     removed. With ``max_lines``, a longer result is cut to that many lines, the last saying
-    how many more there were.
+    how many more there were (within one paragraph past the cut, reckoned from its length, not
+    split). The work is bounded by what is kept, whatever the text's length.
     """
     if limit < 8:
         raise ValueError(f"a line of {limit} bytes holds nothing: give 8 or more")
     lines: list[str] = []
+    more = 0
     for paragraph in text.translate(_CONTROL).split("\n"):
-        rest = paragraph.strip()
-        while rest:
-            piece = _fitting(rest, limit)
+        start, end = 0, len(paragraph)
+        while start < end:
+            while start < end and paragraph[start].isspace():
+                start += 1
+            if start == end:
+                break
+            if max_lines and len(lines) >= max_lines:
+                more += 1 + (end - start) // limit  # past the cut: counted, not split
+                break
+            piece = _fitting(paragraph, start, limit)
             lines.append(piece.rstrip())
-            rest = rest[len(piece) :].lstrip()
-    if max_lines and len(lines) > max_lines:
-        more = len(lines) - max_lines + 1
+            start += len(piece)
+    if more:
+        more += 1
         lines = [*lines[: max_lines - 1], f"... ({more} more lines)"]
     return lines
 
 
-def _fitting(text: str, limit: int) -> str:
-    """The longest head of ``text`` within ``limit`` bytes, ending at a space if one is near."""
-    if len(text.encode()) <= limit:
-        return text
-    head = text.encode()[:limit].decode("utf-8", "ignore")  # never half a character
+def _fitting(text: str, start: int, limit: int) -> str:
+    """The longest piece of ``text`` from ``start`` within ``limit`` bytes, ending at a space
+    if one is near; never half a character."""
+    window = text[start : start + limit]  # a character is a byte at least: enough to look at
+    encoded = window.encode()
+    if len(encoded) <= limit and start + len(window) == len(text):
+        return window
+    head = encoded[:limit].decode("utf-8", "ignore")
+    if start + len(head) == len(text):
+        return head
     space = head.rfind(" ")
     return head[: space + 1] if space > len(head) // 2 else head
 

@@ -4,6 +4,7 @@ never with a raw line break), the throttle, and reading ``irc://`` URLs."""
 from __future__ import annotations
 
 import asyncio
+import re
 
 import pytest
 from hotbus.runtime._chat.irc import IrcAddress, IrcSecrets
@@ -40,6 +41,12 @@ def test_line_breaks_become_separate_lines_and_never_raw() -> None:
 def test_a_reply_of_too_many_lines_is_cut_saying_how_many_were_left_out() -> None:
     lines = split_text("\n".join(str(n) for n in range(20)), 100, max_lines=5)
     assert lines == ["0", "1", "2", "3", "... (16 more lines)"]
+
+
+def test_a_huge_reply_is_cut_without_splitting_all_of_it() -> None:
+    lines = split_text("word " * 200_000, 400, max_lines=8)  # a megabyte, one paragraph
+    assert len(lines) == 8
+    assert re.fullmatch(r"\.\.\. \(\d{4} more lines\)", lines[-1])
 
 
 def test_a_limit_too_small_to_hold_anything_is_refused() -> None:
