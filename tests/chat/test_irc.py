@@ -6,7 +6,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 
-from hotbus import ChatJoined, ChatMessage, ChatReply
+from hotbus import ChatJoined, ChatMessage, ChatParted, ChatReply
 from hotbus.schemas import (
     AdminCommand,
     AdminOutcome,
@@ -169,3 +169,30 @@ async def test_a_long_reply_arrives_as_several_lines_that_fit(
     assert len(got) >= 3
     assert " ".join(got).split() == words
     assert max(len(line.encode()) for line in got) <= 512 - 100
+
+
+async def test_someone_leaving_the_channel_is_a_part_event(
+    hotbus: Harness, start_bot: BotStarter, ircd: IrcServer, people: Callable[[str], Person]
+) -> None:
+    await start_bot()
+    ann = await present(people("ann"), ircd.port)
+    joined = await hotbus.wait_for(ChatJoined, lambda event: event.user == "ann", timeout=15)
+    ann.send("PART", CHANNEL, "off to lunch")
+    parted = await hotbus.wait_for(ChatParted, lambda event: event.user == "ann", timeout=15)
+    assert (joined.channel, joined.mask.startswith("ann!")) == (CHANNEL, True)
+    assert (parted.channel, parted.reason, parted.transport) == (CHANNEL, "off to lunch", "irc")
+
+
+async def test_the_bot_kicked_from_its_channel_joins_it_again(
+    hotbus: Harness, start_bot: BotStarter, ircd: IrcServer, people: Callable[[str], Person]
+) -> None:
+    ann = await present(people("ann"), ircd.port)  # first in the channel: its operator
+    await start_bot()
+    mark = len(ann.lines)
+    ann.send("KICK", CHANNEL, "hotbus", "out")
+    kicked = await hotbus.wait_for(ChatParted, lambda event: event.user == "hotbus", timeout=15)
+    back = await ann.expect(
+        lambda line: line.command == "JOIN" and line.hostmask.nickname == "hotbus", since=mark
+    )
+    assert kicked.reason == "kicked by ann: out"
+    assert back.params[0] == CHANNEL
