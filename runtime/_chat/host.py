@@ -98,9 +98,11 @@ class ChatHost:
             listener.attach()
         for name, transport in self._transports.items():
             if name not in self.served:
-                self.served[name] = asyncio.create_task(
+                task = asyncio.create_task(
                     transport.serve(self._runtime.bus), name=f"hotbus-transport-{name}"
                 )
+                task.add_done_callback(self._served_done)
+                self.served[name] = task
 
     async def stop(self) -> None:
         """Close every transport (each says goodbye where it can), and stop routing."""
@@ -116,6 +118,21 @@ class ChatHost:
                 task.cancel()
         for listener in self._listeners:
             listener.detach()
+
+    @staticmethod
+    def _served_done(task: asyncio.Task[None]) -> None:
+        """A transport that stops serving by an error says so (else the chat would go quiet)."""
+        if task.cancelled():
+            return
+        error = task.exception()
+        if error is not None:
+            logger.error(
+                "%s stopped serving: %s: %s",
+                task.get_name().removeprefix("hotbus-transport-"),
+                type(error).__name__,
+                error,
+                exc_info=error,
+            )
 
     # -- routing ----------------------------------------------------------------------------
 

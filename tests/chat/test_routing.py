@@ -121,3 +121,29 @@ async def test_a_message_of_user_and_text_alone_is_a_private_console_message() -
 async def test_a_reply_of_plugin_and_text_alone_still_validates() -> None:
     reply = ChatReply(plugin="echo", text="hi")
     assert (reply.target, reply.transport, reply.in_reply_to) == (None, None, None)
+
+
+class Broken:
+    """A transport whose network code has a bug."""
+
+    name = "broken"
+
+    async def serve(self, bus: object) -> None:
+        raise RuntimeError("lost the socket")
+
+    def send(self, target: str, reply: ChatReply) -> None:
+        pass
+
+    async def close(self) -> None:
+        pass
+
+
+async def test_a_transport_failing_to_serve_is_reported(
+    hotbus: Harness, caplog: pytest.LogCaptureFixture
+) -> None:
+    runtime = await hotbus.start(watch=False)
+    with caplog.at_level(logging.ERROR, logger="hotbus.chat"):
+        async with ChatHost(runtime, [Broken()]) as chat:
+            with pytest.raises(RuntimeError, match="lost the socket"):
+                await chat.served["broken"]
+    assert "broken stopped serving: RuntimeError: lost the socket" in caplog.messages
