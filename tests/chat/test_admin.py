@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 from hotbus import ChatMessage, ChatReply
+from hotbus.runtime import load_settings
 from hotbus.runtime._chat.admin import is_admin
 from hotbus.runtime._chat.host import ChatHost
 from hotbus.schemas import (
@@ -83,6 +84,11 @@ def test_a_host_mask_entry_admits_no_other_host() -> None:
 
 def test_a_host_mask_entry_admits_no_message_without_a_mask() -> None:
     assert not is_admin(message("ann"), ("ann!*@*",))
+
+
+def test_admins_in_the_environment_are_separated_by_commas() -> None:
+    settings = load_settings(env={"HOTBUS_ADMINS": "ann, *!*@trusted.example"})
+    assert settings.admins == ("ann", "*!*@trusted.example")
 
 
 def test_the_consoles_user_is_always_an_admin() -> None:
