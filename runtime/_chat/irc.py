@@ -157,6 +157,7 @@ class IrcTransport:
         "_ping_s",
         "_rejoins",
         "_secrets",
+        "_stream",
         "_throttle",
         "_wake",
         "_wanted",
@@ -188,7 +189,8 @@ class IrcTransport:
         self._ping_s = ping_s
         self._max_lines = max_lines
         self._bus: Bus | None = None
-        self._writer: asyncio.StreamWriter | None = None
+        self._writer: asyncio.StreamWriter | None = None  # once registered
+        self._stream: asyncio.StreamWriter | None = None  # once connected
         self._outbox: deque[str] = deque(maxlen=_OUTBOX)
         self._wake = asyncio.Event()
         self._closing = asyncio.Event()
@@ -257,6 +259,8 @@ class IrcTransport:
                 self._write_now(writer, "QUIT", ["hotbus is stopping"])
                 await asyncio.wait_for(writer.drain(), timeout=2)
             writer.close()
+        elif self._stream is not None:  # connected, not registered yet
+            self._stream.close()
         for task in list(self._rejoins):
             task.cancel()
 
@@ -270,6 +274,10 @@ class IrcTransport:
             )
         except (OSError, TimeoutError) as error:
             return False, f"cannot connect: {_describe(error)}"
+        self._stream = writer
+        if self._closing.is_set():  # closed while connecting
+            writer.close()
+            return False, "closed"
         state = _Session(failed)
         sender = asyncio.create_task(self._send_loop(writer, state), name="hotbus-irc-send")
         try:
@@ -281,7 +289,7 @@ class IrcTransport:
             return state.registered, _describe(error)
         finally:
             sender.cancel()
-            self._writer = None
+            self._writer = self._stream = None
             self._joined.clear()
             writer.close()
             with contextlib.suppress(OSError, TimeoutError, ssl.SSLError):
