@@ -20,6 +20,14 @@ new version. In one run:
    kernel to loop, debounce (window, timer, hash), reloader, planner, and the transaction (of
    which stage, quiesce and swap come from the commit's ``durations``). One save of each kind
    warms up first and is not counted.
+1b. **hot patches**: the same saver saves body-only edits (only the string ``answer()``
+   returns changes), alternating in place and atomic, paced the same way. Per save,
+   ``patch_latency_ms`` (in place) and ``atomic_patch_latency_ms`` run from the save to the
+   arrival of ``hotbus.reload.patched``, and ``patch_answer_latency_ms`` to the first reply
+   carrying the new string. ``patch_cost_ratio_vs_compile_exec`` is the median over the saves
+   of the patch's own ``duration_ms`` (comparing the two versions and replacing the code)
+   over ``compile`` + ``exec`` of the same source bytes, timed in the same round
+   (``patch_cost_ratio_rounds`` has its spread).
 2. **transaction cost**: watching off, ``--saves`` rounds of a manual reload of new content
    (written in place beforehand, outside the timing) and ``compile`` + ``exec`` of the same
    source bytes into a fresh module, in an order rotated from round to round
@@ -60,7 +68,9 @@ new version. In one run:
 
 Targets (default settings), for both kinds of save: save to new code answering p50 at most the
 write window + 6 ms and p95 at most the window + 15 ms; save to commit p50 at most the window
-+ 5 ms and p95 at most 50 ms. ``transaction_ratio_vs_compile_exec`` at most 2, RSS growth over
++ 5 ms and p95 at most 50 ms; a body-only save to ``hotbus.reload.patched`` p50 at most the
+window + 3 ms and p95 at most the window + 10 ms, the patch itself at most 1.5x compile + exec.
+``transaction_ratio_vs_compile_exec`` at most 2, RSS growth over
 1,000 reloads at most 2 MB (MiB: 2**20 bytes), no leaked versions, ``reply_after_commit_ms`` p95
 at most 10 ms, ``loop_stall_ms`` p95 at most 5 ms, and unloading 600 plugins at once stalls the
 loop at most 0.5 s. ``save_to_answer_ms`` (phase 4, the leak check waited for between saves)
@@ -107,6 +117,7 @@ from hotbus.schemas import (
     PluginLeaked,
     PluginState,
     ReloadCommitted,
+    ReloadPatched,
     ReloadPlanned,
     ReloadRejected,
     ReloadRequested,
@@ -130,6 +141,12 @@ TARGET_RATIO: Final = 2.0
 TARGET_RSS_MB: Final = 2.0
 #: Leaked versions allowed.
 TARGET_LEAKED: Final = 0
+#: p50 save-to-patched latency may exceed the write window by this much (ms) ...
+TARGET_PATCH_P50_OVER_WINDOW_MS: Final = 3.0
+#: ... and p95 by this much.
+TARGET_PATCH_P95_OVER_WINDOW_MS: Final = 10.0
+#: ``patch_cost_ratio_vs_compile_exec`` (the patch itself) the runtime should stay under.
+TARGET_PATCH_RATIO: Final = 1.5
 #: p95 of a reply to a message arriving right after a commit (ms).
 TARGET_REPLY_AFTER_COMMIT_P95_MS: Final = 10.0
 #: p95 of the longest loop stall during one reload (ms).
@@ -232,7 +249,7 @@ class BenchCounter(Plugin):
     @subscribe(ChatMessage)
     async def on_message(self, message: ChatMessage) -> None:
         if message.text == "!value":
-            reply = ChatReply(plugin=self.name, text=f"{VALUE}", in_reply_to=message.event_id)
+            reply = ChatReply(plugin=self.name, text=self.answer(), in_reply_to=message.event_id)
             await self.ctx.publish(reply)
 
     def _bounded(self, value: int) -> int:
@@ -241,14 +258,20 @@ class BenchCounter(Plugin):
     def _remember(self, topic: str) -> None:
         self.seen = [*self.seen[-9:], topic]
 
+    def answer(self) -> str:
+        return f"{VALUE}@BODY@"
+
     def describe(self) -> str:
         return f"{self.config.label}: {self.count} (value {VALUE})"
 '''
 
 
-def plugin_source(value: int, name: str = PLUGIN) -> str:
-    """The plugin's source with ``VALUE = value``: each value is a different version."""
-    return _SOURCE.replace("@VALUE@", str(value)).replace(f'"{PLUGIN}"', f'"{name}"')
+def plugin_source(value: int, name: str = PLUGIN, body: str = "") -> str:
+    """The plugin's source with ``VALUE = value``: each value is a different version (a module
+    constant: a full reload). ``body`` goes into the string ``answer()`` returns: changing only
+    it changes only a function body (a hot patch)."""
+    source = _SOURCE.replace("@VALUE@", str(value)).replace("@BODY@", body)
+    return source.replace(f'"{PLUGIN}"', f'"{name}"')
 
 
 # -- stamping events as they arrive -------------------------------------------------------------
@@ -291,6 +314,7 @@ class Probe:
         """Subscribe every probe to ``bus``, ahead of every other handler."""
         handlers: list[tuple[type[Event], Handler]] = [
             (ReloadCommitted, self.on_outcome),
+            (ReloadPatched, self.on_outcome),
             (ReloadRejected, self.on_outcome),
             (ReloadRolledBack, self.on_outcome),
             (PluginLeaked, self.on_leaked),
@@ -599,6 +623,77 @@ async def latency_phase(bench: Bench, saves: int) -> list[SaveSample]:
     return samples
 
 
+# -- 1b. hot patches -------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class PatchSample:
+    """One body-only save: to ``hotbus.reload.patched``, to the new code's first answer (ms), the
+    patch's own duration, and compile + exec of the same source bytes (ms)."""
+
+    style: SaveStyle
+    latency_ms: float
+    answer_ms: float
+    patch_ms: float
+    compile_exec_ms: float
+
+
+async def timed_patch(
+    bench: Bench, saver: Saver, pinger: Pinger, style: SaveStyle, serial: int
+) -> PatchSample:
+    """Have the saver save a body-only edit ``style``-wise; wait for the patch and the answer."""
+    probe = bench.probe
+    outcome = probe.expect()
+    body = f"-p{serial}"
+    source = plugin_source(bench.value, body=body)
+    answer = pinger.until(f"{bench.value}{body}")
+    saved = await saver.save(source, style)
+    try:
+        arrived, event = await asyncio.wait_for(outcome, COMMIT_TIMEOUT_S)
+        answered = await asyncio.wait_for(answer, REPLY_TIMEOUT_S)
+    except TimeoutError:
+        raise BenchError(
+            f"a {style} body-only save was not patched and answered within {COMMIT_TIMEOUT_S:g} s"
+        ) from None
+    if not isinstance(event, ReloadPatched) or event.restored:
+        raise BenchError(f"a body-only save was not patched: {event.model_dump_json()}")
+    if event.functions != ["BenchCounter.answer"]:
+        raise BenchError(f"a body-only save patched {event.functions}, not BenchCounter.answer")
+    bench.versions.current = event.new_version
+    path = bench.plugins / FILE
+    return PatchSample(
+        style=style,
+        latency_ms=(arrived - saved) * 1000,
+        answer_ms=(answered - saved) * 1000,
+        patch_ms=event.duration_ms,
+        compile_exec_ms=compile_exec(path.read_bytes(), path),
+    )
+
+
+async def patch_phase(bench: Bench, saves: int) -> list[PatchSample]:
+    """``saves`` body-only saves of each kind, alternating, after one warm-up save of each,
+    paced as in the latency phase; each round also times compile + exec of the saved source."""
+    samples: list[PatchSample] = []
+    saver = await Saver.start(bench.plugins / FILE)
+    pinger = Pinger(bench.runtime, bench.probe)
+    await settle(bench.runtime)
+    pinger.start()
+    try:
+        next_at = now()
+        for index in range(2 * (saves + 1)):
+            await asyncio.sleep(max(0.0, next_at - now()))  # pacing only
+            began = now()
+            sample = await timed_patch(bench, saver, pinger, STYLES[index % 2], index + 1)
+            next_at = began + SAVE_SPACING_S
+            if index >= 2:
+                samples.append(sample)
+    finally:
+        pinger.stop()
+        await saver.close()
+    await settle(bench.runtime)
+    return samples
+
+
 # -- 2. cost of the transaction -----------------------------------------------------------------
 
 
@@ -894,6 +989,22 @@ class Result:
     serving: Serving
     unload: Unload
     leaked: list[PluginLeaked]
+    patches: list[PatchSample]
+
+    def patch_figures(self) -> dict[str, Any]:
+        """The hot patch figures of the JSON object."""
+        patches = self.patches
+        ratio = Ratio.of([p.patch_ms for p in patches], [p.compile_exec_ms for p in patches])
+        return {
+            "patch_latency_ms": spread([p.latency_ms for p in patches if p.style == "in_place"]),
+            "atomic_patch_latency_ms": spread(
+                [p.latency_ms for p in patches if p.style == "atomic"]
+            ),
+            "patch_answer_latency_ms": spread([p.answer_ms for p in patches]),
+            "patch_cost_ratio_vs_compile_exec": ratio.median,
+            "patch_cost_ratio_rounds": ratio.as_dict(),
+            "patch_ms_p50": statistics.median(p.patch_ms for p in patches),
+        }
 
     def latencies(self, style: SaveStyle) -> list[float]:
         return [s.latency_ms for s in self.samples if s.style == style]
@@ -926,6 +1037,7 @@ class Result:
             "commit_to_answer_ms": spread([s.answer_ms - s.latency_ms for s in self.samples]),
             "transaction_ratio_vs_compile_exec": ratio.median,
             "transaction_ratio_rounds": ratio.as_dict(),
+            **self.patch_figures(),
             "rss_growth_mb_1000_reloads": self.memory.growth_mb,
             "leaked_versions": len(self.leaked) + len(self.unload.leaked),
             "saves_per_kind": len(self.latencies("in_place")),
@@ -960,6 +1072,9 @@ class Result:
                 "answer_p50_ms": self.window_ms + TARGET_ANSWER_P50_OVER_WINDOW_MS,
                 "answer_p95_ms": self.window_ms + TARGET_ANSWER_P95_OVER_WINDOW_MS,
                 "transaction_ratio": TARGET_RATIO,
+                "patch_p50_ms": self.window_ms + TARGET_PATCH_P50_OVER_WINDOW_MS,
+                "patch_p95_ms": self.window_ms + TARGET_PATCH_P95_OVER_WINDOW_MS,
+                "patch_ratio": TARGET_PATCH_RATIO,
                 "rss_growth_mb_1000_reloads": TARGET_RSS_MB,
                 "leaked_versions": TARGET_LEAKED,
                 "reply_after_commit_p95_ms": TARGET_REPLY_AFTER_COMMIT_P95_MS,
@@ -996,6 +1111,23 @@ def misses(result: dict[str, Any]) -> list[str]:
             "transaction_ratio_vs_compile_exec",
             result["transaction_ratio_vs_compile_exec"],
             targets["transaction_ratio"],
+        ),
+        ("patch_latency_ms.p50", result["patch_latency_ms"]["p50"], targets["patch_p50_ms"]),
+        ("patch_latency_ms.p95", result["patch_latency_ms"]["p95"], targets["patch_p95_ms"]),
+        (
+            "atomic_patch_latency_ms.p50",
+            result["atomic_patch_latency_ms"]["p50"],
+            targets["patch_p50_ms"],
+        ),
+        (
+            "atomic_patch_latency_ms.p95",
+            result["atomic_patch_latency_ms"]["p95"],
+            targets["patch_p95_ms"],
+        ),
+        (
+            "patch_cost_ratio_vs_compile_exec",
+            result["patch_cost_ratio_vs_compile_exec"],
+            targets["patch_ratio"],
         ),
         (
             "rss_growth_mb_1000_reloads",
@@ -1047,6 +1179,7 @@ async def measure(directory: Path, saves: int, rss_reloads: int, unload_plugins:
         bench = Bench(runtime, plugins, probe, Versions(row.version), values)
         window_ms, observer = runtime.settings.debounce_ms, runtime.observer
         samples = await latency_phase(bench, saves)
+        patches = await patch_phase(bench, saves)
         heartbeat = Heartbeat()
         heartbeat.start()
         try:
@@ -1071,6 +1204,7 @@ async def measure(directory: Path, saves: int, rss_reloads: int, unload_plugins:
         serving=serving,
         unload=unload,
         leaked=list(probe.leaked),
+        patches=patches,
     )
 
 
@@ -1106,6 +1240,31 @@ def table(summary: dict[str, Any]) -> str:
             ),
             (f"{kind} save -> {what} max", f"{figures['max']:.1f} ms", ""),
         ]
+    for key, kind in (("patch_latency_ms", "in-place"), ("atomic_patch_latency_ms", "atomic")):
+        figures = summary[key]
+        rows += [
+            (
+                f"{kind} body-only save -> patched p50",
+                f"{figures['p50']:.1f} ms",
+                _verdict(figures["p50"], targets["patch_p50_ms"], " ms"),
+            ),
+            (
+                f"{kind} body-only save -> patched p95",
+                f"{figures['p95']:.1f} ms",
+                _verdict(figures["p95"], targets["patch_p95_ms"], " ms"),
+            ),
+        ]
+    patch_ratio = summary["patch_cost_ratio_vs_compile_exec"]
+    patch_rounds = summary["patch_cost_ratio_rounds"]
+    rows.append(
+        (
+            "the patch itself vs compile+exec (per round)",
+            f"{patch_ratio:.2f}x",
+            _verdict(patch_ratio, targets["patch_ratio"], "x")
+            + f", {patch_rounds['low']:.2f}-{patch_rounds['high']:.2f};"
+            f" {summary['patch_ms_p50']:.2f} ms p50",
+        )
+    )
     gap = summary["commit_to_answer_ms"]
     rows.append(
         (

@@ -13,12 +13,14 @@ from contextlib import contextmanager
 from contextvars import ContextVar
 from inspect import ismethod
 from typing import Any, Final, TypeVar, final
+from uuid import UUID
 
 import blinker
 from blinker._utilities import make_id  # the key of Signal.receivers: blinker's own, to agree
 from hotbus.bus._mailbox import Mailbox
 from hotbus.bus._patterns import PatternIndex
 from hotbus.bus._recorder import Recorder
+from hotbus.bus._request import PendingRequest
 from hotbus.bus._subscription import (
     RUNTIME,
     Handler,
@@ -33,7 +35,9 @@ from hotbus.schemas import (
     Event,
     HandlerFailed,
     HandlerTimeoutError,
+    NoResponderError,
     PublishDepthError,
+    RequestTimeoutError,
     TopicError,
     is_pattern,
     topic_matches,
@@ -235,6 +239,7 @@ class Bus:
         "_owned",
         "_plans",
         "_redactions",
+        "_requests",
         "_seq",
         "_strict",
         "_sync_chain",
@@ -275,6 +280,8 @@ class Bus:
         self._drain_error: BaseException | None = None
         self._mailboxes: dict[str, Mailbox] = {}
         self._redactions: dict[str, tuple[str, ...]] = {}
+        # The requests waiting for a reply, by the event_id of the request.
+        self._requests: dict[UUID, PendingRequest] = {}
 
     def __repr__(self) -> str:
         subs = self._all()
@@ -633,11 +640,12 @@ class Bus:
         if depth >= self._max_depth and topic != _FAILED_TOPIC:
             raise PublishDepthError(topic, _topics(chain), self._max_depth)
         here = (depth + 1, topic, chain)
+        urgent = self._urgent(event) if self._requests else False
         for name in owners:
             mailbox = self._mailboxes.get(name)
             if mailbox is None:
                 mailbox = self._mailboxes[name] = Mailbox(name, self._deliver_to)
-            mailbox.put(event, here)
+            mailbox.put(event, here, urgent=urgent)
         if not entries:
             return
         # Sync handlers cannot await, so while one runs no other task can: the chain they see
@@ -697,10 +705,14 @@ class Bus:
 
         Every exception of a handler is contained and reported, ``BaseException`` included
         (a plugin's ``KeyboardInterrupt`` or ``SystemExit``, or a ``CancelledError`` it raised
-        itself); only a cancellation of the mailbox's task propagates.
+        itself); only a cancellation of the mailbox's task propagates. When ``event`` is a
+        request (`request`), what the handlers return or raise answers it.
         """
         entries = self._entries(event.topic, owner)
+        pending = self._requests.get(event.event_id) if self._requests else None
         if not entries:
+            if pending is not None:
+                pending.finished(owner, handled=False)
             return
         token = _chain.set(chain)
         try:
@@ -711,22 +723,98 @@ class Bus:
                     if not kind:
                         self._sync_chain = chain
                         try:
-                            handler(event)
+                            result = handler(event)
                         finally:
                             self._sync_chain = None
                     elif kind == _ASYNC:
-                        await handler(event)
+                        result = await handler(event)
                     else:
-                        await self._call_with_timeout(sub, event)
+                        result = await self._call_with_timeout(sub, event)
                 except asyncio.CancelledError as cancelled:
                     task = asyncio.current_task()
                     if task is not None and task.cancelling():
+                        if pending is not None:
+                            pending.interrupted(owner)
                         raise  # the mailbox is being interrupted (a reload) or shut down
+                    if pending is not None:
+                        pending.failed(owner, cancelled, self._redactions.get(owner, ()))
                     await self._contain(sub, event, cancelled)
                 except BaseException as error:
+                    if pending is not None:
+                        pending.failed(owner, error, self._redactions.get(owner, ()))
                     await self._contain(sub, event, error)
+                else:
+                    if pending is not None and isinstance(result, Event):
+                        pending.replied(owner, result)
         finally:
             _chain.reset(token)
+        if pending is not None:
+            pending.finished(owner, handled=True)
+
+    def _urgent(self, event: Event) -> bool:
+        """Whether ``event`` is a request whose requester is being drained for a reload: it
+        must be delivered even to responders that hold their events, or the requester's
+        handler would wait for a reply that comes only after the drain it holds up."""
+        pending = self._requests.get(event.event_id)
+        if pending is None:
+            return False
+        mailbox = self._mailboxes.get(pending.requester)
+        return mailbox is not None and mailbox.paused and mailbox.busy
+
+    async def request(self, event: Event, *, timeout: float = 5.0, owner: str = RUNTIME) -> Event:
+        """Publish ``event`` as a request and return the reply of the owner serving its topic.
+
+        The request is published like any event. Its responders are the owners (plugins,
+        other than ``owner``) whose handlers match its topic now, or that wait for it while
+        they reload; a handler of theirs that returns an event replies, and the first reply
+        is returned. The reply is handed back, not published. A responder that reloads
+        meanwhile answers once: its old version if the request reached it before the reload,
+        else the new one.
+
+        Args:
+            event: the request.
+            timeout: seconds to wait for the reply.
+            owner: who asks (a plugin name): its own handlers of the topic are not responders.
+
+        Returns:
+            The reply: the event a responder's handler returned.
+
+        Raises:
+            NoResponderError: nothing serves the topic, or every responder finished with the
+                request without returning an event.
+            ResponderError: a responder's handler raised (also reported as a failed handler),
+                and no other responder replied.
+            RequestTimeoutError: no reply within ``timeout``.
+            BusError: ``timeout`` is not positive, or ``event`` is already a pending request.
+        """
+        if timeout <= 0:
+            raise BusError(f"timeout must be positive seconds, got {timeout!r}")
+        topic = event.topic
+        plan = self._plans.get(topic)
+        if plan is None:
+            plan = self._plan(topic)
+        responders = [name for name in plan[2] if name != owner]
+        if not responders:
+            raise NoResponderError(topic)
+        if event.event_id in self._requests:
+            raise BusError(
+                f"event {event.event_id} ({topic!r}) is already a pending request: make a new "
+                "event for each request"
+            )
+        loop = self._loop if self._loop is not None else self.bind()
+        pending = PendingRequest(topic, responders, loop.create_future(), owner)
+        self._requests[event.event_id] = pending
+        try:
+            await self.publish(event)
+            try:
+                async with asyncio.timeout(timeout) as scope:
+                    return await pending.future
+            except TimeoutError:
+                if scope.expired():
+                    raise RequestTimeoutError(topic, timeout, sorted(pending.waiting)) from None
+                raise
+        finally:
+            self._requests.pop(event.event_id, None)
 
     async def _contain(self, sub: Subscription, event: Event, error: BaseException) -> None:
         if self._strict:
@@ -780,11 +868,11 @@ class Bus:
         await self._report(sub, event, error)
         self._sync_chain = chain
 
-    async def _call_with_timeout(self, sub: Subscription, event: Event) -> None:
+    async def _call_with_timeout(self, sub: Subscription, event: Event) -> Any:
         assert sub.timeout is not None
         try:
             async with asyncio.timeout(sub.timeout) as scope:
-                await sub.handler(event)
+                return await sub.handler(event)
         except TimeoutError:
             if scope.expired():
                 raise HandlerTimeoutError(sub.name, event.topic, sub.timeout) from None

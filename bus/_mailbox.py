@@ -25,12 +25,23 @@ Deliver = Callable[[str, Event, Any], Awaitable[None]]
 class Mailbox:
     """The deliveries waiting for ``owner``'s handlers, worked off by one task at a time."""
 
-    __slots__ = ("_deliver", "_interrupting", "_items", "_paused", "_worker", "owner", "patterns")
+    __slots__ = (
+        "_deliver",
+        "_interrupting",
+        "_items",
+        "_paused",
+        "_urgent",
+        "_worker",
+        "owner",
+        "patterns",
+    )
 
     def __init__(self, owner: str, deliver: Deliver) -> None:
         self.owner = owner
         self._deliver = deliver
         self._items: deque[tuple[Event, Any]] = deque()
+        # Deliveries that do not wait while paused (a request its requester's drain waits for).
+        self._urgent: deque[tuple[Event, Any]] = deque()
         self._worker: asyncio.Task[None] | None = None
         self._paused = False
         self._interrupting = False
@@ -43,7 +54,7 @@ class Mailbox:
         return f"<hotbus Mailbox {self.owner!r} {state} waiting={len(self._items)}>"
 
     def __len__(self) -> int:
-        return len(self._items)
+        return len(self._items) + len(self._urgent)
 
     @property
     def paused(self) -> bool:
@@ -60,20 +71,39 @@ class Mailbox:
         """The task delivering now, if any (await it to wait for the mailbox to empty)."""
         return self._worker
 
-    def put(self, event: Event, chain: Any) -> None:
-        """Queue ``event`` (published along ``chain``) for delivery after what is waiting."""
-        self._items.append((event, chain))
-        if self._worker is None and not self._paused:
+    def put(self, event: Event, chain: Any, *, urgent: bool = False) -> None:
+        """Queue ``event`` (published along ``chain``) for delivery after what is waiting.
+
+        An ``urgent`` event is delivered even while the mailbox is paused, before what waits
+        (the bus uses it for a request that a paused requester's drain waits for).
+        """
+        if urgent and self._paused:
+            self._urgent.append((event, chain))
+        else:
+            self._items.append((event, chain))
+            if self._paused:
+                return
+        if self._worker is None:
             self._worker = asyncio.get_running_loop().create_task(
                 self._work(), name=f"hotbus-mailbox:{self.owner}"
             )
+
+    def _next(self) -> tuple[Event, Any] | None:
+        if self._urgent:
+            return self._urgent.popleft()
+        if self._items and not self._paused:
+            return self._items.popleft()
+        return None
 
     async def _work(self) -> None:
         me = asyncio.current_task()
         assert me is not None
         try:
-            while self._items and not self._paused and self._worker is me:
-                event, chain = self._items.popleft()
+            while self._worker is me:
+                item = self._next()
+                if item is None:
+                    break
+                event, chain = item
                 try:
                     await self._deliver(self.owner, event, chain)
                 except asyncio.CancelledError:
@@ -111,6 +141,8 @@ class Mailbox:
         """Deliver what waits, to the handlers the owner has now, and go on delivering."""
         self._paused = False
         self.patterns = ()
+        self._items.extendleft(reversed(self._urgent))
+        self._urgent.clear()
         if self._items and self._worker is None:
             self._worker = asyncio.get_running_loop().create_task(
                 self._work(), name=f"hotbus-mailbox:{self.owner}"
@@ -118,6 +150,7 @@ class Mailbox:
 
     def clear(self) -> int:
         """Drop what waits; returns how many deliveries were dropped."""
-        dropped = len(self._items)
+        dropped = len(self)
         self._items.clear()
+        self._urgent.clear()
         return dropped

@@ -3,13 +3,9 @@
 from __future__ import annotations
 
 import re
-from typing import TYPE_CHECKING, cast
 
-from hotbus import ChatMessage, ChatReply, Plugin, subscribe
+from hotbus import ChatMessage, ChatReply, Event, Plugin, subscribe
 from pydantic import BaseModel, Field
-
-if TYPE_CHECKING:
-    from rng import Rng
 
 _ROLL = re.compile(r"^!roll\s+(\d*)d(\d+)$", re.IGNORECASE)
 USAGE = "!roll NdS rolls N dice of S sides, e.g. !roll 2d6"
@@ -20,6 +16,15 @@ class DiceConfig(BaseModel):
 
     max_dice: int = Field(default=10, ge=1)
     max_sides: int = Field(default=100, ge=2)
+
+
+class Roll(Event):
+    """Asks rng for ``count`` numbers from 1 to ``sides``; rng replies with their ``rolls``."""
+
+    topic = "rng.roll"
+
+    count: int
+    sides: int
 
 
 class Dice(Plugin):
@@ -37,9 +42,9 @@ class Dice(Plugin):
         if text == "!help":
             await self.reply(message, USAGE)
         elif text.lower().startswith("!roll"):
-            await self.reply(message, self.roll(text))
+            await self.reply(message, await self.roll(text))
 
-    def roll(self, command: str) -> str:
+    async def roll(self, command: str) -> str:
         """The answer to a ``!roll`` command."""
         match = _ROLL.match(command)
         if match is None:
@@ -47,8 +52,8 @@ class Dice(Plugin):
         count, sides = int(match.group(1) or 1), int(match.group(2))
         if not 1 <= count <= self.config.max_dice or not 2 <= sides <= self.config.max_sides:
             return f"I roll 1 to {self.config.max_dice} dice of 2 to {self.config.max_sides} sides"
-        rng = cast("Rng", self.ctx.get_plugin("rng"))
-        rolls = [rng.roll(sides) for _ in range(count)]
+        reply = await self.ctx.request(Roll(count=count, sides=sides))
+        rolls: list[int] = reply.model_dump()["rolls"]  # rng's event: read by field name
         if count == 1:
             return f"🎲 d{sides}: {rolls[0]}"
         return f"🎲 {count}d{sides}: {' + '.join(map(str, rolls))} = {sum(rolls)}"

@@ -2,12 +2,7 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, cast
-
-from hotbus import ChatMessage, ChatReply, Plugin, subscribe
-
-if TYPE_CHECKING:
-    from rng import Rng
+from hotbus import ChatMessage, ChatReply, Event, Plugin, subscribe
 
 ANSWERS = (
     "It is certain.",
@@ -23,6 +18,14 @@ ANSWERS = (
     "Very doubtful.",
 )
 USAGE = "!8ball QUESTION asks the magic 8-ball"
+
+
+class Pick(Event):
+    """Asks rng to pick one of ``count`` options; rng replies with its ``index``."""
+
+    topic = "rng.pick"
+
+    count: int
 
 
 class EightBall(Plugin):
@@ -42,8 +45,8 @@ class EightBall(Plugin):
             if not question:
                 answer = f"usage: {USAGE}"
             else:
-                rng = cast("Rng", self.ctx.get_plugin("rng"))
-                answer = f"🎱 {rng.choice(ANSWERS)}"
+                picked = await self.ctx.request(Pick(count=len(ANSWERS)))
+                answer = f"🎱 {ANSWERS[picked.model_dump()['index']]}"
         else:
             return
         await self.ctx.publish(

@@ -45,6 +45,7 @@ from hotbus.schemas import (
     PluginStateChanged,
     ReloadAction,
     ReloadCommitted,
+    ReloadPatched,
     ReloadPlanned,
     ReloadReason,
     ReloadRejected,
@@ -56,6 +57,10 @@ from hotbus.schemas import (
     RuntimeStopping,
     StateDiscarded,
     StateMismatch,
+    StateRestored,
+    StateSaved,
+    StateSaveFailed,
+    StateStoreSetAside,
     TransportConnected,
     TransportDisconnected,
     VersionChange,
@@ -317,6 +322,15 @@ def _reload_committed(logger: logging.Logger, event: ReloadCommitted) -> None:
         (change,) = changes
         if change.new_version is None:
             logger.info("✅ %s unloaded%s", change.plugin, took)
+        elif change.not_patched:
+            logger.info(
+                "✅ %s %s %s%s (not patched: %s)",
+                change.plugin,
+                change.new_version,
+                _verb_of(change),
+                took,
+                change.not_patched,
+            )
         else:
             logger.info("✅ %s %s %s%s", change.plugin, change.new_version, _verb_of(change), took)
         return
@@ -338,6 +352,30 @@ def _reload_committed(logger: logging.Logger, event: ReloadCommitted) -> None:
     if not whole and logger.isEnabledFor(logging.DEBUG):
         for change in changes:
             logger.debug("  %s %s %s", change.plugin, change.new_version or "-", _verb_of(change))
+
+
+def _reload_patched(logger: logging.Logger, event: ReloadPatched) -> None:
+    """``🩹 dice 1.0.0+ab12cd patched in 0.4 ms: Dice.roll``; a patch undone is a warning."""
+    if event.error is not None:
+        if logger.isEnabledFor(logging.WARNING):
+            fmt, args = _with_error(
+                "⚠ %s could not be patched, every function was restored; it reloads in full",
+                (event.plugin,),
+                event.error,
+            )
+            _log_error(logger, logging.WARNING, (fmt, args), event.error)
+        return
+    if not logger.isEnabledFor(logging.INFO):
+        return
+    head = f"🩹 {event.plugin} {event.new_version} patched in {event.duration_ms:.1f} ms"
+    if event.functions:
+        listed, _ = _listing(event.functions, _WIDTH - len(head) - 2)
+    else:
+        listed = "no function changed"
+    kept = (
+        f"; {_count(len(event.dependents), 'dependent')} kept running" if event.dependents else ""
+    )
+    logger.info("%s: %s%s", head, listed, kept)
 
 
 def _reload_rejected(logger: logging.Logger, event: ReloadRejected) -> None:
@@ -446,6 +484,38 @@ def _handlers_cancelled(logger: logging.Logger, event: HandlersCancelled) -> Non
     )
 
 
+def _state_restored(logger: logging.Logger, event: StateRestored) -> None:
+    names, _ = _listing(event.plugins, 60)
+    logger.info("💾 saved state of %s read from %s", names, event.path)
+
+
+def _state_saved(logger: logging.Logger, event: StateSaved) -> None:
+    if logger.isEnabledFor(logging.DEBUG):
+        logger.debug(
+            "💾 state of %s saved (%s) in %.1f ms",
+            ", ".join(event.plugins),
+            event.reason,
+            event.duration_ms,
+        )
+
+
+def _state_save_failed(logger: logging.Logger, event: StateSaveFailed) -> None:
+    if event.plugin is not None:
+        logger.warning("⚠ %s: state not saved: %s", event.plugin, event.error.message)
+    else:
+        logger.error("❌ state not saved: %s", event.error.message)
+
+
+def _state_set_aside(logger: logging.Logger, event: StateStoreSetAside) -> None:
+    logger.error(
+        "❌ state database %s cannot be read (%s: %s): %s",
+        event.path,
+        event.error.type,
+        event.error.message,
+        event.hint,
+    )
+
+
 def _state_discarded(logger: logging.Logger, event: StateDiscarded) -> None:
     logger.warning("⚠ %s starts fresh: %s", event.plugin, event.reason)
 
@@ -547,6 +617,7 @@ _FORMATTERS: Final[dict[str, _Formatter]] = {
     ReloadRequested.topic: _reload_requested,
     ReloadPlanned.topic: _reload_planned,
     ReloadCommitted.topic: _reload_committed,
+    ReloadPatched.topic: _reload_patched,
     ReloadRejected.topic: _reload_rejected,
     ReloadRolledBack.topic: _reload_rolled_back,
     ReloadThrottled.topic: _reload_throttled,
@@ -561,6 +632,10 @@ _FORMATTERS: Final[dict[str, _Formatter]] = {
     HandlersCancelled.topic: _handlers_cancelled,
     StateDiscarded.topic: _state_discarded,
     StateMismatch.topic: _state_mismatch,
+    StateRestored.topic: _state_restored,
+    StateSaved.topic: _state_saved,
+    StateSaveFailed.topic: _state_save_failed,
+    StateStoreSetAside.topic: _state_set_aside,
     LoopStalled.topic: _loop_stalled,
     TransportConnected.topic: _transport_connected,
     TransportDisconnected.topic: _transport_disconnected,
@@ -605,6 +680,8 @@ class _Renderer:
             reloading.update(event.members)
         elif isinstance(event, ReloadCommitted):
             reloading.difference_update(change.plugin for change in event.changes)
+        elif isinstance(event, ReloadPatched):
+            reloading.discard(event.plugin)
         elif isinstance(event, ReloadRejected | ReloadRolledBack):
             reloading.discard(event.plugin)
             reloading.difference_update(event.members)

@@ -24,6 +24,7 @@ from hotbus.runtime._eventlog import EventLogger
 from hotbus.runtime._listener import Listener
 from hotbus.runtime._loading.loader import discover, generation_of, source_for
 from hotbus.runtime._monitor import LoopMonitor
+from hotbus.runtime._persistence import Persistence
 from hotbus.runtime._plugins.plugin import Plugin
 from hotbus.runtime._reload.debouncer import Debouncer
 from hotbus.runtime._reload.leaks import LeakChecker, freeze_startup_heap
@@ -76,6 +77,7 @@ class Runtime:
         "_fixed",
         "_leaks",
         "_monitor",
+        "_persistence",
         "_reloader",
         "_rescans",
         "_scheduler",
@@ -139,6 +141,7 @@ class Runtime:
             Listener(self.bus, WatcherLost, self._rescan_lost),
         )
         self._monitor = LoopMonitor(self.bus, lambda: self._engine.settings, self._owner_of)
+        self._persistence = Persistence(self._engine)
 
     def __repr__(self) -> str:
         active = len(self._engine.records.in_state(S.ACTIVE))
@@ -205,10 +208,12 @@ class Runtime:
         with use_source(self.id):
             self._monitor.start()
             async with engine.lock:
+                await self._persistence.open()
                 await self._load_all()
                 await engine.start_ready()
                 self._scheduler.attach()
                 self._reloader.attach()
+            self._persistence.start()
             if self.settings.watch:
                 await self._start_watching()
             async with engine.lock:
@@ -265,6 +270,7 @@ class Runtime:
             self._reloader.detach()
             self._scheduler.detach()
             await self._scheduler.idle()
+            await self._persistence.pause()
             await self.bus.publish(RuntimeStopping(reason=reason))
             await self._stop_watching("runtime stopping")
             engine = self._engine
@@ -272,10 +278,16 @@ class Runtime:
                 for name in reversed(engine.records.order()):
                     rec = engine.records.get(name)
                     if rec.state is S.ACTIVE:  # what is under way ends first (bounded)
-                        await engine.stop(rec, S.UNLOADED, "runtime stopping")
+                        await engine.stop(
+                            rec,
+                            S.UNLOADED,
+                            "runtime stopping",
+                            before_down=self._persistence.take,
+                        )
                     elif rec.state is not S.UNLOADED:
                         await engine.transition(rec, S.UNLOADED, "runtime stopping")
                     engine.forget(rec)
+                await self._persistence.close()
                 self._monitor.stop()
                 engine.importer.close()
                 await self.bus.publish(
@@ -288,6 +300,16 @@ class Runtime:
             self._event_logger.detach()
 
     # -- watching -----------------------------------------------------------------------------
+
+    @property
+    def state_db(self) -> Path | None:
+        """The state database plugins' state is saved in, or None when it is not saved."""
+        return self._persistence.path
+
+    async def save_state(self) -> None:
+        """Write the state of every running plugin that changed, now (as a period does)."""
+        with use_source(self.id):
+            await self._persistence.save("manual")
 
     @property
     def watching(self) -> bool:
@@ -330,6 +352,7 @@ class Runtime:
             modified_window_ms=settings.modified_debounce_ms,
             max_wait_windows=settings.max_wait_windows,
         )
+        self._persistence.configure()
 
     @property
     def observer(self) -> str | None:
@@ -494,7 +517,9 @@ class Runtime:
         """Reload plugin ``name`` and its active dependents as one transaction.
 
         The same transaction a file change triggers: it publishes ``hotbus.reload.requested``
-        and returns the outcome, a `ReloadCommitted`, `ReloadRejected` or `ReloadRolledBack`.
+        and returns the outcome, a `ReloadCommitted`, `ReloadRejected` or `ReloadRolledBack`;
+        or `ReloadPatched` when its source changed only in function bodies (with ``hot_patch``
+        on). Unchanged source restarts it.
         """
         self._engine.records.get(name)
         if not self._started:

@@ -17,9 +17,13 @@ __all__ = [
     "HotbusError",
     "LifecycleError",
     "ManifestError",
+    "NoResponderError",
     "PluginError",
     "PluginLoadError",
     "PublishDepthError",
+    "RequestError",
+    "RequestTimeoutError",
+    "ResponderError",
     "SettingsError",
     "TopicConflictError",
     "TopicError",
@@ -261,3 +265,82 @@ class UnknownPluginError(PluginError, LookupError):
     def __init__(self, plugin: str, known: Sequence[str] = ()) -> None:
         listing = ", ".join(sorted(known)) or "none"
         super().__init__(plugin, f"no such plugin is loaded (known plugins: {listing})")
+
+
+class RequestError(HotbusError):
+    """Raised when a request on the bus gets no reply (the base of the request errors).
+
+    Attributes:
+        topic: the topic of the request.
+    """
+
+    __module__ = "hotbus.schemas"
+
+    def __init__(self, topic: str, message: str) -> None:
+        self.topic = topic
+        super().__init__(f"request {topic!r}: {message}")
+
+
+class NoResponderError(RequestError, LookupError):
+    """Raised when nothing serves a request's topic, or whatever received it returned no reply.
+
+    Attributes:
+        received_by: the owners (plugins) that received the request and returned no event.
+    """
+
+    __module__ = "hotbus.schemas"
+
+    def __init__(self, topic: str, received_by: Sequence[str] = ()) -> None:
+        self.received_by = tuple(received_by)
+        if self.received_by:
+            message = (
+                f"{', '.join(self.received_by)} received it and returned no event: the "
+                "responder's @subscribe handler must return its reply (an Event)"
+            )
+        else:
+            message = (
+                "no plugin serves this topic: load (or enable) the plugin that answers it, "
+                "with a @subscribe handler of the topic that returns the reply"
+            )
+        super().__init__(topic, message)
+
+
+class RequestTimeoutError(RequestError, TimeoutError):
+    """Raised when a request's reply does not come within its timeout.
+
+    Attributes:
+        timeout: the limit in seconds.
+        waiting: the owners (plugins) that had not finished with the request.
+    """
+
+    __module__ = "hotbus.schemas"
+
+    def __init__(self, topic: str, timeout: float, waiting: Sequence[str] = ()) -> None:
+        self.timeout = timeout
+        self.waiting = tuple(waiting)
+        who = f" from {', '.join(self.waiting)}" if self.waiting else ""
+        super().__init__(
+            topic,
+            f"no reply{who} within {timeout:g} s: make the responder answer faster (slow "
+            "work in a task of its own), or give request() a longer timeout",
+        )
+
+
+class ResponderError(RequestError):
+    """Raised when the plugin serving a request failed instead of replying.
+
+    Attributes:
+        plugin: the responder (owner) that failed.
+        error: its error, as ``"Type: message (file:line)"``.
+    """
+
+    __module__ = "hotbus.schemas"
+
+    def __init__(self, topic: str, plugin: str, error: str) -> None:
+        self.plugin = plugin
+        self.error = error
+        super().__init__(
+            topic,
+            f"{plugin} failed to answer: {error}; fix the responder (its failure is also "
+            "published as hotbus.handler.failed)",
+        )

@@ -40,6 +40,7 @@ __all__ = [
     "PluginStateChanged",
     "PluginStatus",
     "ReloadCommitted",
+    "ReloadPatched",
     "ReloadPlanned",
     "ReloadRejected",
     "ReloadRequested",
@@ -50,6 +51,10 @@ __all__ = [
     "RuntimeStopping",
     "StateDiscarded",
     "StateMismatch",
+    "StateRestored",
+    "StateSaveFailed",
+    "StateSaved",
+    "StateStoreSetAside",
     "VersionChange",
     "WatcherFellBack",
     "WatcherFound",
@@ -142,6 +147,13 @@ class VersionChange(_Part):
     plugin: PluginName
     old_version: str | None = Field(description="The version that was serving; none if new.")
     new_version: str | None = Field(description="The version now serving; none if unloaded.")
+    not_patched: str | None = Field(
+        default=None,
+        description=(
+            "Why this change of its source took the full transaction rather than a hot patch "
+            "(a changed signature, a new method...); none when its source did not change."
+        ),
+    )
 
 
 class PhaseDurations(_Part):
@@ -350,6 +362,41 @@ class ReloadCommitted(Event):
     durations: PhaseDurations
 
 
+class ReloadPatched(Event):
+    """A save that changed only function bodies was patched into the running version.
+
+    Each changed function got its new code; the plugin instance, its attributes, subscriptions
+    and tasks were kept (no teardown, no setup, no hand-off). The plugins that depend on it keep
+    running: a body-only change keeps the interface they use (``dependents``). If replacing
+    the code failed part way (``restored``), every function got its old code back, the version
+    did not change, and the save takes the full transaction next.
+    """
+
+    topic = "hotbus.reload.patched"
+
+    plan_id: str
+    plugin: PluginName
+    old_version: str = Field(description="The version that was serving.")
+    new_version: str = Field(description="The version now serving (the old one if restored).")
+    functions: list[str] = Field(
+        default_factory=list,
+        description="The functions whose bodies changed (Class.method; helper.function).",
+    )
+    relocated: NonNegativeInt = Field(
+        default=0,
+        description="Functions whose code only moved to other lines, patched for tracebacks.",
+    )
+    dependents: list[PluginName] = Field(
+        default_factory=list,
+        description="Active plugins depending on it, left running: no cascade was needed.",
+    )
+    duration_ms: Milliseconds = Field(description="Comparing the versions and patching.")
+    restored: bool = Field(
+        default=False, description="Patching failed part way and every function was restored."
+    )
+    error: ErrorInfo | None = Field(default=None, description="Why patching failed, if it did.")
+
+
 class ReloadRolledBack(Event):
     """The swap failed; every member is back on its old version and state."""
 
@@ -549,3 +596,71 @@ class StateMismatch(Event):
         description="Fields of the model the data did not set: they hold their defaults.",
     )
     hint: str = Field(default="", description="How to keep the values.")
+
+
+# -- state across restarts ---------------------------------------------------------------------
+
+
+class StateRestored(Event):
+    """The state saved by an earlier run was read from the state database at start.
+
+    Each plugin named gets its saved state when it starts, through the same path as a reload's
+    hand-off (``schema_version``, ``migrate_state``).
+    """
+
+    topic = "hotbus.state.restored"
+
+    path: Path = Field(description="The state database.")
+    plugins: list[PluginName] = Field(
+        default_factory=list, description="The plugins that have saved state, by name."
+    )
+
+
+class StateSaved(Event):
+    """Plugins' state was written to the state database, in one SQLite transaction."""
+
+    topic = "hotbus.state.saved"
+
+    path: Path = Field(description="The state database.")
+    plugins: list[PluginName] = Field(
+        default_factory=list, description="The plugins whose state changed and was written."
+    )
+    reason: str = Field(
+        description="'commit' (a reload committed), 'period', 'stop' or 'manual' (asked for)."
+    )
+    duration_ms: Milliseconds = Field(
+        default=0.0, description="From asking the plugins for their state to the commit."
+    )
+
+
+class StateSaveFailed(Event):
+    """State could not be saved: the previous saved state stays as it was.
+
+    For one plugin (its ``export_state`` failed, or its state holds a secret of its config),
+    or for the whole database (``plugin`` is none: a full disk, a file system gone read-only).
+    """
+
+    topic = "hotbus.state.save_failed"
+
+    path: Path = Field(description="The state database.")
+    plugin: PluginName | None = Field(
+        default=None, description="The plugin whose state was not saved; none for all of them."
+    )
+    error: ErrorInfo = Field(description="What went wrong, and what to do about it.")
+
+
+class StateStoreSetAside(Event):
+    """The state database could not be read: it was renamed, and plugins start fresh.
+
+    Nothing of it is deleted: the file keeps its content under ``moved_to``; a new database is
+    made at ``path``.
+    """
+
+    topic = "hotbus.state.set_aside"
+
+    path: Path = Field(description="The state database that could not be read.")
+    moved_to: Path | None = Field(
+        default=None, description="Where it was moved; none when it could not be moved."
+    )
+    error: ErrorInfo = Field(description="Why it could not be read.")
+    hint: str = Field(default="", description="What to do about it.")

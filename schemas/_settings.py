@@ -79,8 +79,30 @@ class Settings(BaseModel):
     entry_points: bool = Field(
         default=True, description="Load plugins of installed distributions ('hotbus.plugins')."
     )
+    hot_patch: bool = Field(
+        default=True,
+        description=(
+            "Apply a save that changes only function bodies to the running version in place "
+            "(no teardown, no setup); anything else takes the full transaction."
+        ),
+    )
     leak_check: bool = Field(
         default=True, description="Check that unloaded versions are collected."
+    )
+    persist_state: bool = Field(
+        default=True,
+        description="Keep each plugin's State in the state database across restarts.",
+    )
+    state_db: Path | None = Field(
+        default=None,
+        description=(
+            "The state database (SQLite); default .hotbus/state.sqlite3 beside the config file, "
+            "else in the first plugin directory."
+        ),
+    )
+    state_save_interval_s: PositiveFloat = Field(
+        default=5.0,
+        description="How often changed state is written (a hard kill loses at most this).",
     )
     admins: tuple[str, ...] = Field(
         default=(),

@@ -6,16 +6,19 @@ reloads trivia with the new questions.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, cast
-
-from hotbus import ChatMessage, ChatReply, Plugin, subscribe
+from hotbus import ChatMessage, ChatReply, Event, Plugin, subscribe
 
 from . import questions
 
-if TYPE_CHECKING:
-    from rng import Rng
-
 USAGE = "!trivia asks a question, !answer TEXT answers it"
+
+
+class Pick(Event):
+    """Asks rng to pick one of ``count`` options; rng replies with its ``index``."""
+
+    topic = "rng.pick"
+
+    count: int
 
 
 class Trivia(Plugin):
@@ -34,8 +37,8 @@ class Trivia(Plugin):
         if text == "!help":
             answer = USAGE
         elif text == "!trivia":
-            rng = cast("Rng", self.ctx.get_plugin("rng"))
-            question = rng.choice(questions.QUESTIONS)
+            picked = await self.ctx.request(Pick(count=len(questions.QUESTIONS)))
+            question = questions.QUESTIONS[picked.model_dump()["index"]]
             self.open[message.user] = question
             answer = f"❓ {question.text}"
         elif text == "!answer" or text.startswith("!answer "):

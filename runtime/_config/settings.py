@@ -50,6 +50,8 @@ LIVE_SETTINGS: Final = frozenset(
         "stall_threshold_ms",
         "stall_limit_s",
         "stop_timeout_s",
+        "hot_patch",
+        "state_save_interval_s",
         "admins",
         "command_rate_per_min",
     }
@@ -59,7 +61,7 @@ LIVE_SETTINGS: Final = frozenset(
 def read_config_file(path: Path) -> dict[str, Any]:
     """Read hotbus.toml: runtime settings at the top, one ``[plugins.<name>]`` per plugin.
 
-    Relative ``plugin_dirs`` are taken relative to the file's directory.
+    Relative ``plugin_dirs`` and ``state_db`` are taken relative to the file's directory.
     """
     try:
         with path.open("rb") as handle:
@@ -88,6 +90,9 @@ def read_config_file(path: Path) -> dict[str, Any]:
             data["plugin_dirs"] = [
                 str(p) if Path(str(p)).is_absolute() else str(path.parent / str(p)) for p in dirs
             ]
+    state_db = data.get("state_db")
+    if isinstance(state_db, str) and state_db and not Path(state_db).is_absolute():
+        data["state_db"] = str(path.parent / state_db)
     return data
 
 

@@ -55,7 +55,11 @@ SETTINGS: Final = (
     "stall_limit_s",
     "stop_timeout_s",
     "entry_points",
+    "hot_patch",
     "leak_check",
+    "persist_state",
+    "state_db",
+    "state_save_interval_s",
     "admins",
     "command_rate_per_min",
     "irc",
@@ -152,6 +156,25 @@ def _parser() -> _Parser:
         "--no-watch",
         action="store_true",
         help="do not reload plugins when their files change (setting watch = false)",
+    )
+    run.add_argument(
+        "--no-hot-patch",
+        action="store_true",
+        help="reload every save in full, even one that changes only function bodies (setting "
+        "hot_patch = false)",
+    )
+    run.add_argument(
+        "--state-db",
+        type=Path,
+        metavar="PATH",
+        help="the SQLite file plugins' state is kept in across restarts (setting state_db, "
+        "default .hotbus/state.sqlite3 beside the config file, else in the first plugin "
+        "directory)",
+    )
+    run.add_argument(
+        "--no-state-db",
+        action="store_true",
+        help="keep no state across restarts (setting persist_state = false)",
     )
     run.add_argument(
         "--events-jsonl",

@@ -15,7 +15,7 @@ runtime did not ask for), is that plugin's failure at that phase, never the runt
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable
 from typing import Any, Final, final
 
 from hotbus.bus import Bus
@@ -70,7 +70,7 @@ class Engine:
     Callers hold `lock` around every change, so that one change runs at a time.
     """
 
-    __slots__ = ("abandoned", "bus", "importer", "lock", "records", "settings")
+    __slots__ = ("abandoned", "bus", "importer", "lock", "records", "restored", "settings")
 
     def __init__(self, bus: Bus, settings: Settings) -> None:
         self.bus = bus
@@ -82,6 +82,9 @@ class Engine:
         self.importer = Importer()
         #: Hooks that ignored cancellation past their limit, left running (named in errors).
         self.abandoned: set[asyncio.Task[Any]] = set()
+        #: State saved by an earlier run, by plugin: each plugin gets its own when it first
+        #: starts, through the hand-off (and its migration) a reload uses.
+        self.restored: dict[str, Handoff] = {}
 
     def plugin(self, name: str) -> Plugin:
         """The running instance of plugin ``name``.
@@ -337,15 +340,26 @@ class Engine:
         await self.transition(rec, S.ACTIVE, "started")
         return True
 
-    async def stop(self, rec: Record, target: PluginState, reason: str) -> None:
+    async def stop(
+        self,
+        rec: Record,
+        target: PluginState,
+        reason: str,
+        *,
+        before_down: Callable[[Record], Awaitable[None]] | None = None,
+    ) -> None:
         """active -> stopping -> ``target``; the runtime cleans up whatever teardown does.
 
         The delivery under way to the plugin finishes first (cancelled past the quiesce limit);
-        what still waits in its mailbox is dropped with its subscriptions.
+        what still waits in its mailbox is dropped with its subscriptions. ``before_down`` runs
+        then, with nothing delivered to the plugin any more, before its teardown (the runtime
+        takes its last state there).
         """
         await self.transition(rec, S.STOPPING, reason)
         await self.bus.pause(rec.name, self.settings.quiesce_timeout_s)
         try:
+            if before_down is not None:
+                await before_down(rec)
             error = await self.bring_down(rec)
         finally:
             self.bus.resume(rec.name)
@@ -415,9 +429,53 @@ class Engine:
     ) -> None:
         """Create an instance of ``loaded``, set it up, hand it the state, subscribe it.
 
+        Without a ``handoff``, a plugin that has state saved by an earlier run (`restored`)
+        gets that, the first time it comes up, as a reload's new version would. If it does not
+        import, the plugin comes up fresh instead, with `StateDiscarded` naming the error (the
+        state store then keeps the saved data aside rather than overwriting it unnoticed).
+
         Raises:
             PhaseError: with the phase; whatever the instance acquired is released first.
         """
+        saved = self.restored.pop(rec.name, None) if handoff is None else None
+        if saved is None:
+            await self._bring_up(rec, loaded, config, handoff)
+            return
+        try:
+            await self._bring_up(rec, loaded, config, saved)
+        except PhaseError as failure:
+            if failure.phase is not Phase.HANDOFF:
+                self.restored[rec.name] = saved  # for its next start
+                raise
+            await self._discard_restored(rec, loaded, saved, failure.error)
+            await self._bring_up(rec, loaded, config, None)
+
+    async def _discard_restored(
+        self, rec: Record, loaded: Loaded, saved: Handoff, error: BaseException
+    ) -> None:
+        """The saved state of ``rec`` did not import: say so; the plugin comes up fresh."""
+        info = self.describe(rec, error)
+        model = loaded.plugin_class.state_model
+        await self.bus.publish(
+            StateDiscarded(
+                plugin=rec.name,
+                old_schema_version=saved.schema_version,
+                new_schema_version=model.schema_version if model is not None else None,
+                reason=(
+                    f"the state saved by an earlier run does not import ({info.type}: "
+                    f"{info.message}): it starts fresh, and the saved data is kept aside in "
+                    "the state database (table discarded)"
+                ),
+            )
+        )
+
+    async def _bring_up(
+        self,
+        rec: Record,
+        loaded: Loaded,
+        config: BaseModel | None,
+        handoff: Handoff | None,
+    ) -> None:
         holdings = Holdings()
         ctx = Context(rec.name, self.bus, config, self.plugin, holdings=holdings)
         timeout = self.settings.setup_timeout_s

@@ -35,6 +35,7 @@ from typing import Final
 
 from hotbus.runtime._loading.paths import is_ignored, unreadable
 from hotbus.runtime._loading.phase_error import PhaseError
+from hotbus.runtime._loading.shape import Shape, shape_of
 from hotbus.runtime._plugins.plugin import Plugin
 from hotbus.schemas import ManifestError, Phase, PluginLoadError, SourceKind
 
@@ -100,6 +101,10 @@ class Generation:
     #: The name of the plugin source it loads (the plugin's name, unless its class says else).
     source: str = ""
     files: dict[Path, str] = field(default_factory=dict)
+    #: The source bytes of every file it executed (what a hot patch compares a save with).
+    sources: dict[Path, bytes] = field(default_factory=dict)
+    #: The shapes of those sources, as far as a hot patch has needed them.
+    shapes: dict[Path, Shape] = field(default_factory=dict)
     compiled: dict[Path, types.CodeType] = field(default_factory=dict)
     names: list[str] = field(default_factory=list)
 
@@ -110,6 +115,18 @@ class Generation:
         not a scan of every module of the process.
         """
         return [n for n in (self.package, *self.names) if n in sys.modules]
+
+    def shape(self, path: Path) -> Shape:
+        """The shape of the source ``path`` was executed from (parsed once, then kept).
+
+        Raises:
+            KeyError: it executed no such file.
+            SyntaxError: the source does not parse.
+        """
+        found = self.shapes.get(path)
+        if found is None:
+            found = self.shapes[path] = shape_of(self.sources[path], path)
+        return found
 
     def content_hash(self) -> str:
         """A short hash over every file this generation executed (path order)."""
@@ -268,6 +285,7 @@ class _SourceLoader(importlib.abc.Loader):
         if code is None:
             data = self._path.read_bytes()
             self._generation.files[self._path] = hashlib.sha256(data).hexdigest()
+            self._generation.sources[self._path] = data
             code = _compile(data, self._path)
         exec(code, module.__dict__)
 
@@ -347,6 +365,8 @@ def purge(generation: Generation) -> int:
         sys.modules.pop(name, None)
     _generations.pop(generation.package, None)
     generation.compiled.clear()
+    generation.sources.clear()
+    generation.shapes.clear()
     return len(names)
 
 
@@ -378,6 +398,27 @@ class Loaded:
         return frozenset(self.generation.files) if self.generation is not None else frozenset()
 
     _version: str | None = None
+
+    def modules(self) -> dict[Path, types.ModuleType]:
+        """This load's modules still in ``sys.modules``, by the file each was executed from."""
+        found: dict[Path, types.ModuleType] = {}
+        if self.generation is None:
+            return found
+        for name in self.generation.modules():
+            module = sys.modules[name]
+            filename = getattr(module, "__file__", None)
+            if isinstance(filename, str):
+                found[Path(filename)] = module
+        return found
+
+    def adopt(self, other: Loaded) -> None:
+        """Take over the files (and so the version) of ``other``, a load of the same source
+        whose function code has been patched into this one."""
+        assert self.generation is not None and other.generation is not None
+        self.generation.files = dict(other.generation.files)
+        self.generation.sources = dict(other.generation.sources)
+        self.generation.shapes = dict(other.generation.shapes)
+        self._version = None
 
     def release(self) -> None:
         """Purge this load's modules (an installed entry point has none: nothing to do)."""
@@ -422,6 +463,7 @@ def load(source: PluginSource, seen: dict[Path, str] | None = None) -> Loaded | 
             failure = PluginLoadError(source.name, unreadable(main, error), path=main)
             raise PhaseError(Phase.COMPILE, failure) from error
         generation.files[main] = hashlib.sha256(data).hexdigest()
+        generation.sources[main] = data
         try:
             generation.compiled[main] = _compile(data, main)
         except (SyntaxError, ValueError) as error:

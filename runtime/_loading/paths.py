@@ -7,10 +7,24 @@ import traceback
 from collections.abc import Iterable
 from pathlib import Path, PurePath
 
-__all__ = ["IGNORED_DIRS", "IGNORED_NAMES", "files_in_traceback", "is_ignored", "unreadable"]
+__all__ = [
+    "DATA_DIR",
+    "IGNORED_DIRS",
+    "IGNORED_NAMES",
+    "files_in_traceback",
+    "is_data",
+    "is_ignored",
+    "unreadable",
+]
+
+#: The directory of the runtime's own data (the state database) beside the config file or in a
+#: plugin directory: never plugin sources, and its writes are not file changes to report.
+DATA_DIR = ".hotbus"
 
 #: Directory names whose contents are never plugin sources.
-IGNORED_DIRS = frozenset({"__pycache__", ".git", ".hg", ".svn", ".mypy_cache", ".ruff_cache"})
+IGNORED_DIRS = frozenset(
+    {"__pycache__", ".git", ".hg", ".svn", ".mypy_cache", ".ruff_cache", DATA_DIR}
+)
 
 #: File name patterns editors and tools write next to the file being saved.
 IGNORED_NAMES = (
@@ -35,6 +49,11 @@ def is_ignored(path: str | PurePath) -> bool:
         return True
     name = parts[-1] if parts else ""
     return name in IGNORED_DIRS or any(fnmatch.fnmatchcase(name, p) for p in IGNORED_NAMES)
+
+
+def is_data(path: str | PurePath) -> bool:
+    """Whether ``path`` is inside a `DATA_DIR` (the runtime's own files)."""
+    return DATA_DIR in PurePath(path).parts[:-1]
 
 
 def unreadable(path: Path, error: OSError) -> str:

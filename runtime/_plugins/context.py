@@ -229,6 +229,23 @@ class Context:
         self._holdings.disposers.append(disposer)
         return disposer
 
+    async def request(self, event: Event, *, timeout: float = 5.0) -> Event:
+        """Publish ``event`` as a request; the reply of the plugin that serves its topic.
+
+        The responder is a plugin with a ``@subscribe`` handler of the topic that returns an
+        event: that event is the reply (handed back here, not published). A responder that
+        reloads meanwhile answers exactly once, by its old version or its new one. Read what
+        you need from the reply and keep no reference to it: it is an instance of the
+        responder's class, of the version that answered.
+
+        Raises:
+            NoResponderError: no plugin serves the topic (or none that received it replied).
+            ResponderError: the responder's handler raised instead of replying.
+            RequestTimeoutError: no reply within ``timeout`` seconds.
+        """
+        self._check_open("request")
+        return await self._bus.request(event, timeout=timeout, owner=self.plugin)
+
     def get_plugin(self, name: str) -> Plugin:
         """The running instance of plugin ``name`` (look it up again after each reload).
 

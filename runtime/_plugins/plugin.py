@@ -92,7 +92,8 @@ class Plugin:
     Declare, as class attributes: ``name`` (a lowercase identifier), ``version`` (semantic
     version), ``requires`` (plugin names, optionally ``"name>=1.2.0"``), ``config_model`` (a
     pydantic model validated from the plugin's ``[plugins.<name>]`` config section) and
-    ``state_model`` (a `State` subclass, for hand-off across reloads).
+    ``state_model`` (a `State` subclass, for hand-off across reloads), and ``hot_patch``
+    (False: every save reloads it in full, even one that changes only function bodies).
 
     The runtime creates the instance with its `Context` (``self.ctx``) and the validated config
     (``self.config``; annotate it with your model's type).
@@ -103,6 +104,9 @@ class Plugin:
     requires: ClassVar[tuple[str, ...]] = ()
     config_model: ClassVar[type[BaseModel] | None] = None
     state_model: ClassVar[type[State] | None] = None
+    #: Whether a save that changes only function bodies patches the running instance in place
+    #: (its attributes, tasks and connections kept); False reloads it in full on every save.
+    hot_patch: ClassVar[bool] = True
 
     config: Any
 

@@ -15,6 +15,7 @@ from hotbus.runtime._engine.records import Record, Records
 from hotbus.runtime._loading.loader import Loaded
 from hotbus.runtime._loading.phase_error import PhaseError
 from hotbus.runtime._plugins.handoff import Handoff
+from hotbus.runtime._reload.patch import Patch
 from hotbus.schemas import ErrorInfo, PluginManifest, PluginState
 from pydantic import BaseModel
 
@@ -46,6 +47,10 @@ class Member:
     rebound: bool = False
     #: The config its rejected new version validated, when it was rebound (for masking).
     staged_config: BaseModel | None = None
+    #: Its change is applied to the running version in place (see `_reload.patch`).
+    patch: Patch | None = None
+    #: Why its change of source takes the full transaction rather than a patch.
+    not_patched: str | None = None
 
     @property
     def name(self) -> str:

@@ -32,6 +32,9 @@ from hotbus.runtime._loading.interrupt import contain
 from hotbus.runtime._loading.loader import Loaded, source_line
 from hotbus.runtime._loading.paths import files_in_traceback
 from hotbus.runtime._loading.phase_error import PhaseError
+from hotbus.runtime._reload.patch import Patch
+from hotbus.runtime._reload.patch import apply as apply_patch
+from hotbus.runtime._reload.patch import plan as plan_patch
 from hotbus.runtime._reload.plan import Member, joining, members, swap_order
 from hotbus.schemas import (
     DependencyError,
@@ -45,12 +48,14 @@ from hotbus.schemas import (
     PluginManifest,
     PluginState,
     ReloadCommitted,
+    ReloadPatched,
     ReloadPlanned,
     ReloadRejected,
     ReloadRolledBack,
     StateDiscarded,
     VersionChange,
 )
+from pydantic import BaseModel
 
 __all__ = ["FailedVersions", "Transaction"]
 
@@ -69,11 +74,14 @@ class FailedVersions:
     """
 
     failures: dict[_Key, PhaseError] = field(default_factory=dict)
+    #: Plugins whose patch failed to apply, and why: their change takes the full transaction.
+    unpatchable: dict[str, str] = field(default_factory=dict)
 
     def forget(self, plugin: str) -> None:
         """Drop what is remembered of ``plugin``."""
         for key in [k for k in self.failures if k[0] == plugin]:
             del self.failures[key]
+        self.unpatchable.pop(plugin, None)
 
 
 @dataclass(eq=False, slots=True)
@@ -125,6 +133,7 @@ class Transaction:
         await self._stage()
         self._partition()
         await self._reject()
+        await self._patch()
         if not self.moving:
             return self.outcome
         staged_at = time.perf_counter()
@@ -133,10 +142,13 @@ class Transaction:
         # Every member's mailbox holds new events from here; what each has under way finishes
         # on the old version (all at once: the limit is the transaction's, not each member's).
         paused = await asyncio.gather(*(engine.bus.pause(name, limit) for name in running))
-        for name, cancelled in zip(running, paused, strict=True):
-            if cancelled:
+        # A request between two members, from one being drained, is served even by a member
+        # already holding its events (else the drain would wait for itself): those finish too.
+        again = await asyncio.gather(*(engine.bus.pause(name, limit) for name in running))
+        for name, cancelled, later in zip(running, paused, again, strict=True):
+            if cancelled + later:
                 await engine.bus.publish(
-                    HandlersCancelled(plugin=name, cancelled=cancelled, timeout_s=limit)
+                    HandlersCancelled(plugin=name, cancelled=cancelled + later, timeout_s=limit)
                 )
         quiesced_at = time.perf_counter()
         try:
@@ -159,6 +171,7 @@ class Transaction:
                         plugin=m.name,
                         old_version=m.old_loaded.version if m.old_loaded else None,
                         new_version=m.rec.version,
+                        not_patched=m.not_patched,
                     )
                     for m in self.moving
                 ],
@@ -403,6 +416,8 @@ class Transaction:
                     or old.version != staged.version
                     or member.config != member.old_config
                 )
+                if changed and not needs and self._patchable(member):
+                    continue  # patched in place: it, and what depends on it, stay
                 if changed or needs:
                     moving.add(member.name)
                 else:  # nothing of it, nor of what it requires, changes
@@ -421,6 +436,84 @@ class Transaction:
                 member.rebound = True
                 moving.add(member.name)
         self.moving = [m for m in self.members if m.name in moving]
+
+    def _patchable(self, member: Member) -> bool:
+        """Whether ``member``'s change is applied in place; else says why not, if its source
+        changed (`Member.not_patched`)."""
+        old, staged = member.old_loaded, member.staged
+        assert staged is not None
+        if not member.was_active or old is None or old.version == staged.version:
+            return False  # new, or a restart of the same source
+        reason = None
+        if not self.engine.settings.hot_patch:
+            reason = "hot patch is off (setting hot_patch)"
+        elif not (_hot_patch(old.plugin_class) and _hot_patch(staged.plugin_class)):
+            reason = "hot patch is off for this plugin (hot_patch = False)"
+        elif not _same_config(member.old_config, member.config):
+            reason = "its config changed"
+        elif member.manifest != member.old_manifest:
+            reason = _manifest_change(member.old_manifest, member.manifest)
+        elif member.name in self.failed_versions.unpatchable:
+            reason = self.failed_versions.unpatchable[member.name]
+        if reason is None:
+            began = time.perf_counter()
+            found = plan_patch(old, staged)
+            if isinstance(found, Patch):
+                found.planned_ms = (time.perf_counter() - began) * 1000
+                member.patch = found
+                return True
+            reason = found
+        member.not_patched = reason
+        return False
+
+    async def _patch(self) -> None:
+        """Apply each member's patch to its running version, and say so."""
+        engine = self.engine
+        for member in self.members:
+            patch, staged, old = member.patch, member.staged, member.old_loaded
+            if patch is None:
+                continue
+            assert staged is not None and old is not None
+            rec = member.rec
+            began = time.perf_counter()
+            old_version = old.version
+            error: ErrorInfo | None = None
+            try:
+                apply_patch(patch)
+            except BaseException as failure:  # what a function object refused
+                contain(failure)
+                error = engine.describe(rec, failure)
+                reason = f"patching failed ({error.type}: {error.message})"
+                self.failed_versions.unpatchable[member.name] = reason
+                self.retry = True  # again, as a full reload
+            else:
+                old.adopt(staged)
+                rec.error = None
+                rec.extra_files = set()
+                self.failed_versions.forget(member.name)
+            staged.release()
+            member.staged = None
+            dependents = [
+                name
+                for name in engine.records.order_of(engine.records.dependents({member.name}))
+                if engine.records.get(name).state is S.ACTIVE
+            ]
+            event = ReloadPatched(
+                plan_id=self.plan_id,
+                plugin=member.name,
+                old_version=old_version,
+                new_version=old.version,
+                functions=patch.functions,
+                relocated=patch.relocated,
+                dependents=dependents,
+                duration_ms=patch.planned_ms + (time.perf_counter() - began) * 1000,
+                restored=error is not None,
+                error=error,
+            )
+            self.outcomes[member.name] = event
+            if self.outcome is None:
+                self.outcome = event
+            await engine.bus.publish(event)
 
     def _stayed_with(self, culprit: Member) -> list[str]:
         """The members that stay untouched and depend, in the plan, on ``culprit``."""
@@ -572,7 +665,7 @@ class Transaction:
             return
         self.failed_versions.failures[key] = failure
         # Again without it, if that leaves another member's change to commit.
-        self.retry = any(
+        self.retry = self.retry or any(
             m is not culprit
             and not m.rebound
             and m.staged is not None
@@ -668,3 +761,37 @@ def _requires(member: Member) -> set[str]:
         if manifest is not None:
             names.update(r.name for r in manifest.requires)
     return names
+
+
+def _hot_patch(plugin_class: type) -> bool:
+    """The plugin class's ``hot_patch``, read from the class dictionaries (no plugin code)."""
+    for klass in plugin_class.__mro__:
+        if "hot_patch" in vars(klass):
+            return bool(vars(klass)["hot_patch"] is not False)
+    return True
+
+
+def _manifest_change(old: PluginManifest | None, new: PluginManifest | None) -> str:
+    """``its manifest changed (version 1.0.0 -> 1.1.0)``: which fields, old and new."""
+    before = old.model_dump() if old is not None else {}
+    after = new.model_dump() if new is not None else {}
+    fields = [
+        f"{name} {before.get(name)!r} -> {after.get(name)!r}"
+        for name in sorted(set(before) | set(after))
+        if before.get(name) != after.get(name)
+    ]
+    return f"its manifest changed ({'; '.join(fields)})" if fields else "its manifest changed"
+
+
+def _same_config(old: BaseModel | None, new: BaseModel | None) -> bool:
+    """Whether two validated configs hold the same values (their models may be classes of two
+    versions of one module: compared by name and values, not by identity)."""
+    if old is None or new is None:
+        return old is new
+    if type(old).__qualname__ != type(new).__qualname__:
+        return False
+    try:
+        return bool(old.model_dump() == new.model_dump())
+    except BaseException as error:  # the models' own serializers are plugin code
+        contain(error)
+        return False

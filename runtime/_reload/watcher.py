@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final, final
 
 from hotbus.bus import Bus
-from hotbus.runtime._loading.paths import is_ignored
+from hotbus.runtime._loading.paths import is_data, is_ignored
 from hotbus.schemas import (
     ErrorInfo,
     FileChanged,
@@ -535,6 +535,8 @@ class Watcher:
             return
         path = Path(_text(src))
         dest_path = Path(_text(dest)) if dest else None
+        if is_data(path) and (dest_path is None or is_data(dest_path)):
+            return  # the runtime writing its own data (the state database)
         if not self._seen_in_place(path):
             return
         own = any(

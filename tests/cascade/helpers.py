@@ -242,12 +242,17 @@ def since(recorder: Recorder, start: Event) -> list[Event]:
 
 
 def sequence(recorder: Recorder, start: Event, until: str = "hotbus.runtime.stopping") -> list[str]:
-    """`describe` of every event recorded from ``start`` up to (excluding) topic ``until``."""
+    """`describe` of every event recorded from ``start`` up to (excluding) topic ``until``.
+
+    Saving the plugins' state (``hotbus.state.*``, after a commit) is no step of a reload and
+    comes when the transaction is done, whenever that is: it is left out.
+    """
     found: list[str] = []
     for event in since(recorder, start):
         if event.topic == until:
             break
-        found.append(describe(event))
+        if not event.topic.startswith("hotbus.state."):
+            found.append(describe(event))
     return found
 
 

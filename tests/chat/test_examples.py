@@ -17,7 +17,9 @@ ANSWERING = ["dice", "eightball", "greeter", "quotes", "trivia"]
 
 @pytest.fixture
 async def served() -> AsyncIterator[tuple[Runtime, Recording]]:
-    runtime = Runtime([PLUGINS], config_file=CONFIG, watch=False, entry_points=False)
+    runtime = Runtime(
+        [PLUGINS], config_file=CONFIG, watch=False, entry_points=False, persist_state=False
+    )
     transport = Recording("irc")
     async with runtime, ChatHost(runtime, [transport]):
         yield runtime, transport

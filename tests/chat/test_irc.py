@@ -12,6 +12,7 @@ from hotbus.schemas import (
     AdminOutcome,
     NickTaken,
     ReloadCommitted,
+    ReloadPatched,
     ReloadRequested,
     TransportConnected,
     TransportDisconnected,
@@ -125,7 +126,8 @@ async def test_a_live_edit_changes_the_next_reply_without_leaving_the_channel(
     assert "🎲" in await ann.message_from("hotbus", CHANNEL, since=mark)
     source = hotbus.plugins.read("dice.py").replace("🎲", "🎯")
     await hotbus.plugins.save("dice.py", source, "atomic")
-    await hotbus.wait_for(ReloadCommitted, timeout=10)
+    done = {ReloadCommitted.topic, ReloadPatched.topic}  # bodies alone change: a patch
+    await hotbus.wait_for("hotbus.reload.*", lambda event: event.topic in done, timeout=10)
     mark_after = ann.say(CHANNEL, "!roll 2d6")
     answer = await ann.message_from("hotbus", CHANNEL, since=mark_after)
     assert answer.startswith("🎯 2d6: ")

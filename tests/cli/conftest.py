@@ -27,3 +27,13 @@ def console(tmp_path: Path) -> Iterator[StartConsole]:
     yield start
     for process in started:
         process.close()
+
+
+@pytest.fixture(autouse=True, scope="module")
+def _no_saved_state() -> Iterator[None]:
+    """``hotbus`` run in-process saves no state unless a test asks for it (``--state-db``), as
+    `console.environment` does for processes (module-scoped: before the modules' own fixtures
+    that run ``hotbus``)."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("HOTBUS_PERSIST_STATE", "false")
+        yield

@@ -68,8 +68,11 @@ def hotbus(*args: str, input: str = "", stderr: io.StringIO | None = None) -> Re
 
 
 def environment() -> dict[str, str]:
-    """The environment ``hotbus`` processes run in: no ``HOTBUS_*`` variable, UTF-8 pipes."""
+    """The environment ``hotbus`` processes run in: no ``HOTBUS_*`` variable but one, UTF-8
+    pipes. State is not saved unless a test asks for it (``--state-db``): runs on the bundled
+    examples would otherwise keep their state in the source tree, from one test to the next."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("HOTBUS_")}
+    env["HOTBUS_PERSIST_STATE"] = "false"
     env["PYTHONIOENCODING"] = "utf-8"
     env.pop("NO_COLOR", None)
     return env

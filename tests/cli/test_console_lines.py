@@ -78,6 +78,28 @@ def test_a_rejected_save_prints_one_error_line(console: StartConsole, tmp_path: 
     ]
 
 
+def test_a_body_only_save_prints_one_patch_line_and_a_structural_one_says_why_not(
+    console: StartConsole, tmp_path: Path
+) -> None:
+    plugins = tmp_path / "plugins"
+    plugins.mkdir()
+    body = "\n    def roll(self) -> int:\n        return {}\n"
+    (plugins / "a.py").write_text(source("a", trailer=body.format(1)), encoding="utf-8")
+    process, start = started(console, plugins)
+    (plugins / "a.py").write_text(source("a", trailer=body.format(2)), encoding="utf-8")
+    process.err.expect("patched")
+    (plugins / "a.py").write_text(source("a", 1, trailer=body.format(2)), encoding="utf-8")
+    process.err.expect("reloaded")
+    lines = [
+        re.sub(r"\+\w+ (\w+) in [\d.]+ ms", r"+… \1 in …", line) for line in since(process, start)
+    ]
+    assert lines[:2] == [
+        "🩹 a 1.0.0+… patched in …: P.roll",
+        "✅ a 1.0.1+… reloaded in … (not patched: its manifest changed (version '1.0.0' -> "
+        "'1.0.1'))",
+    ]
+
+
 def test_with_v_a_files_line_comes_before_the_reload_it_causes(
     console: StartConsole, tmp_path: Path
 ) -> None:

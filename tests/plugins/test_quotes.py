@@ -1,9 +1,10 @@
-"""quotes: ``!quote add``, ``!quote``, ``!quotes``; the quotes survive reloads and edits."""
+"""quotes: ``!quote add``, ``!quote``, ``!quotes``; quotes survive reloads, edits, restarts."""
 
 from __future__ import annotations
 
+import pytest
 from hotbus import Runtime
-from hotbus.schemas import ReloadCommitted
+from hotbus.schemas import ReloadCommitted, ReloadPatched
 from hotbus.testing import Harness
 
 from tests.plugins.chat import answer, copy_plugins
@@ -47,16 +48,38 @@ async def test_quotes_survive_a_reload(examples: Runtime) -> None:
     assert await answer(examples, "!quotes", "quotes") == "2 quotes saved"
 
 
-async def test_quotes_survive_an_edit_of_quotes_py_saved_while_running(hotbus: Harness) -> None:
+@pytest.mark.parametrize(
+    ("edit", "outcome"),
+    [
+        ({"saved quote #": "stored quote #"}, ReloadPatched),  # a body: patched in place
+        (  # and the version: the full transaction, the quotes handed over
+            {"saved quote #": "stored quote #", 'version = "1.0.0"': 'version = "1.0.1"'},
+            ReloadCommitted,
+        ),
+    ],
+    ids=["patched", "reloaded"],
+)
+async def test_quotes_survive_an_edit_of_quotes_py_saved_while_running(
+    hotbus: Harness, edit: dict[str, str], outcome: type[ReloadPatched | ReloadCommitted]
+) -> None:
     copy_plugins(hotbus.plugins.path)
     runtime = await hotbus.start(config_file=hotbus.plugins / "hotbus.toml")
     await answer(runtime, "!quote add one", "quotes")
     await answer(runtime, "!quote add two", "quotes")
     source = hotbus.plugins.read("quotes.py")
-    await hotbus.plugins.save(
-        "quotes.py", source.replace("saved quote #", "stored quote #"), "atomic"
-    )
-    await hotbus.wait_for(
-        ReloadCommitted, lambda e: any(c.plugin == "quotes" for c in e.changes), timeout=10
-    )
+    for old, new in edit.items():
+        assert old in source
+        source = source.replace(old, new)
+    await hotbus.plugins.save("quotes.py", source, "atomic")
+    await hotbus.wait_for(outcome, timeout=10)
     assert await answer(runtime, "!quote add three", "quotes") == "stored quote #3"
+
+
+async def test_quotes_survive_a_stop_and_a_start(hotbus: Harness) -> None:
+    copy_plugins(hotbus.plugins.path)
+    runtime = await hotbus.start(config_file=hotbus.plugins / "hotbus.toml")
+    await answer(runtime, "!quote add one", "quotes")
+    await answer(runtime, "!quote add two", "quotes")
+    await hotbus.stop()
+    runtime = await hotbus.start(config_file=hotbus.plugins / "hotbus.toml")
+    assert await answer(runtime, "!quotes", "quotes") == "2 quotes saved"

@@ -1,13 +1,38 @@
-"""rng: the plugins that use its random numbers reload with it, in one transaction."""
+"""rng: serves random numbers by request/reply (``rng.roll``, ``rng.pick``); the plugins that
+use them reload with it, in one transaction."""
 
 from __future__ import annotations
 
 import re
 
+from hotbus import Event, Runtime
 from hotbus.schemas import ReloadCommitted
 from hotbus.testing import Harness
 
 from tests.plugins.chat import answer, copy_plugins
+
+
+class Roll(Event):
+    topic = "rng.roll"
+    count: int
+    sides: int
+
+
+class Pick(Event):
+    topic = "rng.pick"
+    count: int
+
+
+async def test_rng_replies_to_a_roll_request_with_the_rolls(examples: Runtime) -> None:
+    reply = await examples.bus.request(Roll(count=50, sides=6), timeout=5)
+    rolls = reply.model_dump()["rolls"]
+    assert len(rolls) == 50
+    assert set(rolls) <= {1, 2, 3, 4, 5, 6}
+
+
+async def test_rng_replies_to_a_pick_request_with_an_index(examples: Runtime) -> None:
+    picked = [(await examples.bus.request(Pick(count=3), timeout=5)) for _ in range(30)]
+    assert {reply.model_dump()["index"] for reply in picked} <= {0, 1, 2}
 
 
 async def save_rng(hotbus: Harness) -> ReloadCommitted:
@@ -15,7 +40,9 @@ async def save_rng(hotbus: Harness) -> ReloadCommitted:
     copy_plugins(hotbus.plugins.path)
     await hotbus.start(config_file=hotbus.plugins / "hotbus.toml")
     source = hotbus.plugins.read("rng.py")
-    await hotbus.plugins.save("rng.py", source + "\n# edited while running\n", "atomic")
+    await hotbus.plugins.save(
+        "rng.py", source + "\nEDITED = True  # a new module constant: a full reload\n", "atomic"
+    )
     return await hotbus.wait_for(ReloadCommitted, timeout=10)
 
 

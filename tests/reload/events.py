@@ -7,11 +7,24 @@ test can build the events it publishes and read what plugins did.
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 from hotbus import Event
 
-__all__ = ["FAULTS", "HANDLED", "KEPT", "Answer", "Ask", "Busy", "Slow", "Tick", "reset"]
+__all__ = [
+    "CALLS",
+    "FAULTS",
+    "GATES",
+    "HANDLED",
+    "KEPT",
+    "Answer",
+    "Ask",
+    "Busy",
+    "Slow",
+    "Tick",
+    "reset",
+]
 
 
 class Ask(Event):
@@ -58,6 +71,10 @@ HANDLED: list[int] = []
 KEPT: list[Any] = []
 #: Steps that plugins make fail while the name is in here ("export", "teardown").
 FAULTS: set[str] = set()
+#: Lifecycle hooks plugins ran ("setup", "teardown"...), in order.
+CALLS: list[str] = []
+#: Gates a test opens to let a plugin's handler in flight go on, by name.
+GATES: dict[str, asyncio.Event] = {}
 
 
 def reset() -> None:
@@ -65,3 +82,5 @@ def reset() -> None:
     HANDLED.clear()
     KEPT.clear()
     FAULTS.clear()
+    CALLS.clear()
+    GATES.clear()

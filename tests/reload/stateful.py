@@ -2,7 +2,8 @@
 
 `OnDisk` drives a real `Runtime` with a real watchdog observer over a temporary plugin
 directory, saving files with every style of `hotbus.testing.SAVE_STYLES`. Its rules save valid
-and broken versions of plugins and of a helper module, save several files back to back (a
+and broken versions of plugins and of a helper module, body-only edits of a plugin (which a
+serving version takes as a hot patch), save several files back to back (a
 save-all, a ``git checkout``; some of them unchanged, as an editor saves an unchanged buffer),
 save one file several times in quick succession, save a file that reloads others and a few
 ms later one of those others (while that reload may be staging), delete and re-create
@@ -68,7 +69,7 @@ import hashlib
 import itertools
 import tempfile
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, ClassVar, Final, Literal
 
@@ -196,6 +197,8 @@ class Version:
     serial: int
     kind: Kind
     schema: int
+    #: Body edits: the serial of the last edit of ``token()``'s body alone (0: none).
+    body: int = 0
 
     @property
     def runs(self) -> bool:
@@ -206,7 +209,9 @@ class Version:
         """The source of this version."""
         spec = PLUGINS[self.name]
         requires = (*spec.requires, "ghost") if self.kind == "ghost" else spec.requires
-        token = "self.TOKEN + '/' + helper.TOKEN" if spec.helper else "self.TOKEN"
+        token = "self.TOKEN" + (f" + '.b{self.body}'" if self.body else "")
+        if spec.helper:
+            token += " + '/' + helper.TOKEN"
         base = "Plugin" if self.kind != "no_class" else "object"
         lines = [
             f"# {self.name} version {self.serial}, {self.kind}",
@@ -315,6 +320,8 @@ class Running:
     def token(self) -> str:
         """What its ``token()`` returns."""
         own = f"{self.version.name}{self.version.serial}"
+        if self.version.body:
+            own += f".b{self.version.body}"
         return own if self.helper is None else f"{own}/h{self.helper.serial}"
 
     def expected_version(self, plugin_dir: Path) -> str:
@@ -487,6 +494,18 @@ class OnDisk(RuleBasedStateMachine):
         self._begin()
         name = data.draw(st.sampled_from(self._present()), label="name")
         self._run(self._save(self._new_version(name, kind, bump), style))
+        self._expect()
+
+    @precondition(lambda self: self.runtime is not None and self._present())
+    @rule(data=st.data(), style=styles)
+    def edit_body(self, data: st.DataObject, style: SaveStyle) -> None:
+        """Save a plugin's version with only the body of its ``token()`` changed: a version
+        that serves is patched in place (its count goes on, whatever its kind)."""
+        self._begin()
+        name = data.draw(st.sampled_from(self._present()), label="name")
+        current = self.model.disk[name]
+        assert current is not None
+        self._run(self._save(replace(current, body=next(self.serials)), style))
         self._expect()
 
     @precondition(lambda self: self.runtime is not None)
@@ -848,9 +867,10 @@ class OnDisk(RuleBasedStateMachine):
             self.model.counts[name] = 0
             return None
         own, _, helper = answer.token.partition("/h")
+        serial, _, body = own[len(name) :].partition(".b")
         self.model.counts[name] = answer.count
         return Running(
-            self.model.versions[int(own[len(name) :])],
+            replace(self.model.versions[int(serial)], body=int(body or 0)),
             self.model.helpers[int(helper)] if helper else None,
         )
 

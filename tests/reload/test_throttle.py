@@ -1,10 +1,11 @@
 """A plugin that rewrites its own file as it starts is throttled, not reloaded forever.
 
-Its setup (or a task it starts) appends a line to its own source: each reload changes the file
-it was loaded from. After ``reload_loop_limit`` such changes in a row its next reload waits,
-with a delay that doubles at each round, announced by ``hotbus.reload.throttled`` and a
-warning; the reloads held back still happen, and an edit is applied at once. Edits saved right
-after each reload, however many, are never throttled.
+Its setup (or a task it starts) appends a statement to its own source: each reload changes the
+file it was loaded from, and not only inside a function body (that would be patched, which runs
+no setup, and the loop would end by itself). After ``reload_loop_limit`` such changes in a row
+its next reload waits, with a delay that doubles at each round, announced by
+``hotbus.reload.throttled`` and a warning; the reloads held back still happen, and an edit is
+applied at once. Edits saved right after each reload, however many, are never throttled.
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ WRITERS = {
     "setup": """
 async def setup(self) -> None:
     with open(__file__, "a", encoding="utf-8") as handle:
-        handle.write("# touched\\n")
+        handle.write("TOUCHED = True\\n")
 """,
     "task": """
 async def setup(self) -> None:
@@ -33,7 +34,7 @@ async def setup(self) -> None:
 
 async def touch(self) -> None:
     with open(__file__, "a", encoding="utf-8") as handle:
-        handle.write("# touched\\n")
+        handle.write("TOUCHED = True\\n")
 """,
 }
 
@@ -120,7 +121,7 @@ async def setup(self) -> None:
     if len(events.KEPT) < 5:
         events.KEPT.append(self.VALUE)
         with open(__file__, "a", encoding="utf-8") as handle:
-            handle.write("# touched\\n")
+            handle.write("TOUCHED = True\\n")
 """
 
 

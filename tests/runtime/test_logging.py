@@ -31,6 +31,7 @@ from hotbus.schemas import (
     PluginStateChanged,
     ReloadAction,
     ReloadCommitted,
+    ReloadPatched,
     ReloadPlanned,
     ReloadReason,
     ReloadRejected,
@@ -391,6 +392,77 @@ async def test_committed_reload_of_one_plugin_gives_new_version_and_total(
         durations=PhaseDurations(stage=20.0, swap=5.0, total=25.04),
     )
     assert await logged(event) == [("hotbus.reload", INFO, "✅ greeter 1.2.0 reloaded in 25.0 ms")]
+
+
+async def test_a_reload_not_patched_says_why(logged: Publish) -> None:
+    change = VersionChange(
+        plugin="dice",
+        old_version="1.1.0",
+        new_version="1.1.0+2",
+        not_patched="function Dice.shout was added (dice.py:40)",
+    )
+    event = ReloadCommitted(plan_id="p1", changes=[change], durations=PhaseDurations(total=3.0))
+    assert await logged(event) == [
+        (
+            "hotbus.reload",
+            INFO,
+            "✅ dice 1.1.0+2 reloaded in 3.0 ms (not patched: function Dice.shout was added "
+            "(dice.py:40))",
+        )
+    ]
+
+
+async def test_a_patch_names_its_functions_and_the_dependents_kept_running(
+    logged: Publish,
+) -> None:
+    event = ReloadPatched(
+        plan_id="p1",
+        plugin="dice",
+        old_version="1.0.0+aaaaaa",
+        new_version="1.0.0+bbbbbb",
+        functions=["Dice.roll", "rules.parse"],
+        dependents=["stats"],
+        duration_ms=0.42,
+    )
+    assert await logged(event) == [
+        (
+            "hotbus.reload",
+            INFO,
+            "🩹 dice 1.0.0+bbbbbb patched in 0.4 ms: Dice.roll, rules.parse; 1 dependent kept "
+            "running",
+        )
+    ]
+
+
+async def test_a_patch_of_comments_only_says_no_function_changed(logged: Publish) -> None:
+    event = ReloadPatched(
+        plan_id="p1", plugin="dice", old_version="1", new_version="2", relocated=3, duration_ms=0.1
+    )
+    assert await logged(event) == [
+        ("hotbus.reload", INFO, "🩹 dice 2 patched in 0.1 ms: no function changed")
+    ]
+
+
+async def test_a_patch_undone_is_a_warning_naming_the_error(logged: Publish) -> None:
+    error = ErrorInfo(type="ValueError", message="refused", file=Path("dice.py"), line=3)
+    event = ReloadPatched(
+        plan_id="p1",
+        plugin="dice",
+        old_version="1",
+        new_version="1",
+        functions=["Dice.roll"],
+        duration_ms=0.1,
+        restored=True,
+        error=error,
+    )
+    assert await logged(event) == [
+        (
+            "hotbus.reload",
+            WARNING,
+            "⚠ dice could not be patched, every function was restored; it reloads in full: "
+            "ValueError: refused (dice.py:3)",
+        )
+    ]
 
 
 async def test_committed_first_load_says_loaded(logged: Publish) -> None:
