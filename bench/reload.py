@@ -65,6 +65,7 @@ new version. In one run:
     python bench/reload.py --json     # one JSON object
     python bench/reload.py --quick    # 10 saves of each kind, 50 reloads, 60 plugins (smoke test)
     python bench/reload.py --check    # exit status 1 if a figure misses its target (``misses``)
+    python bench/reload.py --peers    # side by side with other reloaders (see below)
 
 Targets (default settings), for both kinds of save: save to new code answering p50 at most the
 write window + 6 ms and p95 at most the window + 15 ms; save to commit p50 at most the window
@@ -75,6 +76,32 @@ window + 3 ms and p95 at most the window + 10 ms, the patch itself at most 1.5x 
 at most 10 ms, ``loop_stall_ms`` p95 at most 5 ms, and unloading 600 plugins at once stalls the
 loop at most 0.5 s. ``save_to_answer_ms`` (phase 4, the leak check waited for between saves)
 has no target.
+
+Peers. ``--peers`` measures only save to new code answering, the same way (the saver process,
+its stamp, in-place and atomic saves, asking every millisecond), for hotbus and for each
+installed peer, each with its own defaults, as a user would run it:
+
+* **jurigged** patches functions in place when their file changes: a host process runs
+  ``jurigged.watch()`` on a plugin-like module (the bench plugin's shape, without hotbus) and
+  answers with a function of it;
+* **watchfiles**: its command (``watchfiles --filter python``) restarts a host process when the
+  module's directory changes; the new process answering with the new code is the end. The host
+  imports nothing but the module (a real application's import time comes on top).
+
+Every save changes only the body of the function that answers (for hotbus too: a hot patch).
+Hosts answer over a Unix socket (a line asked, a line answered); hotbus is asked over its bus.
+Every round, each contender saves once in each kind, in an order rotated from round to round;
+between two contenders' saves, hotbus's runtime goes idle (its leak check done) and a peer gets
+``PEER_QUIET_S``. A save whose new code has not answered within ``--peer-timeout`` (2 s) is
+missed, and the run goes on. Per contender and kind: ``peer_answer_latency_ms`` (p50, p95, max
+of the answered saves; None when none was) and ``peer_saves_missed``; per peer and kind,
+``peer_ratio`` (hotbus / peer, the median of the per-round ratios of the rounds both answered)
+and ``peer_ratio_spread``. A peer that is not installed is skipped and named under
+``peers_skipped``. ``--check`` exits 1 when hotbus misses a save or its p50 is over a peer's.
+Peers are no dependency of hotbus::
+
+    pip install -e '.[bench]'            # jurigged, watchfiles
+    python bench/reload.py --peers       # or --peers --json; --saves N (default 20)
 
 Linux only (``/proc/self/statm``, inotify).
 """
@@ -95,17 +122,20 @@ if __name__ == "__main__":
 import argparse
 import asyncio
 import gc
+import importlib.util
 import itertools
 import json
 import math
 import os
+import shlex
 import statistics
 import tempfile
 import time
 import types
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
-from typing import Any, Final
+from importlib.metadata import PackageNotFoundError, version
+from typing import Any, Final, Protocol
 from uuid import UUID
 
 from hotbus import ChatMessage, ChatReply, Runtime
@@ -1355,6 +1385,485 @@ def table(summary: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
+# -- peers: the same saves, answered by a code patcher and by a process restarter -----------------
+
+#: The peers ``--peers`` compares with: the name shown and the module that must be importable.
+PEERS: Final = {"jurigged": "jurigged", "watchfiles": "watchfiles"}
+#: Saves of each kind per contender in ``--peers`` (default; ``--quick`` uses fewer).
+PEER_SAVES: Final = 20
+PEER_SAVES_QUICK: Final = 3
+#: A save whose new code has not answered after this long is missed (s; ``--peer-timeout``).
+PEER_TIMEOUT_S: Final = 2.0
+#: After a contender's save has answered (or was missed), this quiet time before the next one
+#: (s): a restarted process or a patcher's timer has nothing left to do by then.
+PEER_QUIET_S: Final = 0.030
+#: How long a peer's host may take to answer the first time (s).
+PEER_START_S: Final = 20.0
+#: The module a peer's host runs, and its file.
+PEER_MODULE: Final = "bench_peer"
+PEER_FILE: Final = f"{PEER_MODULE}.py"
+
+#: The peers' plugin-like module: the bench plugin's shape (a config, a state, handlers,
+#: helpers) without hotbus and pydantic, which the hosts would otherwise have to import.
+#: ``answer()`` returns this version's value.
+_PEER_SOURCE: Final = '''\
+"""Benchmark module: a counter that answers with the value of its code."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+
+@dataclass
+class CounterConfig:
+    step: int = 1
+    limit: int = 1_000
+    label: str = "counter"
+
+
+@dataclass
+class CounterState:
+    count: int = 0
+    seen: list[str] = field(default_factory=list)
+
+
+class Counter:
+    def __init__(self, config: CounterConfig) -> None:
+        self.config = config
+        self.state = CounterState()
+
+    def on_tick(self, topic: str) -> None:
+        self.state.count = self._bounded(self.state.count + self.config.step)
+        self._remember(topic)
+
+    def on_reset(self) -> None:
+        self.state.count = 0
+
+    def _bounded(self, value: int) -> int:
+        return min(value, self.config.limit)
+
+    def _remember(self, topic: str) -> None:
+        self.state.seen = [*self.state.seen[-9:], topic]
+
+    def describe(self) -> str:
+        return f"{self.config.label}: {self.state.count} (value {answer()})"
+
+
+def answer() -> str:
+    return "@VALUE@"
+'''
+
+#: A peer's host process: imports the module (after ``jurigged.watch`` on its file, when
+#: patched by jurigged), connects to the benchmark's socket, and answers every line it
+#: receives with ``answer()`` of the module as it is now.
+PEER_HOST: Final = r"""
+import importlib, os, socket, sys
+
+address, directory, module_name, patcher = sys.argv[1:5]
+sys.path.insert(0, directory)
+if patcher == "jurigged":
+    import jurigged
+
+    jurigged.watch(pattern=os.path.join(directory, module_name + ".py"))
+module = importlib.import_module(module_name)
+connection = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+connection.connect(address)
+try:
+    for _ in connection.makefile("rb"):
+        connection.sendall(module.answer().encode() + b"\n")
+except (KeyboardInterrupt, OSError):
+    pass
+"""
+
+
+def peer_source(value: int) -> str:
+    """The peers' module with ``answer()`` returning ``value``."""
+    return _PEER_SOURCE.replace("@VALUE@", str(value))
+
+
+def installed(module: str) -> str | None:
+    """The installed version of ``module``'s distribution, or None if it is not installed."""
+    if importlib.util.find_spec(module) is None:
+        return None
+    try:
+        return version(module)
+    except PackageNotFoundError:
+        return "unknown"
+
+
+class Contender(Protocol):
+    """One reloader under comparison: it saves new code and times its first answer."""
+
+    name: str
+    #: How it was set up, for the report (its windows, its defaults).
+    settings: str
+
+    async def save(self, style: SaveStyle, timeout_s: float) -> float | None:
+        """Save new code ``style``-wise; ms from the save to its first answer, None if none
+        came within ``timeout_s``."""
+        ...
+
+    async def close(self) -> None: ...
+
+
+class HotbusContender:
+    """A `Runtime` with its default settings on the bench plugin, asked over its bus."""
+
+    name = "hotbus"
+
+    def __init__(self, bench: Bench, saver: Saver, pinger: Pinger) -> None:
+        self._bench, self._saver, self._pinger = bench, saver, pinger
+        self._edits = 0
+        self.settings = (
+            f"Runtime defaults: write window {bench.runtime.settings.debounce_ms:g} ms, "
+            f"{bench.runtime.observer} observer"
+        )
+
+    @classmethod
+    async def start(cls, directory: Path) -> HotbusContender:
+        directory.mkdir()
+        plugins = PluginDir(directory)
+        values = itertools.count(1)
+        plugins.write(FILE, plugin_source(next(values)))
+        runtime = Runtime([directory], entry_points=False, log_events=False)
+        probe = Probe(directory / FILE)
+        probe.attach(runtime.bus)
+        await runtime.start()
+        row = next((r for r in runtime.status() if r.name == PLUGIN), None)
+        if row is None or row.state is not PluginState.ACTIVE or row.version is None:
+            await runtime.stop()
+            raise BenchError(f"{PLUGIN} did not start: {row}")
+        bench = Bench(runtime, plugins, probe, Versions(row.version), values)
+        return cls(bench, await Saver.start(directory / FILE), Pinger(runtime, probe))
+
+    async def save(self, style: SaveStyle, timeout_s: float) -> float | None:
+        bench = self._bench
+        await settle(bench.runtime)  # the last reload's leak check: not in anyone's timing
+        # As for the peers, only the body of the function answering changes: a hot patch.
+        self._edits += 1
+        body = f"-p{self._edits}"
+        source = plugin_source(bench.value, body=body)
+        answer = self._pinger.until(f"{bench.value}{body}")
+        self._pinger.start()
+        try:
+            saved = await self._saver.save(source, style)
+            answered = await asyncio.wait_for(answer, timeout_s)
+        except TimeoutError:
+            return None
+        finally:
+            self._pinger.stop()
+        return (answered - saved) * 1000
+
+    async def close(self) -> None:
+        await self._saver.close()
+        await self._bench.runtime.stop()
+        await self._bench.runtime.idle()
+
+
+class PeerLink:
+    """The benchmark's end of a peer's host: a Unix socket the host connects to (each host
+    process anew, when restarted). While asking, it sends a line every `ASK_EVERY_S` to the
+    host connected; `until` resolves with the arrival (``now``) of the first answer carrying a
+    value."""
+
+    __slots__ = ("_handle", "_server", "_tasks", "_wanted", "_writer", "address")
+
+    def __init__(self, address: Path) -> None:
+        self.address = address
+        self._server: asyncio.Server | None = None
+        self._writer: asyncio.StreamWriter | None = None
+        self._handle: asyncio.TimerHandle | None = None
+        self._wanted: tuple[str, asyncio.Future[float]] | None = None
+        self._tasks: set[asyncio.Task[None]] = set()
+
+    async def listen(self) -> None:
+        self._server = await asyncio.start_unix_server(self._connected, path=str(self.address))
+
+    async def _connected(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        self._writer = writer
+        try:
+            while line := await reader.readline():
+                stamp = now()
+                wanted = self._wanted
+                if wanted is not None and line.strip().decode() == wanted[0]:
+                    self._wanted = None
+                    if not wanted[1].done():
+                        wanted[1].set_result(stamp)
+        except ConnectionError:
+            pass
+        finally:
+            if self._writer is writer:
+                self._writer = None
+            writer.close()
+
+    def until(self, value: str) -> asyncio.Future[float]:
+        future: asyncio.Future[float] = asyncio.get_running_loop().create_future()
+        self._wanted = (value, future)
+        return future
+
+    def start(self) -> None:
+        self._ask()
+
+    def stop(self) -> None:
+        if self._handle is not None:
+            self._handle.cancel()
+            self._handle = None
+
+    def _ask(self) -> None:
+        writer = self._writer
+        if writer is not None and not writer.is_closing():
+            writer.write(b"?\n")
+        self._handle = asyncio.get_running_loop().call_later(ASK_EVERY_S, self._ask)
+
+    async def close(self) -> None:
+        self.stop()
+        if self._writer is not None:
+            self._writer.close()
+        if self._server is not None:
+            self._server.close()
+
+
+class PeerContender:
+    """A peer's host process on the peers' module, asked over a `PeerLink`.
+
+    ``jurigged``: the host runs ``jurigged.watch`` on the module's file and is patched in place.
+    ``watchfiles``: the ``watchfiles`` command (``--filter python``, its defaults otherwise)
+    watches the module's directory and restarts the host on every change.
+    """
+
+    def __init__(
+        self,
+        name: str,
+        *,
+        process: asyncio.subprocess.Process,
+        link: PeerLink,
+        saver: Saver,
+        settings: str,
+        log: Path,
+    ) -> None:
+        self.name, self.settings = name, settings
+        self._process, self._link, self._saver, self._log = process, link, saver, log
+        self._values = itertools.count(2)
+
+    @classmethod
+    async def start(cls, name: str, root: Path) -> PeerContender:
+        directory = root / name
+        directory.mkdir()
+        (directory / PEER_FILE).write_text(peer_source(1), encoding="utf-8")
+        host = root / "peer_host.py"
+        if not host.exists():
+            host.write_text(PEER_HOST, encoding="utf-8")
+        link = PeerLink(root / f"{name}.sock")
+        await link.listen()
+        command = [sys.executable, str(host), str(link.address), str(directory), PEER_MODULE]
+        if name == "jurigged":
+            argv = [*command, "jurigged"]
+            settings = "jurigged.watch() defaults: 50 ms debounce, watchdog observer"
+        else:
+            argv = [
+                *(sys.executable, "-m", "watchfiles", "--filter", "python"),
+                *("--target-type", "command", shlex.join([*command, "none"]), str(directory)),
+            ]
+            settings = (
+                "watchfiles CLI defaults (--filter python): 50 ms step, 1600 ms debounce; "
+                "restarts a minimal host (stdlib only)"
+            )
+        log = root / f"{name}.log"
+        with log.open("wb") as output:
+            process = await asyncio.create_subprocess_exec(
+                *argv, stdin=asyncio.subprocess.DEVNULL, stdout=output, stderr=output
+            )
+        saver = await Saver.start(directory / PEER_FILE)
+        peer = cls(name, process=process, link=link, saver=saver, settings=settings, log=log)
+        answered = link.until("1")
+        link.start()
+        try:
+            await asyncio.wait_for(answered, PEER_START_S)
+        except TimeoutError:
+            await peer.close()
+            raise BenchError(
+                f"{name}'s host did not answer within {PEER_START_S:g} s: {peer.tail()}"
+            ) from None
+        finally:
+            link.stop()
+        return peer
+
+    def tail(self) -> str:
+        """The end of the host's output (for an error message)."""
+        try:
+            return self._log.read_text(encoding="utf-8", errors="replace")[-2000:]
+        except OSError:
+            return ""
+
+    async def save(self, style: SaveStyle, timeout_s: float) -> float | None:
+        await asyncio.sleep(PEER_QUIET_S)
+        if self._process.returncode is not None:
+            raise BenchError(f"{self.name}'s host ended: {self.tail()}")
+        value = next(self._values)
+        answer = self._link.until(str(value))
+        self._link.start()
+        try:
+            saved = await self._saver.save(peer_source(value), style)
+            answered = await asyncio.wait_for(answer, timeout_s)
+        except TimeoutError:
+            return None
+        finally:
+            self._link.stop()
+        return (answered - saved) * 1000
+
+    async def close(self) -> None:
+        await self._saver.close()
+        if self._process.returncode is None:
+            self._process.terminate()  # watchfiles stops its host on SIGTERM too
+            try:
+                await asyncio.wait_for(self._process.wait(), 10.0)
+            except TimeoutError:
+                self._process.kill()
+                await self._process.wait()
+        await self._link.close()
+
+
+#: Answer latency by contender, save kind and round (ms; None: missed).
+PeerSamples = dict[str, dict[SaveStyle, list[float | None]]]
+
+
+async def measure_peers(
+    root: Path, saves: int, timeout_s: float, peers: Sequence[str]
+) -> tuple[PeerSamples, dict[str, str]]:
+    """``saves`` saves of each kind per contender, after one warm-up save of each: in round
+    ``r`` every contender saves once in each kind, in an order rotated from round to round."""
+    contenders: list[Contender] = []
+    try:
+        contenders.append(await HotbusContender.start(root / "hotbus"))
+        for name in peers:
+            contenders.append(await PeerContender.start(name, root))
+        by_name = {c.name: c for c in contenders}
+        samples: PeerSamples = {c.name: {style: [] for style in STYLES} for c in contenders}
+        for index in range(2 * (saves + 1)):
+            style = STYLES[index % 2]
+            for name in rotated(list(by_name), index // 2):
+                answered = await by_name[name].save(style, timeout_s)
+                if index >= 2:
+                    samples[name][style].append(answered)
+        return samples, {c.name: c.settings for c in contenders}
+    finally:
+        for contender in reversed(contenders):
+            await contender.close()
+
+
+def peers_summary(
+    samples: PeerSamples,
+    settings: dict[str, str],
+    found: dict[str, str | None],
+    saves: int,
+    timeout_s: float,
+) -> dict[str, Any]:
+    """The ``--peers`` JSON object: every contender's answer latency and missed saves by kind;
+    hotbus / peer by round (answered rounds of both), median and spread."""
+    present = [name for name, v in found.items() if v is not None]
+
+    def figures(values: Sequence[float | None]) -> dict[str, float | None]:
+        answered = [v for v in values if v is not None]
+        if not answered:
+            return {"p50": None, "p95": None, "max": None}
+        return {**spread(answered)}
+
+    result: dict[str, Any] = {
+        "peers": {name: found[name] for name in present},
+        "peers_skipped": [
+            f"{name} (not installed; pip install -e '.[bench]')"
+            for name, v in found.items()
+            if v is None
+        ],
+        "peer_answer_latency_ms": {
+            name: {style: figures(by_style[style]) for style in STYLES}
+            for name, by_style in samples.items()
+        },
+        "peer_saves_missed": {
+            name: {style: sum(v is None for v in by_style[style]) for style in STYLES}
+            for name, by_style in samples.items()
+        },
+        "peer_ratio": {},
+        "peer_ratio_spread": {},
+        "peer_settings": settings,
+        "saves_per_kind": saves,
+        "timeout_s": timeout_s,
+        "targets": {"hotbus_saves_missed": 0, "peer_ratio_p50": 1.0},
+        "python": sys.version.split()[0],
+    }
+    ours = samples["hotbus"]
+    for name in present:
+        result["peer_ratio"][name], result["peer_ratio_spread"][name] = {}, {}
+        for style in STYLES:
+            pairs = [
+                (a, b)
+                for a, b in zip(ours[style], samples[name][style], strict=True)
+                if a is not None and b is not None
+            ]
+            ratio = Ratio.of([a for a, _ in pairs], [b for _, b in pairs]) if pairs else None
+            result["peer_ratio"][name][style] = round(ratio.median, 3) if ratio else None
+            result["peer_ratio_spread"][name][style] = ratio.as_dict() if ratio else None
+    result["misses"] = peers_misses(result)
+    return result
+
+
+def peers_misses(result: dict[str, Any]) -> list[str]:
+    """hotbus missing a save, or slower than a peer at p50 (answered saves), by kind."""
+    found: list[str] = []
+    latency, missed = result["peer_answer_latency_ms"], result["peer_saves_missed"]
+    for style in STYLES:
+        if missed["hotbus"][style]:
+            found.append(f"peer_saves_missed[hotbus][{style}]={missed['hotbus'][style]} > 0")
+        ours = latency["hotbus"][style]["p50"]
+        for name in result["peers"]:
+            theirs = latency[name][style]["p50"]
+            if ours is not None and theirs is not None and ours > theirs:
+                found.append(
+                    f"peer_answer_latency_ms[hotbus][{style}].p50={ours:.2f} > {name} {theirs:.2f}"
+                )
+    return found
+
+
+def peers_table(result: dict[str, Any]) -> str:
+    """The human-readable ``--peers`` report."""
+
+    def ms(value: float | None) -> str:
+        return "-" if value is None else f"{value:.1f}"
+
+    lines = [
+        f"hotbus reload side by side (Python {result['python']}): save to new code answering, "
+        f"{result['saves_per_kind']} saves of each kind per contender in rotated rounds; a save "
+        f"not answered within {result['timeout_s']:g} s is missed",
+    ]
+    if result["peers"]:
+        lines.append("peers: " + ", ".join(f"{n} {v}" for n, v in result["peers"].items()))
+    if result["peers_skipped"]:
+        lines.append("skipped: " + "; ".join(result["peers_skipped"]))
+    latency, missed = result["peer_answer_latency_ms"], result["peer_saves_missed"]
+    for style in STYLES:
+        lines += ["", f"{style.replace('_', '-')} saves: ms p50 / p95 / max, missed"]
+        for name, by_style in latency.items():
+            f = by_style[style]
+            row = f"  {name:<11} {ms(f['p50']):>7} / {ms(f['p95']):>7} / {ms(f['max']):>7}"
+            row += f", missed {missed[name][style]}"
+            ratio = result["peer_ratio_spread"].get(name, {}).get(style)
+            if ratio:
+                row += (
+                    f"; hotbus/{name} {ratio['median']:.2f} "
+                    f"({ratio['low']:.2f}-{ratio['high']:.2f}, {ratio['rounds']} rounds)"
+                )
+            lines.append(row)
+    lines += ["", "settings:"]
+    lines += [f"  {name}: {text}" for name, text in result["peer_settings"].items()]
+    missed_targets = result["misses"]
+    lines += [
+        "",
+        "targets: hotbus misses no save and is not slower than a peer at p50",
+        "missed: " + "; ".join(missed_targets) if missed_targets else "all targets met",
+    ]
+    return "\n".join(lines)
+
+
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
         prog="bench/reload.py",
@@ -1384,7 +1893,22 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument(
         "--check", action="store_true", help="exit with status 1 if a figure misses its target"
     )
+    parser.add_argument(
+        "--peers",
+        action="store_true",
+        help="only compare save to new code answering with the installed peers (jurigged, "
+        f"watchfiles); --saves defaults to {PEER_SAVES} ({PEER_SAVES_QUICK} --quick)",
+    )
+    parser.add_argument(
+        "--peer-timeout",
+        type=float,
+        default=PEER_TIMEOUT_S,
+        help="with --peers: a save not answered this long (s) is missed "
+        f"(default {PEER_TIMEOUT_S:g})",
+    )
     args = parser.parse_args(argv)
+    if args.saves is None and args.peers:
+        args.saves = PEER_SAVES_QUICK if args.quick else PEER_SAVES
     if args.saves is None:
         args.saves = 10 if args.quick else 50
     if args.rss_reloads is None:
@@ -1393,13 +1917,36 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         args.unload_plugins = UNLOAD_PLUGINS_QUICK if args.quick else UNLOAD_PLUGINS
     if args.saves < 1 or args.rss_reloads < 1 or args.unload_plugins < 1:
         parser.error("--saves, --rss-reloads and --unload-plugins must be at least 1")
+    if not args.peer_timeout > 0:
+        parser.error("--peer-timeout must be positive")
     return args
+
+
+def main_peers(args: argparse.Namespace) -> int:
+    """``--peers``: hotbus and every installed peer, side by side."""
+    found = {name: installed(module) for name, module in PEERS.items()}
+    present = [name for name, v in found.items() if v is not None]
+    with tempfile.TemporaryDirectory(prefix="hotbus-bench-") as tmp:
+        try:
+            samples, settings = asyncio.run(
+                measure_peers(Path(tmp).resolve(), args.saves, args.peer_timeout, present)
+            )
+        except BenchError as error:
+            print(f"bench/reload.py: {error}", file=sys.stderr)
+            return 1
+    result = peers_summary(samples, settings, found, args.saves, args.peer_timeout)
+    print(json.dumps(result, indent=2) if args.json else peers_table(result))
+    if args.check and result["misses"]:
+        print(f"missed targets: {', '.join(result['misses'])}", file=sys.stderr)
+    return exit_status(result["misses"], check=args.check)
 
 
 def main(argv: list[str] | None = None) -> int:
     """Run the benchmark; returns 0, or 1 if a reload did not commit as it should (or, with
     ``--check``, if a figure missed its target)."""
     args = parse_args(argv)
+    if args.peers:
+        return main_peers(args)
     with tempfile.TemporaryDirectory(prefix="hotbus-bench-") as tmp:
         directory = Path(tmp).resolve() / "plugins"
         directory.mkdir()

@@ -64,7 +64,12 @@ def test_bus_benchmark_quick_json(
     for key in SINGLE:
         assert isinstance(result[key], float) and math.isfinite(result[key]) and result[key] > 0
     built = result["construction_us"]
-    assert set(built) == {"hotbus", "pydantic_same_fields", "baseline_event"}
+    assert set(built) == {
+        "hotbus",
+        "pydantic_same_fields",
+        "pydantic_same_fields_constant_defaults",
+        "baseline_event",
+    }
     assert set(result["wildcard_topics_us"]) == {
         "exact_churn",
         "wildcard_churn",
