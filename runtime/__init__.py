@@ -11,14 +11,18 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from hotbus.runtime._chat.host import ChatHost
+    from hotbus.runtime._chat.irc import IrcAddress, IrcSecrets, IrcTransport
+    from hotbus.runtime._chat.transport import Transport
     from hotbus.runtime._config.settings import ENV_PREFIX, load_settings, validate_plugin_config
+    from hotbus.runtime._console.transport import ConsoleTransport
     from hotbus.runtime._dashboard.server import Dashboard
     from hotbus.runtime._engine.graph import dependents_closure, find_cycles, topological_order
     from hotbus.runtime._engine.lifecycle import TRANSITIONS, check_transition
     from hotbus.runtime._eventlog import EventLogger
     from hotbus.runtime._loading.loader import ENTRY_POINT_GROUP, NAMESPACE, PluginSource, discover
     from hotbus.runtime._loading.paths import is_ignored
-    from hotbus.runtime._plugins.chat import ChatMessage, ChatReply
+    from hotbus.runtime._plugins.chat import ChatJoined, ChatMessage, ChatParted, ChatReply
     from hotbus.runtime._plugins.context import Context, Disposer
     from hotbus.runtime._plugins.plugin import Plugin, State, subscribe
     from hotbus.runtime._runtime import Runtime
@@ -28,16 +32,24 @@ __all__ = [
     "ENV_PREFIX",
     "NAMESPACE",
     "TRANSITIONS",
+    "ChatHost",
+    "ChatJoined",
     "ChatMessage",
+    "ChatParted",
     "ChatReply",
+    "ConsoleTransport",
     "Context",
     "Dashboard",
     "Disposer",
     "EventLogger",
+    "IrcAddress",
+    "IrcSecrets",
+    "IrcTransport",
     "Plugin",
     "PluginSource",
     "Runtime",
     "State",
+    "Transport",
     "check_transition",
     "dependents_closure",
     "discover",
@@ -51,7 +63,15 @@ __all__ = [
 
 #: Where each name lives.
 _HOMES = {
+    "ChatHost": "hotbus.runtime._chat.host",
+    "ConsoleTransport": "hotbus.runtime._console.transport",
+    "IrcAddress": "hotbus.runtime._chat.irc",
+    "IrcSecrets": "hotbus.runtime._chat.irc",
+    "IrcTransport": "hotbus.runtime._chat.irc",
+    "Transport": "hotbus.runtime._chat.transport",
+    "ChatJoined": "hotbus.runtime._plugins.chat",
     "ChatMessage": "hotbus.runtime._plugins.chat",
+    "ChatParted": "hotbus.runtime._plugins.chat",
     "ChatReply": "hotbus.runtime._plugins.chat",
     "Context": "hotbus.runtime._plugins.context",
     "Dashboard": "hotbus.runtime._dashboard.server",

@@ -26,6 +26,8 @@ from typing import Any, Final, Self, final
 from hotbus.bus import Bus
 from hotbus.runtime._listener import Listener
 from hotbus.schemas import (
+    AdminCommand,
+    AdminOutcome,
     ConfigChanged,
     ErrorInfo,
     Event,
@@ -35,6 +37,7 @@ from hotbus.schemas import (
     HandlerFailed,
     HandlersCancelled,
     LoopStalled,
+    NickTaken,
     PluginDiscovered,
     PluginFailed,
     PluginLeaked,
@@ -58,6 +61,8 @@ from hotbus.schemas import (
     StateSaved,
     StateSaveFailed,
     StateStoreSetAside,
+    TransportConnected,
+    TransportDisconnected,
     VersionChange,
     WatcherFellBack,
     WatcherFound,
@@ -550,6 +555,46 @@ def _loop_stalled(logger: logging.Logger, event: LoopStalled) -> None:
     )
 
 
+def _transport_connected(logger: logging.Logger, event: TransportConnected) -> None:
+    where = f" to {event.server}" if event.server else ""
+    nick = f" as {event.nick}" if event.nick else ""
+    joins = f", joining {', '.join(event.channels)}" if event.channels else ""
+    logger.info("🔌 %s connected%s%s%s", event.transport, where, nick, joins)
+
+
+def _transport_disconnected(logger: logging.Logger, event: TransportDisconnected) -> None:
+    where = f" from {event.server}" if event.server else ""
+    if event.retry_in_s is None:
+        logger.info("%s disconnected%s (%s)", event.transport, where, event.reason)
+    else:
+        logger.warning(
+            "⚠ %s disconnected%s (%s); trying again in %g s",
+            event.transport,
+            where,
+            event.reason,
+            event.retry_in_s,
+        )
+
+
+def _nick_taken(logger: logging.Logger, event: NickTaken) -> None:
+    logger.warning(
+        "⚠ %s: the nick %s is taken; trying %s", event.transport, event.wanted, event.using
+    )
+
+
+def _admin_command(logger: logging.Logger, event: AdminCommand) -> None:
+    who = f"{event.user} ({event.mask})" if event.mask else event.user
+    command = f"!hotbus {event.command}".rstrip()
+    if event.outcome is AdminOutcome.REFUSED:
+        logger.warning("⚠ %s on %s is no admin: refused %s", who, event.transport, command)
+    elif event.outcome is AdminOutcome.LIMITED:
+        logger.warning(
+            "⚠ %s on %s gives commands too fast: ignored %s", who, event.transport, command
+        )
+    else:
+        logger.info("🔧 %s on %s: %s: %s", who, event.transport, command, event.answer)
+
+
 def _unknown(logger: logging.Logger, event: Event) -> None:
     """A topic of a newer vocabulary: its topic and its own fields, at DEBUG."""
     if not logger.isEnabledFor(logging.DEBUG):
@@ -592,6 +637,10 @@ _FORMATTERS: Final[dict[str, _Formatter]] = {
     StateSaveFailed.topic: _state_save_failed,
     StateStoreSetAside.topic: _state_set_aside,
     LoopStalled.topic: _loop_stalled,
+    TransportConnected.topic: _transport_connected,
+    TransportDisconnected.topic: _transport_disconnected,
+    NickTaken.topic: _nick_taken,
+    AdminCommand.topic: _admin_command,
 }
 
 

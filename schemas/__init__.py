@@ -4,6 +4,7 @@ This package is pydantic models only and imports nothing else of hotbus.
 """
 
 from hotbus.schemas._enums import (
+    AdminOutcome,
     FileChangeKind,
     Phase,
     PluginState,
@@ -82,6 +83,12 @@ from hotbus.schemas._events import (
     WatcherStarted,
     WatcherStopped,
 )
+from hotbus.schemas._hosting import (
+    AdminCommand,
+    NickTaken,
+    TransportConnected,
+    TransportDisconnected,
+)
 from hotbus.schemas._interrupt import PluginInterrupted
 from hotbus.schemas._manifest import PLUGIN_NAME_PATTERN, PluginManifest, Requirement, SemVer
 from hotbus.schemas._settings import Settings
@@ -91,6 +98,8 @@ __all__ = [
     "MASK",
     "PLUGIN_NAME_PATTERN",
     "RESERVED_PREFIX",
+    "AdminCommand",
+    "AdminOutcome",
     "BusError",
     "ConfigChanged",
     "ConfigError",
@@ -109,6 +118,7 @@ __all__ = [
     "LifecycleError",
     "LoopStalled",
     "ManifestError",
+    "NickTaken",
     "NoResponderError",
     "Phase",
     "PhaseDurations",
@@ -153,6 +163,8 @@ __all__ = [
     "TopicConflictError",
     "TopicError",
     "TopicRegistry",
+    "TransportConnected",
+    "TransportDisconnected",
     "UnknownPluginError",
     "UnknownTopicError",
     "VersionChange",

@@ -5,6 +5,7 @@ from __future__ import annotations
 from enum import StrEnum
 
 __all__ = [
+    "AdminOutcome",
     "FileChangeKind",
     "Phase",
     "PluginState",
@@ -94,3 +95,12 @@ class ReloadAction(StrEnum):
     LOAD = "load"
     RELOAD = "reload"
     UNLOAD = "unload"
+
+
+class AdminOutcome(StrEnum):
+    """What became of an admin command said in the chat."""
+
+    DONE = "done"
+    FAILED = "failed"
+    REFUSED = "refused"
+    LIMITED = "limited"

@@ -104,6 +104,25 @@ class Settings(BaseModel):
         default=5.0,
         description="How often changed state is written (a hard kill loses at most this).",
     )
+    admins: tuple[str, ...] = Field(
+        default=(),
+        description=(
+            "Who may use the !hotbus commands in the chat: nicks, or host masks with * and ? "
+            "('nick!user@host', '*!*@trusted.example'). The console's user always may."
+        ),
+    )
+    command_rate_per_min: PositiveInt = Field(
+        default=6,
+        description="How many !hotbus commands one user may give per minute; more are ignored.",
+    )
+    irc: str | None = Field(
+        default=None,
+        description=(
+            "Serve the chat on IRC: irc://HOST:PORT/#channel[,#other] (ircs:// for TLS). "
+            "The server password and SASL come from the environment only."
+        ),
+    )
+    nick: str = Field(default="hotbus", min_length=1, description="The bot's nick on IRC.")
     plugins: dict[str, dict[str, Any]] = Field(
         default_factory=dict,
         description="Each plugin's config section, by plugin name.",

@@ -622,7 +622,9 @@ def test_the_facade_exports_the_author_and_host_api() -> None:
 
     assert hotbus.__all__ == [
         "Bus",
+        "ChatJoined",
         "ChatMessage",
+        "ChatParted",
         "ChatReply",
         "Context",
         "Dashboard",

@@ -32,8 +32,9 @@ ENV_PREFIX: Final = "HOTBUS_"
 #: The config file's name, looked for in the first plugin directory, then the working directory.
 CONFIG_NAME: Final = "hotbus.toml"
 _FIELDS: Final = tuple(name for name in Settings.model_fields if name != "plugins")
-#: The settings an edit of hotbus.toml changes while running (windows, limits, timeouts); the
-#: others (plugin_dirs, watch, entry_points, leak_check) apply when the runtime starts.
+#: The settings an edit of hotbus.toml changes while running (windows, limits, timeouts, the
+#: admins); the others (plugin_dirs, watch, entry_points, leak_check, irc, nick) apply when the
+#: runtime starts.
 LIVE_SETTINGS: Final = frozenset(
     {
         "debounce_ms",
@@ -51,6 +52,8 @@ LIVE_SETTINGS: Final = frozenset(
         "stop_timeout_s",
         "hot_patch",
         "state_save_interval_s",
+        "admins",
+        "command_rate_per_min",
     }
 )
 
@@ -101,6 +104,8 @@ def _from_env(env: Mapping[str, str]) -> dict[str, Any]:
             continue
         if name == "plugin_dirs":
             values[name] = [p for p in raw.split(os.pathsep) if p]
+        elif name == "admins":
+            values[name] = [a.strip() for a in raw.split(",") if a.strip()]
         else:
             values[name] = raw
     return values

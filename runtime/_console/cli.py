@@ -60,6 +60,10 @@ SETTINGS: Final = (
     "persist_state",
     "state_db",
     "state_save_interval_s",
+    "admins",
+    "command_rate_per_min",
+    "irc",
+    "nick",
 )
 _DIRS_HELP: Final = (
     "directories holding plugin modules and packages (default: the directories in "
@@ -96,6 +100,9 @@ def _configuration_help() -> str:
             "  HOTBUS_<SETTING>      any setting, e.g. HOTBUS_DEBOUNCE_MS=50, HOTBUS_WATCH=false",
             "  HOTBUS_DASHBOARD_TOKEN  the token of --dashboard (else one is made, on a "
             "non-loopback address)",
+            "  HOTBUS_IRC_PASSWORD   the IRC server's password (a secret: never shown)",
+            "  HOTBUS_IRC_SASL_USER, HOTBUS_IRC_SASL_PASSWORD",
+            "                        SASL PLAIN credentials on IRC (the password never shown)",
             "  NO_COLOR              no colours on stderr, even on a terminal",
         ]
     )
@@ -190,6 +197,15 @@ def _parser() -> _Parser:
         "-v", "--verbose", action="store_true", help="also show every small step on stderr"
     )
     run.add_argument("--user", help="the name your chat messages carry (default: your login name)")
+    run.add_argument(
+        "--irc",
+        metavar="URL",
+        help="also serve the chat on IRC: irc://HOST:PORT/#channel[,#other], ircs:// for TLS "
+        "(setting irc; the server password in $HOTBUS_IRC_PASSWORD, SASL in "
+        "$HOTBUS_IRC_SASL_USER and $HOTBUS_IRC_SASL_PASSWORD). The console then chats only "
+        "when stdin is a terminal, and the run lasts until Ctrl+C or SIGTERM",
+    )
+    run.add_argument("--nick", help="the bot's nick on IRC (setting nick, default hotbus)")
 
     check = commands.add_parser(
         "check",

@@ -13,6 +13,7 @@ import getpass
 import json
 import logging
 import os
+import re
 import signal
 import threading
 from collections.abc import Callable, Coroutine, Iterator
@@ -21,14 +22,16 @@ from pathlib import Path
 from typing import IO, Any, Final, final
 
 from hotbus.bus import RUNTIME, Bus
+from hotbus.runtime._chat.host import ChatHost
+from hotbus.runtime._chat.transport import Transport
 from hotbus.runtime._console.exits import EVENTS_LOST, PIPE_CLOSED, UsageError
 from hotbus.runtime._console.streams import EventsFile, Output, Terminal, start_reader
+from hotbus.runtime._console.transport import ConsoleTransport
 from hotbus.runtime._dashboard.server import Dashboard
 from hotbus.runtime._eventjson import event_json
 from hotbus.runtime._monitor import describe_loop
-from hotbus.runtime._plugins.chat import ChatMessage, ChatReply
 from hotbus.runtime._runtime import Runtime
-from hotbus.schemas import Event, HotbusError, PluginState, registry
+from hotbus.schemas import Event, HotbusError, PluginState, Settings, registry
 
 __all__ = ["check", "events", "run"]
 
@@ -354,7 +357,10 @@ async def _run(
         hot_patch=False if options.no_hot_patch else None,
         state_db=options.state_db,
         persist_state=False if options.no_state_db else (True if options.state_db else None),
+        irc=options.irc,
+        nick=options.nick,
     )
+    irc = _irc_transport(runtime.settings)
     stopper = _Stopper(asyncio.get_running_loop(), io, lambda: runtime.settings.stop_timeout_s)
     output = Output(io.out, on_closed=lambda: stopper.ask("stdout closed", PIPE_CLOSED))
     target: str | None = options.events_jsonl
@@ -365,13 +371,20 @@ async def _run(
         assert jsonl is not None
         jsonl.line(event_json(event))
 
-    def print_reply(event: ChatReply) -> None:
-        output.line(f"{event.plugin}: {event.text}")
-
     if jsonl is not None:
         bus.subscribe(">", write_json, owner=RUNTIME, priority=1 << 40)
-    if jsonl is not output:
-        bus.subscribe(ChatReply, print_reply, owner=RUNTIME)
+    loop = asyncio.get_running_loop()
+
+    def ended() -> None:
+        stopper.arm("end of input", 1)
+
+    console = ConsoleTransport(
+        options.user or _user_name(),
+        lambda: start_reader(io.source, loop, ended, _say, io.terminal),
+        stopper.stop,
+        lambda: runtime.settings.quiesce_timeout_s,
+        None if jsonl is output else output.line,
+    )
     dashboard = _dashboard(options, runtime)
     with _console_logging(io.err, options.verbose), stopper.signals():
         try:
@@ -386,8 +399,14 @@ async def _run(
                         "Ctrl+D or Ctrl+C to quit",
                         file=io.err,
                     )
-                user = options.user or _user_name()
-                await _chat(bus, user, io, stopper, lambda: runtime.settings.quiesce_timeout_s)
+                transports: list[Transport] = [] if irc is None else [irc]
+                if irc is None or _is_tty(io.source):
+                    transports.append(console)
+                async with ChatHost(runtime, transports) as chat:
+                    if console.name in chat.served:
+                        await chat.served[console.name]
+                    else:  # IRC alone: until a stop is asked for
+                        await stopper.stop.wait()
                 await runtime.stop(reason=stopper.reason or "exit")
         finally:
             stopper.disarm()
@@ -397,6 +416,39 @@ async def _run(
     if output.closed:
         return PIPE_CLOSED
     return EVENTS_LOST if events is not None and events.failed else 0
+
+
+_NICK: Final = re.compile(r"[A-Za-z\[\]\\`_^{|}][A-Za-z0-9\[\]\\`_^{|}-]*")
+
+
+def _irc_transport(settings: Settings) -> Transport | None:
+    """The IRC transport the settings ask for (``irc``, ``nick``), if any."""
+    if settings.irc is None:
+        return None
+    try:
+        from hotbus.runtime._chat.irc import IrcAddress, IrcSecrets, IrcTransport
+    except ImportError as error:
+        raise UsageError(
+            f"the IRC transport needs {error.name}: install hotbus with its irc extra "
+            "(pip install 'hotbus[irc]')"
+        ) from None
+    try:
+        address = IrcAddress.parse(settings.irc)
+    except ValueError as error:
+        raise UsageError(str(error)) from None
+    if not _NICK.fullmatch(settings.nick):
+        raise UsageError(
+            f"{settings.nick!r} is not an IRC nick: letters, digits and []\\`_^{{|}}- only, "
+            "not starting with a digit or -"
+        )
+    return IrcTransport(address, settings.nick, secrets=IrcSecrets.from_env())
+
+
+def _is_tty(stream: IO[str] | None) -> bool:
+    try:
+        return stream is not None and stream.isatty()
+    except (AttributeError, ValueError):
+        return False
 
 
 @final
@@ -498,44 +550,6 @@ class _Stopper:
 def _module_owner(module: str) -> str:
     """The plugin a plugin module belongs to, by its file's name (enough for a last message)."""
     return module.rsplit(".", 1)[-1]
-
-
-async def _chat(
-    bus: Bus, user: str, io: _Streams, stopper: _Stopper, drain_s: Callable[[], float]
-) -> None:
-    """Publish each line as a chat message until the input ends or a stop is asked for.
-
-    A line is handed to the bus without waiting for its handlers (each plugin answers in its
-    own time, in order), so that a plugin that is slow, or hung, holds up no later line. At the
-    end of the input, answers still under way get ``drain_s()`` seconds to come.
-    """
-    loop = asyncio.get_running_loop()
-
-    def ended() -> None:
-        stopper.arm("end of input", 1)
-
-    lines = start_reader(io.source, loop, ended, _say, io.terminal)
-    stopping = asyncio.ensure_future(stopper.stop.wait())
-    try:
-        while True:
-            reading = asyncio.ensure_future(lines.get())
-            done, _ = await asyncio.wait({reading, stopping}, return_when=asyncio.FIRST_COMPLETED)
-            if stopping in done:
-                reading.cancel()
-                return
-            line = reading.result()
-            if line is None:
-                joining = asyncio.ensure_future(bus.join())
-                await asyncio.wait(
-                    {joining, stopping}, timeout=drain_s(), return_when=asyncio.FIRST_COMPLETED
-                )
-                joining.cancel()
-                return
-            text = line.rstrip("\r\n")
-            if text.strip():
-                bus.publish_nowait(ChatMessage(user=user, text=text))
-    finally:
-        stopping.cancel()
 
 
 def _user_name() -> str:

@@ -20,7 +20,9 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from hotbus.bus import Bus
     from hotbus.runtime import (
+        ChatJoined,
         ChatMessage,
+        ChatParted,
         ChatReply,
         Context,
         Dashboard,
@@ -33,7 +35,9 @@ if TYPE_CHECKING:
 
 __all__ = [
     "Bus",
+    "ChatJoined",
     "ChatMessage",
+    "ChatParted",
     "ChatReply",
     "Context",
     "Dashboard",
@@ -49,7 +53,9 @@ __all__ = [
 #: Where each name of the API lives.
 _HOMES = {
     "Bus": "hotbus.bus",
+    "ChatJoined": "hotbus.runtime",
     "ChatMessage": "hotbus.runtime",
+    "ChatParted": "hotbus.runtime",
     "ChatReply": "hotbus.runtime",
     "Context": "hotbus.runtime",
     "Dashboard": "hotbus.runtime",

@@ -10,6 +10,7 @@ written.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import sqlite3
 from pathlib import Path
@@ -103,7 +104,7 @@ def total(runtime: Runtime) -> int:
 
 def rows(path: Path, table: str = "state") -> list[tuple[Any, ...]]:
     """The rows of ``table`` of the database at ``path`` (read with the sqlite3 module)."""
-    with sqlite3.connect(path) as connection:
+    with contextlib.closing(sqlite3.connect(path)) as connection:
         return list(connection.execute(f"SELECT plugin, schema_version, data FROM {table}"))
 
 
@@ -280,7 +281,7 @@ async def test_saved_state_that_does_not_import_is_kept_aside(hotbus: Harness, d
     hotbus.plugins.write("tally.py", tally())
     await add(await hotbus.start(state_db=db), 8)
     await hotbus.stop()
-    with sqlite3.connect(db) as connection:
+    with contextlib.closing(sqlite3.connect(db)) as connection, connection:
         connection.execute('UPDATE state SET data = \'{"total": "many"}\'')
     runtime = await hotbus.start(state_db=db)
     discarded = await hotbus.wait_for(StateDiscarded, timeout=TIMEOUT)

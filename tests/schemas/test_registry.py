@@ -11,6 +11,8 @@ from uuid import uuid4
 
 import pytest
 from hotbus.schemas import (
+    AdminCommand,
+    AdminOutcome,
     ConfigChanged,
     ErrorInfo,
     Event,
@@ -21,6 +23,7 @@ from hotbus.schemas import (
     HandlerFailed,
     HandlersCancelled,
     LoopStalled,
+    NickTaken,
     Phase,
     PhaseDurations,
     PluginDiscovered,
@@ -48,6 +51,8 @@ from hotbus.schemas import (
     StateSaveFailed,
     StateStoreSetAside,
     TopicConflictError,
+    TransportConnected,
+    TransportDisconnected,
     UnknownTopicError,
     VersionChange,
     WatcherFellBack,
@@ -193,6 +198,21 @@ EXAMPLES: list[Event] = [
         file=PLUGINS / "dice.py",
         line=42,
         interrupted=False,
+    ),
+    TransportConnected(
+        transport="irc", server="irc.example:6697", nick="hotbus", channels=["#dev"], attempt=2
+    ),
+    TransportDisconnected(
+        transport="irc", server="irc.example:6697", reason="connection reset", retry_in_s=4.0
+    ),
+    NickTaken(transport="irc", wanted="hotbus", using="hotbus_"),
+    AdminCommand(
+        transport="irc",
+        user="ann",
+        mask="ann!ann@trusted.example",
+        command="reload dice",
+        outcome=AdminOutcome.DONE,
+        answer="reloaded dice 1.0.1+aa01bc in 3 ms",
     ),
 ]
 

@@ -1,0 +1,1 @@
+"""Chat hosts: transports (the console, IRC), routing replies, and the admin commands."""
