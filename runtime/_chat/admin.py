@@ -25,6 +25,7 @@ from hotbus.schemas import (
     HotbusError,
     PluginState,
     ReloadCommitted,
+    ReloadPatched,
     ReloadRejected,
     ReloadRolledBack,
     Settings,
@@ -137,6 +138,13 @@ class AdminCommands:
                 f"{change.plugin} {change.new_version}" for change in outcome.changes
             )
             return AdminOutcome.DONE, f"reloaded {versions} in {outcome.durations.total:.0f} ms"
+        if isinstance(outcome, ReloadPatched) and not outcome.restored:
+            changed = ", ".join(outcome.functions) or "no function changed"
+            return (
+                AdminOutcome.DONE,
+                f"patched {outcome.plugin} {outcome.new_version} in {outcome.duration_ms:.0f} ms: "
+                f"{changed}",
+            )
         if isinstance(outcome, ReloadRejected | ReloadRolledBack):
             verb_done = "rejected" if isinstance(outcome, ReloadRejected) else "rolled back"
             error = outcome.error

@@ -18,6 +18,7 @@ from hotbus.schemas import (
     FileSettled,
     PluginState,
     ReloadCommitted,
+    ReloadPatched,
 )
 from hotbus.testing import Harness
 
@@ -107,6 +108,16 @@ async def test_an_admins_reload_reloads_the_plugin(hotbus: Harness, irc: Recordi
     committed = await hotbus.wait_for(ReloadCommitted, timeout=5)
     assert text.startswith("reloaded echo 1.0.0+")
     assert [change.plugin for change in committed.changes] == ["echo"]
+
+
+async def test_an_admins_reload_of_a_body_only_edit_says_what_was_patched(
+    hotbus: Harness, irc: Recording
+) -> None:
+    hotbus.plugins.write("echo.py", ECHO.replace("said", "says"))  # watching is off here
+    text = await answer(hotbus, "!hotbus reload echo")
+    patched = await hotbus.wait_for(ReloadPatched, timeout=5)
+    assert text.startswith(f"patched echo {patched.new_version} in ")
+    assert text.endswith(" ms: Echo.on_message")
 
 
 async def test_the_answer_goes_to_the_channel_asked_in(hotbus: Harness, irc: Recording) -> None:
