@@ -90,7 +90,8 @@ def openapi(version: str) -> dict[str, Any]:
         "summary": "Reload, enable or disable a plugin; answers with the outcome event",
         "description": (
             "reload: the transaction a save runs, answered with its outcome "
-            "(hotbus.reload.committed, hotbus.reload.rejected or hotbus.reload.rolled_back). "
+            "(hotbus.reload.committed, hotbus.reload.patched, hotbus.reload.rejected or "
+            "hotbus.reload.rolled_back). "
             "enable and disable: answered with the plugin's last hotbus.plugin.state event of "
             "the change, or, when nothing changed, an object with `topic` null, the plugin and "
             "its state."
