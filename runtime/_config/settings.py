@@ -101,6 +101,8 @@ def _from_env(env: Mapping[str, str]) -> dict[str, Any]:
             continue
         if name == "plugin_dirs":
             values[name] = [p for p in raw.split(os.pathsep) if p]
+        elif name == "fleet_topics":
+            values[name] = [t.strip() for t in raw.split(",") if t.strip()]
         else:
             values[name] = raw
     return values

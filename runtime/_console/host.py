@@ -369,9 +369,14 @@ async def _run(
                         "Ctrl+D or Ctrl+C to quit",
                         file=io.err,
                     )
-                user = options.user or _user_name()
-                await _chat(bus, user, io, stopper, lambda: runtime.settings.quiesce_timeout_s)
-                await runtime.stop(reason=stopper.reason or "exit")
+                bridge = await _join_fleet(options, runtime)
+                try:
+                    user = options.user or _user_name()
+                    await _chat(bus, user, io, stopper, lambda: runtime.settings.quiesce_timeout_s)
+                    await runtime.stop(reason=stopper.reason or "exit")
+                finally:
+                    if bridge is not None:  # after the stop: the fleet sees the plugins go
+                        await bridge.stop()
         finally:
             stopper.disarm()
             io.restore()
@@ -380,6 +385,35 @@ async def _run(
     if output.closed:
         return PIPE_CLOSED
     return EVENTS_LOST if events is not None and events.failed else 0
+
+
+async def _join_fleet(options: argparse.Namespace, runtime: Runtime) -> Any:
+    """The started `FleetBridge` when ``--nats`` is given, else None."""
+    if not options.nats:
+        return None
+    import socket
+
+    from hotbus.runtime._fleet.bridge import FleetBridge
+    from hotbus.runtime._fleet.names import DEFAULT_FLEET, NatsTarget
+
+    target = NatsTarget.parse(options.nats)
+    host = options.host or "".join(
+        c if c.isalnum() or c in "_-" else "-" for c in socket.gethostname()
+    )
+    settings = runtime.settings
+    bridge = FleetBridge(
+        runtime,
+        target,
+        host=host,
+        fleet=options.fleet or DEFAULT_FLEET,
+        topics=settings.fleet_topics,
+        outbox=settings.fleet_outbox,
+    )
+    try:
+        await bridge.start()
+    except OSError as error:
+        raise UsageError(str(error)) from None
+    return bridge
 
 
 @final

@@ -22,7 +22,7 @@ def test_version_exits_0() -> None:
 def test_help_lists_the_commands() -> None:
     lines = hotbus("--help").out_lines
     commands = [match.group(1) for line in lines if (match := re.match(r" {4}(\w+) ", line))]
-    assert commands == ["run", "check", "events"]
+    assert commands == ["run", "check", "events", "fleet"]
 
 
 def test_help_exits_0() -> None:
@@ -30,7 +30,7 @@ def test_help_exits_0() -> None:
 
 
 def test_no_command_asks_to_choose_one() -> None:
-    assert hotbus().err_lines == ["hotbus: error: choose a command: run, check or events"]
+    assert hotbus().err_lines == ["hotbus: error: choose a command: run, check, events or fleet"]
 
 
 def test_no_command_exits_2() -> None:
