@@ -285,6 +285,15 @@ class FleetBridge:
                 await asyncio.wait_for(self._nc.drain(), timeout)
             self._nc = None
 
+    async def flush(self, timeout: float = 5.0) -> bool:
+        """Wait until the outbox is sent and every row is in the bucket; whether it was, in
+        ``timeout`` seconds."""
+        try:
+            await asyncio.wait_for(self._drained(), timeout)
+        except TimeoutError:
+            return False
+        return True
+
     async def _drained(self) -> None:
         await self._out_idle.wait()
         await self._kv_idle.wait()
