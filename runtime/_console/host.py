@@ -332,6 +332,7 @@ async def _run(
     ``PIPE_CLOSED`` when stdout's reader went away (the runtime then stops), ``EVENTS_LOST``
     when the ``--events-jsonl`` file could not be written, else 0.
     """
+    fleet = _fleet_target(options)  # before anything starts: a usage error says what is wrong
     bus = Bus()
     runtime = Runtime(
         dirs,
@@ -369,7 +370,7 @@ async def _run(
                         "Ctrl+D or Ctrl+C to quit",
                         file=io.err,
                     )
-                bridge = await _join_fleet(options, runtime)
+                bridge = None if fleet is None else await _join_fleet(fleet, runtime)
                 try:
                     user = options.user or _user_name()
                     await _chat(bus, user, io, stopper, lambda: runtime.settings.quiesce_timeout_s)
@@ -387,25 +388,33 @@ async def _run(
     return EVENTS_LOST if events is not None and events.failed else 0
 
 
-async def _join_fleet(options: argparse.Namespace, runtime: Runtime) -> Any:
-    """The started `FleetBridge` when ``--nats`` is given, else None."""
+def _fleet_target(options: argparse.Namespace) -> tuple[Any, str, str] | None:
+    """``(NatsTarget, host, fleet)`` when ``--nats`` is given, checked; else None."""
     if not options.nats:
         return None
     import socket
 
-    from hotbus.runtime._fleet.bridge import FleetBridge
-    from hotbus.runtime._fleet.names import DEFAULT_FLEET, NatsTarget
+    from hotbus.runtime._fleet.names import DEFAULT_FLEET, NatsTarget, check_name, import_nats
 
-    target = NatsTarget.parse(options.nats)
+    import_nats()
     host = options.host or "".join(
         c if c.isalnum() or c in "_-" else "-" for c in socket.gethostname()
     )
+    fleet = options.fleet or DEFAULT_FLEET
+    return NatsTarget.parse(options.nats), check_name("host", host), check_name("fleet", fleet)
+
+
+async def _join_fleet(fleet: tuple[Any, str, str], runtime: Runtime) -> Any:
+    """The started `FleetBridge` of ``runtime`` in the fleet."""
+    from hotbus.runtime._fleet.bridge import FleetBridge
+
+    target, host, name = fleet
     settings = runtime.settings
     bridge = FleetBridge(
         runtime,
         target,
         host=host,
-        fleet=options.fleet or DEFAULT_FLEET,
+        fleet=name,
         topics=settings.fleet_topics,
         outbox=settings.fleet_outbox,
     )

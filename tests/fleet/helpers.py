@@ -45,8 +45,9 @@ def wait_until(condition: Callable[[], Any], what: str, timeout: float = DEADLIN
 class NatsServer:
     """One ``nats-server -js`` on a free port, restartable on the same port and store."""
 
-    def __init__(self, binary: str, root: Path) -> None:
+    def __init__(self, binary: str, root: Path, *extra: str) -> None:
         self.binary = binary
+        self.extra = extra
         self.store = root / "store"
         self.ports = root / "ports"
         self.log = root / "nats-server.log"
@@ -62,7 +63,7 @@ class NatsServer:
         for old in self.ports.iterdir():
             old.unlink()
         args = [self.binary, "-js", "-sd", str(self.store), "-a", "127.0.0.1"]
-        args += ["-p", str(self.port), "--ports_file_dir", str(self.ports)]
+        args += ["-p", str(self.port), "--ports_file_dir", str(self.ports), *self.extra]
         with self.log.open("ab") as log:
             self.process = subprocess.Popen(args, stdout=log, stderr=subprocess.STDOUT)
         process = self.process
