@@ -120,12 +120,12 @@ def nats_server(root: Path) -> Iterator[str]:
             process.wait()
 
 
-def _spawn(plugins: Path, url: str, host: str, events: Path) -> subprocess.Popen[str]:
+def _spawn(plugins: Path, url: str, host: str, events: Path, fleet: str) -> subprocess.Popen[str]:
     """``hotbus run`` as host ``host`` of the fleet, its events written to ``events``."""
     return subprocess.Popen(
         [
             *(sys.executable, "-m", "hotbus", "run", str(plugins), "--no-state-db"),
-            *("--nats", url, "--host", host, "--fleet", FLEET),
+            *("--nats", url, "--host", host, "--fleet", fleet),
             *("--events-jsonl", str(events), "--no-watch"),
         ],
         stdin=subprocess.PIPE,
@@ -137,7 +137,9 @@ def _spawn(plugins: Path, url: str, host: str, events: Path) -> subprocess.Popen
 
 
 @contextlib.asynccontextmanager
-async def hosts(count: int, url: str, root: Path) -> AsyncIterator[list[subprocess.Popen[str]]]:
+async def hosts(
+    count: int, url: str, root: Path, fleet: str
+) -> AsyncIterator[list[subprocess.Popen[str]]]:
     """``count`` ``hotbus run`` hosts of the fleet, each connected; the processes."""
     processes: list[subprocess.Popen[str]] = []
     files = []
@@ -148,7 +150,7 @@ async def hosts(count: int, url: str, root: Path) -> AsyncIterator[list[subproce
             (plugins / "echo.py").write_text(PLUGIN, encoding="utf-8")
             events = root / f"events-{count}-{index}.jsonl"
             files.append(events)
-            processes.append(_spawn(plugins, url, f"h{index}", events))
+            processes.append(_spawn(plugins, url, f"h{index}", events, fleet))
         for events in files:
             await asyncio.to_thread(
                 _wait,
@@ -177,7 +179,9 @@ async def observer(
         [root], watch=False, persist_state=False, leak_check=False, entry_points=False
     )
     await runtime.start()
-    bridge = FleetBridge(runtime, NatsTarget.parse(url), host=host, fleet=fleet, topics=("chat.>",))
+    bridge = FleetBridge(
+        runtime, NatsTarget.parse(url), host=host, fleet=fleet, topics=("chat.>",), outbox=outbox
+    )
     await bridge.start()
     return runtime, bridge
 
@@ -186,7 +190,8 @@ async def measure_fleet(
     count: int, url: str, root: Path, reloads: int, messages: int
 ) -> dict[str, float]:
     """Fleet reload and propagation with ``count`` host processes."""
-    runtime, bridge = await observer(url, FLEET, f"observer{count}")
+    fleet = f"{FLEET}{count}"  # a fleet of its own: the hosts of the sizes before are gone
+    runtime, bridge = await observer(url, fleet, "observer")
     arrivals: dict[str, float] = {}
     created: dict[str, float] = {}
 
@@ -197,7 +202,7 @@ async def measure_fleet(
 
     runtime.bus.subscribe(ChatMessage, arrived)
     try:
-        async with hosts(count, url, root) as processes:
+        async with hosts(count, url, root, fleet) as processes:
             target = NatsTarget.parse(url)
             await asyncio.to_thread(
                 _wait, lambda: len(bridge.hosts()) >= count, "every host in the bucket"
@@ -205,7 +210,7 @@ async def measure_fleet(
             reload_ms: list[float] = []
             for _ in range(reloads):
                 begin = time.perf_counter()
-                outcomes = await reload_fleet(target, FLEET, "echo", timeout=30)
+                outcomes = await reload_fleet(target, fleet, "echo", timeout=30)
                 reload_ms.append((time.perf_counter() - begin) * 1000)
                 if len(outcomes) != count or not all(o.ok for o in outcomes):
                     raise BenchError(f"a fleet reload failed: {outcomes}")

@@ -108,6 +108,10 @@ async def reload_fleet(
 ) -> list[HostOutcome]:
     """Reload ``plugin`` on every host of ``fleet`` that runs it (or on ``host`` only).
 
+    The hosts are those whose rows in the fleet's bucket have ``plugin`` in a state other than
+    ``unloaded`` (a host that stopped cleanly unloaded its plugins; one killed still shows them,
+    and is reported as not answering).
+
     Each host runs the same transaction as a local save and answers with its outcome; one that
     does not answer within ``timeout`` seconds is ``no answer``. ``rolling`` asks one host at a
     time, in name order, and stops at the first that does not succeed: the hosts after it are
@@ -122,7 +126,9 @@ async def reload_fleet(
         if host is not None:
             hosts = [check_name("host", host)]
         else:
-            hosts = sorted({r.host for r in await _rows(nc, fleet) if r.plugin == plugin})
+            rows = await _rows(nc, fleet)
+            # a host that stopped cleanly left its plugins unloaded: it runs none of them
+            hosts = sorted({r.host for r in rows if r.plugin == plugin and r.state != "unloaded"})
             if not hosts:
                 raise LookupError(f"no host of fleet {fleet!r} runs plugin {plugin!r}")
 
