@@ -35,6 +35,7 @@ if __name__ == "__main__":
 import argparse
 import asyncio
 import contextlib
+import gc
 import json
 import os
 import shutil
@@ -283,6 +284,8 @@ async def measure_publish_cost(url: str, rounds: int, events: int) -> tuple[Rati
 
     async def timed(bus: Bus, prebuilt: bool) -> float:
         messages = [ChatMessage(user="bench", text="x") for _ in range(events)] if prebuilt else []
+        gc.collect()  # every round starts from a collection, and none runs inside it
+        gc.disable()
         begin = time.perf_counter()
         if prebuilt:
             for message in messages:
@@ -291,6 +294,7 @@ async def measure_publish_cost(url: str, rounds: int, events: int) -> tuple[Rati
             for _ in range(events):
                 await bus.publish(ChatMessage(user="bench", text="x"))
         elapsed = time.perf_counter() - begin
+        gc.enable()
         await bus.join()
         await bridge.flush(timeout=_DEADLINE_S)  # the sending happens between rounds
         return elapsed
@@ -380,8 +384,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--reloads", type=int, default=10, help="fleet reloads per size (10)")
     parser.add_argument("--messages", type=int, default=100, help="messages per size (100)")
     parser.add_argument("--events", type=int, default=20_000, help="throughput events (20000)")
-    parser.add_argument("--rounds", type=int, default=15, help="paired rounds (15)")
-    parser.add_argument("--publishes", type=int, default=5_000, help="events per round (5000)")
+    parser.add_argument("--rounds", type=int, default=21, help="paired rounds (21)")
+    parser.add_argument("--publishes", type=int, default=20_000, help="events per round (20000)")
     return parser.parse_args(argv)
 
 

@@ -164,6 +164,7 @@ class FleetBridge:
         self._outbox: deque[Event] = deque()
         self._wake = asyncio.Event()
         self._out_idle = asyncio.Event()  # set while the outbox is empty
+        self._sleeping = False  # the sender waits for the outbox to get an event
         self._kv_idle = asyncio.Event()  # set while every row is in the bucket
         self._connected = asyncio.Event()
         self._subscriptions: list[Subscription] = []
@@ -340,13 +341,16 @@ class FleetBridge:
         """The local bus handler: an event of this host into the outbox (never waits)."""
         if event.source.startswith(REMOTE_PREFIX):
             return  # it came from the fleet: never sent out again
-        if len(self._outbox) >= self._limit:
+        outbox = self._outbox
+        if len(outbox) >= self._limit:
             self.dropped += 1
             self._unreported += 1
             return
-        self._outbox.append(event)
-        self._out_idle.clear()
-        self._wake.set()
+        outbox.append(event)
+        if self._sleeping:  # the sender waits for work: wake it (once)
+            self._sleeping = False
+            self._out_idle.clear()
+            self._wake.set()
 
     async def _send(self) -> None:
         outbox = self._outbox
@@ -354,7 +358,8 @@ class FleetBridge:
         while True:
             if not outbox:
                 self._out_idle.set()
-            await self._wake.wait()
+                self._sleeping = True
+                await self._wake.wait()
             self._wake.clear()
             while outbox:
                 await self._connected.wait()
