@@ -263,7 +263,8 @@ async def measure_throughput(url: str, events: int) -> float:
 async def measure_publish_cost(url: str, rounds: int, events: int) -> tuple[Ratio, Ratio]:
     """The local publish cost with a bridge attached against without, paired by round: each
     event built and published, and (second) the publish of events built beforehand alone."""
-    bridged, bridge = await observer(url, f"{FLEET}-publish", "publisher")
+    # the outbox holds a round: its events are sent between rounds, none dropped
+    bridged, bridge = await observer(url, f"{FLEET}-publish", "publisher", outbox=events + 100)
     unbridged = Runtime(
         [Path(tempfile.mkdtemp(prefix="hotbus-bench-fleet-"))],
         watch=False,
