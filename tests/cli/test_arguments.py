@@ -37,6 +37,23 @@ def test_no_command_exits_2() -> None:
     assert hotbus().code == 2
 
 
+def test_fleet_without_a_command_asks_to_choose_one() -> None:
+    result = hotbus("fleet")
+    assert (result.code, result.err_lines) == (
+        2,
+        ["hotbus: error: choose a fleet command: status or reload"],
+    )
+
+
+def test_fleet_without_a_server_asks_for_one(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("HOTBUS_NATS_URL", raising=False)
+    result = hotbus("fleet", "status")
+    assert (result.code, result.err_lines) == (
+        2,
+        ["hotbus: error: give the NATS server: --nats nats://HOST:PORT"],
+    )
+
+
 def test_an_unknown_option_is_a_usage_error_on_stderr() -> None:
     assert hotbus("run", "--frobnicate").err_lines == [
         "hotbus: error: unrecognized arguments: --frobnicate",

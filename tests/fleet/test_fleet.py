@@ -2,7 +2,8 @@
 
 Status lists every host's plugins; a fleet reload commits on every host; a rolling reload stops
 at the host whose file is broken and leaves the rest untouched; a host killed with SIGKILL and
-restarted catches up without loss or duplicates; the server restarted mid-stream loses nothing.
+restarted catches up without loss or duplicates (and, while it is down, a reload names it as not
+answering); the server restarted mid-stream loses nothing.
 """
 
 from __future__ import annotations
@@ -106,6 +107,10 @@ def test_a_host_killed_and_restarted_catches_up_without_loss_or_duplicates(
     a.say("before")
     b.wait_for(lambda e: e.get("text") == "before", "the first message")
     b.kill()
+    # a host that cannot answer is named, and the reload does not count as done
+    missing = fleet("reload", "echo", "--host", "b", url=a.url, fleet="test")
+    assert missing.returncode == 1
+    assert missing.stdout.splitlines() == ["b: no answer: the host is not connected to the fleet"]
     sent = [f"m{n}" for n in range(200)]
     a.say(*sent)
     a.wait_for(lambda e: e.get("text") == "m199", "its own last message")
