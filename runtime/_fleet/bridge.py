@@ -69,6 +69,8 @@ _ACK_TIMEOUT_S: Final = 5.0
 _STREAM_MAX_AGE_S: Final = 24 * 3600.0
 #: The window in which the server drops a second copy of an event (same ``Nats-Msg-Id``).
 _DUPLICATE_WINDOW_S: Final = 120.0
+#: How long a row's write waits for the server (then it is written again).
+_KV_TIMEOUT_S: Final = 1.0
 _HOST_HEADER: Final = "Hotbus-Host"
 _TOPIC_HEADER: Final = "Hotbus-Topic"
 
@@ -175,6 +177,10 @@ class FleetBridge:
         self._fleet_rows: dict[str, FleetPlugin] = {}
         self._nc: Any = None
         self._js: Any = None
+        self._consumer: Any = None
+        self._inflight: list[Any] = []  # acknowledgements the sender awaits
+        self._repairing: asyncio.Task[None] | None = None
+        self._watching: asyncio.Task[None] | None = None
         self._kv: Any = None
         self._applied = 0  # the stream sequence of the last remote event applied
         self._stopping = False
@@ -253,8 +259,8 @@ class FleetBridge:
         self._tasks = [
             asyncio.create_task(self._send(), name="hotbus-fleet-send"),
             asyncio.create_task(self._keep_bucket(), name="hotbus-fleet-bucket"),
-            asyncio.create_task(self._watch_bucket(), name="hotbus-fleet-watch"),
         ]
+        self._watching = asyncio.create_task(self._watch_bucket(), name="hotbus-fleet-watch")
         await self._publish(
             FleetConnected(
                 fleet=self.fleet,
@@ -273,6 +279,7 @@ class FleetBridge:
             self._kv_wake.set()
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._drained(), timeout)
+        self._tasks += [t for t in (self._repairing, self._watching) if t is not None]
         for task in self._tasks:
             task.cancel()
         for task in self._tasks:
@@ -320,7 +327,7 @@ class FleetBridge:
 
     async def _subscribe_consumer(self) -> None:
         api = import_nats().js.api
-        await self._js.subscribe(
+        self._consumer = await self._js.subscribe(
             events_filter(self.fleet),
             durable=consumer_name(self.host),
             stream=stream_name(self.fleet),
@@ -391,9 +398,11 @@ class FleetBridge:
             for future in futures:
                 future.cancel()
             return batch
+        self._inflight = futures  # given up on if the connection is lost
         done = await asyncio.gather(
             *(asyncio.wait_for(f, _ACK_TIMEOUT_S) for f in futures), return_exceptions=True
         )
+        self._inflight = []
         failed = [e for e, r in zip(batch, done, strict=True) if isinstance(r, BaseException)]
         self.sent += len(batch) - len(failed)
         return failed
@@ -460,7 +469,9 @@ class FleetBridge:
                 await self._connected.wait()
                 plugin, row = next(iter(self._kv_pending.items()))
                 try:
-                    await self._kv.put(f"{self.host}.{plugin}", encode_row(row))
+                    await asyncio.wait_for(
+                        self._kv.put(f"{self.host}.{plugin}", encode_row(row)), _KV_TIMEOUT_S
+                    )
                 except Exception:
                     await asyncio.sleep(0.1)
                     continue
@@ -468,22 +479,29 @@ class FleetBridge:
                     del self._kv_pending[plugin]
 
     async def _watch_bucket(self) -> None:
+        """Keep `plugins` current: every row of the bucket, then each change of it."""
+        rows: dict[str, FleetPlugin] = {}
         while True:
+            watcher = None
             try:
                 watcher = await self._kv.watchall()
                 async for entry in watcher:
-                    if entry is None:
+                    if entry is None:  # the rows there were are read: the fleet as it is now
+                        self._fleet_rows = rows
                         continue
-                    if entry.value:
-                        row = decode_row(entry.value)
-                        if row is not None:
-                            self._fleet_rows[entry.key] = row
+                    row = decode_row(entry.value) if entry.value else None
+                    if row is None:
+                        rows.pop(entry.key, None)
                     else:
-                        self._fleet_rows.pop(entry.key, None)
+                        rows[entry.key] = row
             except asyncio.CancelledError:
                 raise
             except Exception:
                 await asyncio.sleep(0.5)
+            finally:
+                if watcher is not None:
+                    with contextlib.suppress(Exception):
+                        await watcher.stop()
 
     # -- fleet reload ---------------------------------------------------------------------------
 
@@ -519,6 +537,8 @@ class FleetBridge:
         if not self._connected.is_set() or self._stopping:
             return
         self._connected.clear()
+        for future in self._inflight:  # their acknowledgements are lost: send them again
+            future.cancel()
         await self._publish(
             FleetDisconnected(
                 fleet=self.fleet, host=self.host, server=self.target.shown, reason="connection lost"
@@ -526,8 +546,17 @@ class FleetBridge:
         )
 
     async def _on_reconnected(self) -> None:
+        if self._repairing is None or self._repairing.done():
+            self._repairing = asyncio.create_task(self._resume(), name="hotbus-fleet-resume")
+
+    async def _resume(self) -> None:
+        """After a reconnection: repair what the server lost, then send again."""
+        await self._repair()
         self._connected.set()
         self._wake.set()
+        if self._watching is not None:  # a watch of a bucket the server lost sees nothing
+            self._watching.cancel()
+            self._watching = asyncio.create_task(self._watch_bucket(), name="hotbus-fleet-watch")
         # Every row again: the bucket may have been lost with the server.
         for row in self._rows.values():
             self._kv_pending.setdefault(row.plugin, row)
@@ -542,6 +571,24 @@ class FleetBridge:
                 waiting=len(self._outbox),
             )
         )
+
+    async def _repair(self) -> None:
+        """Make the stream, the bucket and this host's consumer again if the server lost them
+        (it ran without its store). With its store, nothing is missing."""
+        errors = import_nats().js.errors
+        try:
+            await self._ensure_stream()
+            self._kv = await self._js.create_key_value(bucket=bucket_name(self.fleet), history=1)
+            try:
+                await self._js.consumer_info(stream_name(self.fleet), consumer_name(self.host))
+            except errors.NotFoundError:
+                if self._consumer is not None:
+                    with contextlib.suppress(Exception):
+                        await self._consumer.unsubscribe()
+                self._applied = 0  # a new stream counts from 1 again
+                await self._subscribe_consumer()
+        except Exception as error:  # the connection went again: the next one repairs
+            _log.debug("fleet %s: repair: %s", self.fleet, self.target.mask(repr(error)))
 
     async def _on_error(self, error: Exception) -> None:
         _log.debug("fleet %s: %s", self.fleet, self.target.mask(f"{type(error).__name__}: {error}"))

@@ -6,6 +6,7 @@ says what to install."""
 from __future__ import annotations
 
 import asyncio
+import shutil
 import subprocess
 import sys
 from collections.abc import AsyncIterator, Callable
@@ -167,3 +168,33 @@ def test_without_nats_py_nats_says_what_to_install(tmp_path: Path) -> None:
     )
     assert result.returncode == 2, result.stderr
     assert "pip install 'hotbus[nats]'" in result.stderr
+
+
+async def test_a_server_that_lost_its_store_gets_the_stream_and_consumers_back(
+    runtime: Runtime, nats_server: NatsServer, tmp_path: Path
+) -> None:
+    other = tmp_path / "other"
+    other.mkdir()
+    target = NatsTarget.parse(nats_server.url)
+    async with Runtime(
+        [other], watch=False, persist_state=False, entry_points=False, leak_check=False
+    ) as listener:
+        bridges = [
+            FleetBridge(runtime, target, host="a", fleet="lost", topics=("chat.>",)),
+            FleetBridge(listener, target, host="b", fleet="lost", topics=("chat.>",)),
+        ]
+        got: list[str] = []
+        listener.bus.subscribe(ChatMessage, lambda e: got.append(e.text) if is_remote(e) else None)
+        for bridge in bridges:
+            await bridge.start()
+        try:
+            await asyncio.to_thread(nats_server.stop)
+            await asyncio.to_thread(shutil.rmtree, nats_server.store)
+            await asyncio.to_thread(nats_server.start)
+            await _until(lambda: all(b.connected for b in bridges), "both connected again")
+            await runtime.bus.publish(ChatMessage(user="a", text="after"))
+            await _until(lambda: got == ["after"], "the message on the other host")
+            await _until(lambda: bridges[1].hosts() == ["a"], "host a's rows again")
+        finally:
+            for bridge in bridges:
+                await bridge.stop()
