@@ -12,8 +12,9 @@ and skipped (no echo), the others are published on the local bus with ``source``
 ``fleet:<host>`` (`is_remote`), then acknowledged. They are never sent out again: the outbox
 takes no remote event. A host that was down resumes from its last acknowledgement.
 
-The plugins' states are kept in the fleet's key-value bucket (``<host>.<plugin>``), and fleet
-reload requests for this host run `Runtime.reload` and answer with its outcome.
+The plugins' states are kept in the fleet's key-value bucket (``<host>.<plugin>``) while the
+host runs (a host that stops takes its rows away), and fleet reload requests for this host run
+`Runtime.reload` and answer with its outcome.
 """
 
 from __future__ import annotations
@@ -279,6 +280,7 @@ class FleetBridge:
             self._kv_wake.set()
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._drained(), timeout)
+            await self._leave_bucket(timeout)
         self._tasks += [t for t in (self._repairing, self._watching) if t is not None]
         for task in self._tasks:
             task.cancel()
@@ -301,6 +303,13 @@ class FleetBridge:
         except TimeoutError:
             return False
         return True
+
+    async def _leave_bucket(self, timeout: float) -> None:
+        """Take this host's rows out of the bucket: a host that stopped is no longer in the
+        fleet (one killed keeps its rows, and a fleet reload names it as not answering)."""
+        keys = [f"{self.host}.{plugin}" for plugin in self._rows]
+        with contextlib.suppress(Exception):
+            await asyncio.wait_for(asyncio.gather(*(self._kv.delete(key) for key in keys)), timeout)
 
     async def _drained(self) -> None:
         await self._out_idle.wait()

@@ -108,9 +108,9 @@ async def reload_fleet(
 ) -> list[HostOutcome]:
     """Reload ``plugin`` on every host of ``fleet`` that runs it (or on ``host`` only).
 
-    The hosts are those whose rows in the fleet's bucket have ``plugin`` in a state other than
-    ``unloaded`` (a host that stopped cleanly unloaded its plugins; one killed still shows them,
-    and is reported as not answering).
+    The hosts are those whose rows in the fleet's bucket name ``plugin`` (a host that stops
+    takes its rows away; one that was killed still has them, and is reported as not
+    answering).
 
     Each host runs the same transaction as a local save and answers with its outcome; one that
     does not answer within ``timeout`` seconds is ``no answer``. ``rolling`` asks one host at a
@@ -126,9 +126,7 @@ async def reload_fleet(
         if host is not None:
             hosts = [check_name("host", host)]
         else:
-            rows = await _rows(nc, fleet)
-            # a host that stopped cleanly left its plugins unloaded: it runs none of them
-            hosts = sorted({r.host for r in rows if r.plugin == plugin and r.state != "unloaded"})
+            hosts = sorted({r.host for r in await _rows(nc, fleet) if r.plugin == plugin})
             if not hosts:
                 raise LookupError(f"no host of fleet {fleet!r} runs plugin {plugin!r}")
 

@@ -1,9 +1,9 @@
 """A fleet of ``hotbus run`` hosts on a real NATS server (JetStream, file store, free port).
 
-Status lists every host's plugins; a fleet reload commits on every host; a rolling reload stops
-at the host whose file is broken and leaves the rest untouched; a host killed with SIGKILL and
-restarted catches up without loss or duplicates (and, while it is down, a reload names it as not
-answering); the server restarted mid-stream loses nothing.
+Status lists every host's plugins (a host that stops leaves it); a fleet reload commits on every
+host; a rolling reload stops at the host whose file is broken and leaves the rest untouched; a
+host killed with SIGKILL and restarted catches up without loss or duplicates (and, while it is
+down, a reload names it as not answering); the server restarted mid-stream loses nothing.
 """
 
 from __future__ import annotations
@@ -41,7 +41,7 @@ def _commit_of(name: str | None) -> Callable[[dict[str, Any]], bool]:
 def test_status_lists_every_host_and_its_plugins(
     hosts: StartHosts, nats_server: NatsServer
 ) -> None:
-    hosts("a", "b", "c")
+    _, _, c = hosts("a", "b", "c")
 
     def listed() -> Any:
         result = fleet("status", url=nats_server.url, fleet="test")
@@ -56,6 +56,11 @@ def test_status_lists_every_host_and_its_plugins(
         ["b", "echo", "active"],
         ["c", "echo", "active"],
     ]
+    c.stop()  # a host that stops leaves the fleet's status
+    wait_until(
+        lambda: fleet("status", url=nats_server.url, fleet="test").stdout.count("echo") == 2,
+        "host c gone from the status",
+    )
 
 
 def test_a_fleet_reload_commits_on_every_host(hosts: StartHosts, nats_server: NatsServer) -> None:
