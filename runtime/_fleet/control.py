@@ -65,19 +65,25 @@ async def _connected(target: NatsTarget, timeout: float) -> AsyncIterator[Any]:
 
 
 async def _rows(nc: Any, fleet: str) -> list[FleetPlugin]:
+    """Every row of the fleet's bucket.
+
+    The keys come from the server's list of the bucket stream's subjects, one snapshot (a
+    listing of the keys by a consumer misses a key rewritten while it runs: a host whose plugin
+    is reloading).
+    """
     errors = import_nats().js.errors
     js = nc.jetstream()
+    bucket = bucket_name(fleet)
     try:
-        kv = await js.key_value(bucket_name(fleet))
-    except errors.BucketNotFoundError:
+        kv = await js.key_value(bucket)
+        info = await js.stream_info(f"KV_{bucket}", subjects_filter=f"$KV.{bucket}.>")
+    except errors.NotFoundError:
         return []
-    try:
-        keys = await kv.keys()
-    except errors.NoKeysError:
-        return []
+    prefix = f"$KV.{bucket}."
+    keys = [subject.removeprefix(prefix) for subject in info.state.subjects or {}]
     rows: list[FleetPlugin] = []
     for key in keys:
-        with contextlib.suppress(errors.KeyNotFoundError):
+        with contextlib.suppress(errors.KeyNotFoundError):  # deleted: a host that stopped
             entry = await kv.get(key)
             row = decode_row(entry.value or b"")
             if row is not None:
