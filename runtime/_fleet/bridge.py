@@ -250,12 +250,23 @@ class FleetBridge:
                 f"cannot connect to NATS at {target.shown}: {target.mask(str(error)) or 'refused'}"
             ) from None
         self._js = self._nc.jetstream()
-        await self._ensure_stream()
-        self._kv = await self._js.create_key_value(bucket=bucket_name(self.fleet), history=1)
+        try:
+            await self._ensure_stream()
+            self._kv = await self._js.create_key_value(bucket=bucket_name(self.fleet), history=1)
+            await self._subscribe_consumer()
+            await self._nc.subscribe(reload_subject(self.fleet, self.host), cb=self._on_reload)
+        except Exception as error:
+            self._unsubscribe()
+            with contextlib.suppress(Exception):
+                await self._nc.close()
+            self._nc = None
+            raise OSError(
+                f"NATS at {target.shown} cannot hold the fleet "
+                f"({type(error).__name__}: {target.mask(str(error))}): is JetStream on "
+                "(nats-server -js)?"
+            ) from None
         for row in self.runtime.status():
             self._put_row(row.name, str(row.state), row.version, _now_iso())
-        await self._subscribe_consumer()
-        await self._nc.subscribe(reload_subject(self.fleet, self.host), cb=self._on_reload)
         self._connected.set()
         self._tasks = [
             asyncio.create_task(self._send(), name="hotbus-fleet-send"),
