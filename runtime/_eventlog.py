@@ -34,6 +34,9 @@ from hotbus.schemas import (
     FileChanged,
     FileSettled,
     FileUnreadable,
+    FleetConnected,
+    FleetDisconnected,
+    FleetDropped,
     HandlerFailed,
     HandlersCancelled,
     LoopStalled,
@@ -595,6 +598,38 @@ def _admin_command(logger: logging.Logger, event: AdminCommand) -> None:
         logger.info("🔧 %s on %s: %s: %s", who, event.transport, command, event.answer)
 
 
+# -- the fleet --------------------------------------------------------------------------------
+
+
+def _fleet_connected(logger: logging.Logger, event: FleetConnected) -> None:
+    again = "connected again" if event.reconnected else "connected"
+    waiting = f", sending {_count(event.waiting, 'waiting event')}" if event.waiting else ""
+    logger.info(
+        "🔗 fleet %s: %s to %s as host %s%s", event.fleet, again, event.server, event.host, waiting
+    )
+
+
+def _fleet_disconnected(logger: logging.Logger, event: FleetDisconnected) -> None:
+    reason = f" ({event.reason})" if event.reason else ""
+    logger.warning(
+        "⚠ fleet %s: disconnected from %s%s; events wait in the outbox until it is back",
+        event.fleet,
+        event.server,
+        reason,
+    )
+
+
+def _fleet_dropped(logger: logging.Logger, event: FleetDropped) -> None:
+    logger.warning(
+        "⚠ fleet %s: the outbox was full (fleet_outbox = %d): %s not sent to the fleet "
+        "(%d in all); raise fleet_outbox, or bring NATS back sooner",
+        event.fleet,
+        event.limit,
+        _count(event.dropped, "event"),
+        event.total,
+    )
+
+
 def _unknown(logger: logging.Logger, event: Event) -> None:
     """A topic of a newer vocabulary: its topic and its own fields, at DEBUG."""
     if not logger.isEnabledFor(logging.DEBUG):
@@ -641,6 +676,9 @@ _FORMATTERS: Final[dict[str, _Formatter]] = {
     TransportDisconnected.topic: _transport_disconnected,
     NickTaken.topic: _nick_taken,
     AdminCommand.topic: _admin_command,
+    FleetConnected.topic: _fleet_connected,
+    FleetDisconnected.topic: _fleet_disconnected,
+    FleetDropped.topic: _fleet_dropped,
 }
 
 
@@ -710,6 +748,7 @@ class EventLogger:
 
     def __init__(self, bus: Bus) -> None:
         self._bus = bus
+        # The lines are about this host: events of other hosts of a fleet are not written.
         self._listener = Listener(bus, _PATTERN, _Renderer(), priority=_PRIORITY)
 
     def __repr__(self) -> str:

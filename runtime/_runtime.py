@@ -513,21 +513,22 @@ class Runtime:
                 engine.records.get(name).enabled = True
                 await engine.start_ready()
 
-    async def reload(self, name: str) -> Event | None:
+    async def reload(
+        self, name: str, *, reason: ReloadReason = ReloadReason.MANUAL
+    ) -> Event | None:
         """Reload plugin ``name`` and its active dependents as one transaction.
 
         The same transaction a file change triggers: it publishes ``hotbus.reload.requested``
         and returns the outcome, a `ReloadCommitted`, `ReloadRejected` or `ReloadRolledBack`;
         or `ReloadPatched` when its source changed only in function bodies (with ``hot_patch``
-        on). Unchanged source restarts it.
+        on). Unchanged source restarts it. ``reason`` is what the request says (a fleet reload
+        asks with ``remote``).
         """
         self._engine.records.get(name)
         if not self._started:
             raise PluginError(name, "cannot reload before the runtime has started")
         with use_source(self.id):
-            request = ReloadRequested(
-                plugin=name, action=ReloadAction.RELOAD, reason=ReloadReason.MANUAL
-            )
+            request = ReloadRequested(plugin=name, action=ReloadAction.RELOAD, reason=reason)
             outcome = self._scheduler.expect(request)
             await self.bus.publish(request)
         result: Event | None = await outcome

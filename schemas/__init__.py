@@ -36,10 +36,12 @@ from hotbus.schemas._errors import (
     UnknownTopicError,
 )
 from hotbus.schemas._event import (
+    REMOTE_PREFIX,
     RESERVED_PREFIX,
     Event,
     TopicRegistry,
     current_source,
+    is_remote,
     registry,
     use_source,
 )
@@ -50,6 +52,9 @@ from hotbus.schemas._events import (
     FileChanged,
     FileSettled,
     FileUnreadable,
+    FleetConnected,
+    FleetDisconnected,
+    FleetDropped,
     HandlerFailed,
     HandlersCancelled,
     LoopStalled,
@@ -97,6 +102,7 @@ from hotbus.schemas._topic import is_pattern, topic_matches, validate_pattern, v
 __all__ = [
     "MASK",
     "PLUGIN_NAME_PATTERN",
+    "REMOTE_PREFIX",
     "RESERVED_PREFIX",
     "AdminCommand",
     "AdminOutcome",
@@ -111,6 +117,9 @@ __all__ = [
     "FileChanged",
     "FileSettled",
     "FileUnreadable",
+    "FleetConnected",
+    "FleetDisconnected",
+    "FleetDropped",
     "HandlerFailed",
     "HandlerTimeoutError",
     "HandlersCancelled",
@@ -176,6 +185,7 @@ __all__ = [
     "WatcherStopped",
     "current_source",
     "is_pattern",
+    "is_remote",
     "registry",
     "topic_matches",
     "use_source",

@@ -17,10 +17,22 @@ from hotbus.schemas._errors import TopicConflictError, TopicError, UnknownTopicE
 from hotbus.schemas._topic import validate_topic
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator
 
-__all__ = ["RESERVED_PREFIX", "Event", "TopicRegistry", "current_source", "registry", "use_source"]
+__all__ = [
+    "REMOTE_PREFIX",
+    "RESERVED_PREFIX",
+    "Event",
+    "TopicRegistry",
+    "current_source",
+    "is_remote",
+    "registry",
+    "use_source",
+]
 
 #: Topics under this prefix belong to hotbus's own vocabulary (the ``schemas`` package).
 RESERVED_PREFIX = "hotbus."
+
+#: The ``source`` of an event that another host of a fleet published: ``fleet:<host>``.
+REMOTE_PREFIX = "fleet:"
 
 _PROCESS_SOURCE = f"{socket.gethostname()}:{os.getpid()}"
 _source: ContextVar[str] = ContextVar("hotbus_source", default=_PROCESS_SOURCE)
@@ -31,6 +43,15 @@ _source_now: Callable[[], str] = _source.get
 def current_source() -> str:
     """The ``source`` stamped on events created now: the runtime's id, else ``host:pid``."""
     return _source.get()
+
+
+def is_remote(event: Event) -> bool:
+    """Whether ``event`` came from another host of a fleet (its source is ``fleet:<host>``).
+
+    The runtime's own machinery (the reload pipeline, the console's lines) acts only on events
+    of its own host; subscribers of a plugin see both.
+    """
+    return event.source.startswith(REMOTE_PREFIX)
 
 
 class use_source:

@@ -30,6 +30,9 @@ __all__ = [
     "FileChanged",
     "FileSettled",
     "FileUnreadable",
+    "FleetConnected",
+    "FleetDisconnected",
+    "FleetDropped",
     "HandlerFailed",
     "HandlersCancelled",
     "LoopStalled",
@@ -664,3 +667,51 @@ class StateStoreSetAside(Event):
     )
     error: ErrorInfo = Field(description="Why it could not be read.")
     hint: str = Field(default="", description="What to do about it.")
+
+
+# -- the fleet ---------------------------------------------------------------------------------
+
+
+class FleetConnected(Event):
+    """This host's bridge to the fleet is connected to NATS (at start, and again after a loss).
+
+    Events waiting in the outbox while it was away are sent now; events of the other hosts
+    that this host missed come from its durable consumer.
+    """
+
+    topic = "hotbus.fleet.connected"
+
+    fleet: str = Field(description="The fleet's name.")
+    host: str = Field(description="This host's name in the fleet.")
+    server: str = Field(description="The NATS server, its password masked.")
+    reconnected: bool = Field(default=False, description="Whether the connection came back.")
+    waiting: NonNegativeInt = Field(
+        default=0, description="Events of this host in the outbox, waiting to be sent."
+    )
+
+
+class FleetDisconnected(Event):
+    """This host's bridge lost NATS: local events wait in the bounded outbox until it is back."""
+
+    topic = "hotbus.fleet.disconnected"
+
+    fleet: str = Field(description="The fleet's name.")
+    host: str = Field(description="This host's name in the fleet.")
+    server: str = Field(description="The NATS server, its password masked.")
+    reason: str = Field(default="", description="What happened, if known.")
+
+
+class FleetDropped(Event):
+    """The outbox was full (NATS away too long): events of this host were not sent to the fleet.
+
+    Published once the bridge can say so (the connection back, or the bridge stopping), with
+    how many were dropped since the last report.
+    """
+
+    topic = "hotbus.fleet.dropped"
+
+    fleet: str = Field(description="The fleet's name.")
+    host: str = Field(description="This host's name in the fleet.")
+    dropped: NonNegativeInt = Field(description="Events dropped since the last report.")
+    total: NonNegativeInt = Field(description="Events dropped since the bridge started.")
+    limit: NonNegativeInt = Field(description="The outbox's size (setting fleet_outbox).")

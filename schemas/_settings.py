@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from hotbus.schemas._topic import validate_pattern
 from pydantic import (
     BaseModel,
     ConfigDict,
@@ -13,6 +14,7 @@ from pydantic import (
     NonNegativeInt,
     PositiveFloat,
     PositiveInt,
+    field_validator,
 )
 
 __all__ = ["Settings"]
@@ -123,6 +125,26 @@ class Settings(BaseModel):
         ),
     )
     nick: str = Field(default="hotbus", min_length=1, description="The bot's nick on IRC.")
+    fleet_topics: tuple[str, ...] = Field(
+        default=(),
+        description=(
+            "Topic patterns, besides the runtime's own (hotbus.>), that a fleet bridge sends to "
+            "the other hosts and brings in from them (e.g. 'chat.>')."
+        ),
+    )
+    fleet_outbox: PositiveInt = Field(
+        default=10_000,
+        description=(
+            "How many events a fleet bridge keeps while NATS is away; past it, new events are "
+            "dropped, counted and reported (hotbus.fleet.dropped)."
+        ),
+    )
+
+    @field_validator("fleet_topics")
+    @classmethod
+    def _valid_patterns(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        return tuple(validate_pattern(pattern, owner="fleet_topics") for pattern in value)
+
     plugins: dict[str, dict[str, Any]] = Field(
         default_factory=dict,
         description="Each plugin's config section, by plugin name.",

@@ -538,8 +538,9 @@ def test_a_project_with_its_own_schemas_uses_the_pytest_plugin(
 # -- the API for plugin authors ----------------------------------------------------------------
 
 #: What writing a plugin must not load: the command line (argparse, and hotbus's own modules for
-#: it, under runtime/_console), the file watcher (watchdog) and the dashboard (its modules under
-#: runtime/_dashboard, and its web stack, starlette and uvicorn).
+#: it, under runtime/_console), the file watcher (watchdog), the dashboard (its modules under
+#: runtime/_dashboard, and its web stack, starlette and uvicorn) and the fleet's NATS client
+#: (nats, and hotbus's fleet bridge, under runtime/_fleet).
 _AUTHOR_IMPORTS = (
     "import hotbus",
     "from hotbus import Plugin, State, subscribe, Runtime, Bus, Event, ChatMessage, ChatReply",
@@ -553,9 +554,11 @@ print(json.dumps(sorted(sys.modules)))
 
 def _heavy(module: str) -> bool:
     top = module.partition(".")[0]
-    if top in {"argparse", "watchdog", "starlette", "uvicorn"}:
+    if top in {"argparse", "watchdog", "starlette", "uvicorn", "nats"}:
         return True
-    return top == "hotbus" and ("_cli" in module or "_console" in module or "_dashboard" in module)
+    return top == "hotbus" and any(
+        part in module for part in ("_cli", "_console", "_dashboard", "_fleet")
+    )
 
 
 def _importers(importtime: str, modules: Iterable[str]) -> dict[str, str]:

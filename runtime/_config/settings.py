@@ -106,6 +106,8 @@ def _from_env(env: Mapping[str, str]) -> dict[str, Any]:
             values[name] = [p for p in raw.split(os.pathsep) if p]
         elif name == "admins":
             values[name] = [a.strip() for a in raw.split(",") if a.strip()]
+        elif name == "fleet_topics":
+            values[name] = [t.strip() for t in raw.split(",") if t.strip()]
         else:
             values[name] = raw
     return values

@@ -64,6 +64,8 @@ SETTINGS: Final = (
     "command_rate_per_min",
     "irc",
     "nick",
+    "fleet_topics",
+    "fleet_outbox",
 )
 _DIRS_HELP: Final = (
     "directories holding plugin modules and packages (default: the directories in "
@@ -138,7 +140,8 @@ def _parser() -> _Parser:
         + "\n\nexit status:\n"
         + "  0    the run ended (end of input, Ctrl+C, SIGTERM)\n"
         + "  1    events could not be written to --events-jsonl FILE (said once, on stderr)\n"
-        + "  2    a usage error: bad arguments, a missing directory or file, invalid settings\n"
+        + "  2    a usage error: bad arguments, a missing directory or file, invalid settings,\n"
+        + "       --nats without nats-py installed or with a server that cannot be reached\n"
         + "  141  stdout was closed by its reader (as a process ended by SIGPIPE): output\n"
         + "       ended quietly and the runtime stopped\n"
         + "  128+N  still stopping stop_timeout_s after signal N: exited without waiting\n"
@@ -206,6 +209,27 @@ def _parser() -> _Parser:
         "when stdin is a terminal, and the run lasts until Ctrl+C or SIGTERM",
     )
     run.add_argument("--nick", help="the bot's nick on IRC (setting nick, default hotbus)")
+    fleet_options = run.add_argument_group(
+        "fleet",
+        "Bridge the bus to a fleet on NATS JetStream (needs pip install 'hotbus[nats]'): this "
+        "host's hotbus.* events (and the fleet_topics setting's) go to the fleet, the other "
+        "hosts' come back, and 'hotbus fleet' sees and reloads every host.",
+    )
+    fleet_options.add_argument(
+        "--nats",
+        metavar="URL",
+        default=os.environ.get("HOTBUS_NATS_URL") or None,
+        help="the NATS server, nats://[USER:PASSWORD@]HOST:PORT or tls://... (default: "
+        "$HOTBUS_NATS_URL); credentials may also come from HOTBUS_NATS_USER, "
+        "HOTBUS_NATS_PASSWORD, HOTBUS_NATS_TOKEN, HOTBUS_NATS_CREDS, HOTBUS_NATS_NKEY, and a CA "
+        "file from HOTBUS_NATS_CA",
+    )
+    fleet_options.add_argument(
+        "--host", metavar="NAME", help="this host's name in the fleet (default: the machine's name)"
+    )
+    fleet_options.add_argument(
+        "--fleet", metavar="NAME", help="the fleet to join (default: 'default')"
+    )
 
     check = commands.add_parser(
         "check",
@@ -238,6 +262,7 @@ def _parser() -> _Parser:
         action="store_true",
         help="print the JSON Schema of every event (one document, by topic) instead",
     )
+    _add_fleet(commands, formatter)
     return parser
 
 
@@ -253,6 +278,65 @@ def _dashboard_address(text: str) -> tuple[str, int]:
             "optionally after an address, as in 8080, 127.0.0.1:8080 or 0.0.0.0:8080"
         )
     return host, int(port)
+
+
+def _add_fleet(commands: Any, formatter: type[argparse.HelpFormatter]) -> None:
+    """``hotbus fleet status`` and ``hotbus fleet reload``."""
+    fleet = commands.add_parser(
+        "fleet",
+        help="see and reload the hosts of a fleet on NATS",
+        description=_wrapped(
+            "Ask a fleet of 'hotbus run --nats' hosts: 'status' lists every host's plugins, "
+            "'reload' reloads a plugin on every host that runs it (or one host).",
+            indent=0,
+        ),
+        epilog="exit status:\n"
+        + "  0    done: (reload) every host committed\n"
+        + "  1    (status) no host has reported; (reload) a host failed or did not answer\n"
+        + "  2    a usage error: bad arguments, nats-py not installed, NATS unreachable",
+        formatter_class=formatter,
+    )
+    fleet_commands = fleet.add_subparsers(
+        dest="fleet_command", metavar="COMMAND", parser_class=_Parser
+    )
+    status = fleet_commands.add_parser(
+        "status", help="one line per host and plugin: host, plugin, state, version, since"
+    )
+    reload = fleet_commands.add_parser(
+        "reload",
+        help="reload a plugin on every host that runs it, and print each host's outcome",
+        description=_wrapped(
+            "Each host runs the same transaction as a local save and answers with its "
+            "outcome (committed, patched, rejected, rolled_back). Exits 0 only if every "
+            "host succeeded.",
+            indent=0,
+        ),
+    )
+    reload.add_argument("plugin", metavar="PLUGIN", help="the plugin to reload")
+    reload.add_argument("--host", metavar="NAME", help="only this host")
+    reload.add_argument(
+        "--rolling",
+        action="store_true",
+        help="one host at a time, in name order, stopping at the first that fails (the "
+        "hosts after it are left untouched: a canary)",
+    )
+    reload.add_argument(
+        "--timeout",
+        type=float,
+        default=30.0,
+        metavar="S",
+        help="how long a host gets to answer (default 30); one that does not is named",
+    )
+    for command in (status, reload):
+        command.add_argument(
+            "--nats",
+            metavar="URL",
+            default=os.environ.get("HOTBUS_NATS_URL") or None,
+            help="the NATS server (default: $HOTBUS_NATS_URL), as for 'hotbus run --nats'",
+        )
+        command.add_argument(
+            "--fleet", metavar="NAME", default="default", help="the fleet (default: 'default')"
+        )
 
 
 def _resolve_dirs(given: list[Path], err: IO[str]) -> list[Path]:
@@ -298,11 +382,19 @@ def cli(
             options = parser.parse_args(args)
         if options.command is None:
             parser.print_help(out)
-            raise UsageError("choose a command: run, check or events")
+            raise UsageError("choose a command: run, check, events or fleet")
         if options.command == "events":
             from hotbus.runtime._console import host
 
             return host.events(options, out)
+        if options.command == "fleet":
+            if options.fleet_command is None:
+                raise UsageError("choose a fleet command: status or reload")
+            if not options.nats:
+                raise UsageError("give the NATS server: --nats nats://HOST:PORT")
+            from hotbus.runtime._console import fleet
+
+            return fleet.command(options, out)
         dirs = _resolve_dirs(options.plugin_dirs, err)
         config = _check_config(options.config)
         from hotbus.runtime._console import host

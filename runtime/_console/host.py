@@ -334,6 +334,25 @@ def _announce(dashboard: Dashboard) -> None:
         )
 
 
+async def _serve_chat(
+    runtime: Runtime,
+    irc: Transport | None,
+    console: ConsoleTransport,
+    io: _Streams,
+    stopper: _Stopper,
+) -> None:
+    """Serve the chat on IRC (if asked for) and the console until the input ends (the console
+    serves when there is no IRC, or stdin is a terminal), or else until a stop is asked for."""
+    transports: list[Transport] = [] if irc is None else [irc]
+    if irc is None or _is_tty(io.source):
+        transports.append(console)
+    async with ChatHost(runtime, transports) as chat:
+        if console.name in chat.served:
+            await chat.served[console.name]
+        else:  # IRC alone: until a stop is asked for
+            await stopper.stop.wait()
+
+
 def _say(message: str) -> None:
     """One line of the command's own on the console (stderr), from any thread."""
     console_log.warning("%s", message)
@@ -347,6 +366,7 @@ async def _run(
     ``PIPE_CLOSED`` when stdout's reader went away (the runtime then stops), ``EVENTS_LOST``
     when the ``--events-jsonl`` file could not be written, else 0.
     """
+    fleet = _fleet_target(options)  # before anything starts: a usage error says what is wrong
     bus = Bus()
     runtime = Runtime(
         dirs,
@@ -399,15 +419,13 @@ async def _run(
                         "Ctrl+D or Ctrl+C to quit",
                         file=io.err,
                     )
-                transports: list[Transport] = [] if irc is None else [irc]
-                if irc is None or _is_tty(io.source):
-                    transports.append(console)
-                async with ChatHost(runtime, transports) as chat:
-                    if console.name in chat.served:
-                        await chat.served[console.name]
-                    else:  # IRC alone: until a stop is asked for
-                        await stopper.stop.wait()
-                await runtime.stop(reason=stopper.reason or "exit")
+                bridge = None if fleet is None else await _join_fleet(fleet, runtime)
+                try:
+                    await _serve_chat(runtime, irc, console, io, stopper)
+                    await runtime.stop(reason=stopper.reason or "exit")
+                finally:
+                    if bridge is not None:  # after the stop: the fleet sees the plugins go
+                        await bridge.stop()
         finally:
             stopper.disarm()
             io.restore()
@@ -449,6 +467,43 @@ def _is_tty(stream: IO[str] | None) -> bool:
         return stream is not None and stream.isatty()
     except (AttributeError, ValueError):
         return False
+
+
+def _fleet_target(options: argparse.Namespace) -> tuple[Any, str, str] | None:
+    """``(NatsTarget, host, fleet)`` when ``--nats`` is given, checked; else None."""
+    if not options.nats:
+        return None
+    import socket
+
+    from hotbus.runtime._fleet.names import DEFAULT_FLEET, NatsTarget, check_name, import_nats
+
+    import_nats()
+    host = options.host or "".join(
+        c if c.isalnum() or c in "_-" else "-" for c in socket.gethostname()
+    )
+    fleet = options.fleet or DEFAULT_FLEET
+    return NatsTarget.parse(options.nats), check_name("host", host), check_name("fleet", fleet)
+
+
+async def _join_fleet(fleet: tuple[Any, str, str], runtime: Runtime) -> Any:
+    """The started `FleetBridge` of ``runtime`` in the fleet."""
+    from hotbus.runtime._fleet.bridge import FleetBridge
+
+    target, host, name = fleet
+    settings = runtime.settings
+    bridge = FleetBridge(
+        runtime,
+        target,
+        host=host,
+        fleet=name,
+        topics=settings.fleet_topics,
+        outbox=settings.fleet_outbox,
+    )
+    try:
+        await bridge.start()
+    except OSError as error:
+        raise UsageError(str(error)) from None
+    return bridge
 
 
 @final

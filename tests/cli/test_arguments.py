@@ -22,7 +22,7 @@ def test_version_exits_0() -> None:
 def test_help_lists_the_commands() -> None:
     lines = hotbus("--help").out_lines
     commands = [match.group(1) for line in lines if (match := re.match(r" {4}(\w+) ", line))]
-    assert commands == ["run", "check", "events"]
+    assert commands == ["run", "check", "events", "fleet"]
 
 
 def test_help_exits_0() -> None:
@@ -30,11 +30,28 @@ def test_help_exits_0() -> None:
 
 
 def test_no_command_asks_to_choose_one() -> None:
-    assert hotbus().err_lines == ["hotbus: error: choose a command: run, check or events"]
+    assert hotbus().err_lines == ["hotbus: error: choose a command: run, check, events or fleet"]
 
 
 def test_no_command_exits_2() -> None:
     assert hotbus().code == 2
+
+
+def test_fleet_without_a_command_asks_to_choose_one() -> None:
+    result = hotbus("fleet")
+    assert (result.code, result.err_lines) == (
+        2,
+        ["hotbus: error: choose a fleet command: status or reload"],
+    )
+
+
+def test_fleet_without_a_server_asks_for_one(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("HOTBUS_NATS_URL", raising=False)
+    result = hotbus("fleet", "status")
+    assert (result.code, result.err_lines) == (
+        2,
+        ["hotbus: error: give the NATS server: --nats nats://HOST:PORT"],
+    )
 
 
 def test_an_unknown_option_is_a_usage_error_on_stderr() -> None:

@@ -20,6 +20,9 @@ from hotbus.schemas import (
     FileChangeKind,
     FileSettled,
     FileUnreadable,
+    FleetConnected,
+    FleetDisconnected,
+    FleetDropped,
     HandlerFailed,
     HandlersCancelled,
     Phase,
@@ -904,6 +907,54 @@ def test_repr_says_whether_it_is_attached(bus: Bus) -> None:
     event_logger = EventLogger(bus)
     event_logger.attach()
     assert repr(event_logger) == f"<hotbus EventLogger attached to {bus!r}>"
+
+
+# -- the fleet --------------------------------------------------------------------------------
+
+
+async def test_fleet_connected_names_fleet_server_host_and_what_waits(logged: Publish) -> None:
+    event = FleetConnected(
+        fleet="bots", host="a", server="nats://bot@10.0.0.5:4222", reconnected=True, waiting=3
+    )
+    assert await logged(event) == [
+        (
+            "hotbus.fleet",
+            INFO,
+            "🔗 fleet bots: connected again to nats://bot@10.0.0.5:4222 as host a, "
+            "sending 3 waiting events",
+        )
+    ]
+
+
+async def test_fleet_disconnected_is_a_warning_saying_events_wait(logged: Publish) -> None:
+    event = FleetDisconnected(
+        fleet="bots", host="a", server="nats://10.0.0.5:4222", reason="connection lost"
+    )
+    assert await logged(event) == [
+        (
+            "hotbus.fleet",
+            WARNING,
+            "⚠ fleet bots: disconnected from nats://10.0.0.5:4222 (connection lost); events "
+            "wait in the outbox until it is back",
+        )
+    ]
+
+
+async def test_fleet_dropped_counts_and_says_what_to_do(logged: Publish) -> None:
+    event = FleetDropped(fleet="bots", host="a", dropped=2, total=7, limit=5)
+    assert await logged(event) == [
+        (
+            "hotbus.fleet",
+            WARNING,
+            "⚠ fleet bots: the outbox was full (fleet_outbox = 5): 2 events not sent to the "
+            "fleet (7 in all); raise fleet_outbox, or bring NATS back sooner",
+        )
+    ]
+
+
+async def test_events_of_other_hosts_of_a_fleet_are_not_written(logged: Publish) -> None:
+    event = RuntimeStopped(duration_ms=3.2, source="fleet:b")
+    assert await logged(event) == []
 
 
 def test_every_topic_of_the_vocabulary_has_its_own_line() -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Awaitable, Callable
 
 import pytest
 from hotbus import Runtime
@@ -249,12 +250,13 @@ async def test_acting_on_an_unknown_plugin_raises_unknown_plugin_error(
     plugin_dir.write("dice.py", plugin_source("dice"))
     runtime = make_runtime()
     await runtime.start()
-    act = {
+    acts: dict[str, Callable[[str], Awaitable[object]]] = {
         "unload": runtime.unload,
         "disable": runtime.disable,
         "enable": runtime.enable,
         "reload": runtime.reload,
-    }[action]
+    }
+    act = acts[action]
     with pytest.raises(UnknownPluginError, match="'coin': no such plugin") as caught:
         await act("coin")
     assert caught.value.plugin == "coin"

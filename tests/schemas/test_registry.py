@@ -20,6 +20,9 @@ from hotbus.schemas import (
     FileChangeKind,
     FileSettled,
     FileUnreadable,
+    FleetConnected,
+    FleetDisconnected,
+    FleetDropped,
     HandlerFailed,
     HandlersCancelled,
     LoopStalled,
@@ -185,6 +188,13 @@ EXAMPLES: list[Event] = [
         duration_ms=1.5,
     ),
     StateSaveFailed(path=PLUGINS / ".hotbus" / "state.sqlite3", plugin="quotes", error=ERROR),
+    FleetConnected(
+        fleet="bots", host="a", server="nats://127.0.0.1:4222", reconnected=True, waiting=3
+    ),
+    FleetDisconnected(
+        fleet="bots", host="a", server="nats://127.0.0.1:4222", reason="connection lost"
+    ),
+    FleetDropped(fleet="bots", host="a", dropped=2, total=5, limit=10),
     StateStoreSetAside(
         path=PLUGINS / ".hotbus" / "state.sqlite3",
         moved_to=PLUGINS / ".hotbus" / "state.sqlite3.unreadable-20260101T000000",
