@@ -125,6 +125,7 @@ class Runtime:
             delete_window_ms=settings.delete_window_ms,
             max_wait_windows=settings.max_wait_windows,
             interesting=self._interesting,
+            written=self._engine.importer.precompile,  # compiled while it settles
         )
         self._scheduler = Scheduler(
             self._engine, self.id, self._files_settled, self._leaks, self._debouncer.staged

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import errno
 import threading
+import time
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -137,6 +139,32 @@ async def test_a_polling_watcher_still_reports_saved_files(tmp_path: Path) -> No
         finally:
             await watcher.stop()
     assert change.path == target
+
+
+# -- when an event happened ---------------------------------------------------------------------
+
+
+def hold_the_loop(seconds: float) -> None:
+    """Keep the calling thread (the loop's) busy, as a plugin hogging the loop would."""
+    time.sleep(seconds)
+
+
+async def test_a_raw_event_is_stamped_when_watchdog_hands_it_over_not_when_the_loop_runs(
+    tmp_path: Path,
+) -> None:
+    bus = Bus()
+    watcher = Watcher(bus, [tmp_path])
+    target = tmp_path / "p.py"
+    with bus.record(FileChanged) as recorded:
+        await watcher.start()
+        try:
+            write_file(target, "VALUE = 1\n")
+            hold_the_loop(0.3)  # watchdog hands the events over meanwhile
+            held_until = datetime.now(UTC)
+            change = await recorded.wait_for(FileChanged, lambda e: e.path == target, timeout=2)
+        finally:
+            await watcher.stop()
+    assert change.timestamp < held_until
 
 
 # -- stopping ------------------------------------------------------------------------------------
