@@ -91,15 +91,17 @@ class Job:
 
 
 async def _pause(job: Job, timeout: float) -> float:
-    """Block the loop thread until ``job`` is done, for at most ``timeout``, then let the loop
-    serve one round; returns how long that round took.
+    """Block the loop thread until ``job`` is done, for at most ``timeout``; if it is not done
+    yet, let the loop serve one round. Returns how long that round took (0 when done: the
+    caller goes on with the result at once, and the loop serves at its next wait).
 
     Blocking hands the interpreter lock to the loader thread. Awaiting a future instead would
     starve it while the loop is busy: the loop releases the lock at each poll for I/O and
     takes it back at once, and a waiting thread never gets to ask for it (measured: a 1 ms load
     took 300 ms while four tasks kept the loop busy).
     """
-    job.done.wait(timeout)
+    if job.done.wait(timeout):
+        return 0.0
     begin = time.perf_counter()
     await asyncio.sleep(0)
     return time.perf_counter() - begin

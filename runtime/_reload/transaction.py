@@ -132,7 +132,10 @@ class Transaction:
         running = [m.name for m in self.moving if m.was_active]
         # Every member's mailbox holds new events from here; what each has under way finishes
         # on the old version (all at once: the limit is the transaction's, not each member's).
-        paused = await asyncio.gather(*(engine.bus.pause(name, limit) for name in running))
+        if len(running) == 1:  # awaited in place: gather would wrap it in a task of its own
+            paused = [await engine.bus.pause(running[0], limit)]
+        else:
+            paused = await asyncio.gather(*(engine.bus.pause(name, limit) for name in running))
         for name, cancelled in zip(running, paused, strict=True):
             if cancelled:
                 await engine.bus.publish(
