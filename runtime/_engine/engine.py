@@ -70,8 +70,9 @@ _BASE_HOOKS: Final = {name: getattr(Plugin, name) for name in _TIMEOUT_SETTING}
 def _does_nothing(hook: str, call: Callable[[], Any]) -> bool:
     """Whether ``call`` calls ``hook`` as `Plugin` defines it (a bound method, or a partial
     of one)."""
+    base = _BASE_HOOKS.get(hook)
     method = call.func if isinstance(call, functools.partial) else call
-    return getattr(method, "__func__", None) is _BASE_HOOKS.get(hook)
+    return base is not None and getattr(method, "__func__", None) is base
 
 
 @final
