@@ -134,6 +134,33 @@ def _forwarder_class() -> Callable[[Callable[..., Any]], FileSystemEventHandler]
     return Forwarder
 
 
+@functools.cache
+def _changes() -> list[type[FileSystemEvent]]:
+    """The kinds of event the observers report: every change, no read.
+
+    A file opened, or closed without writing, changes nothing. Left out, the kernel does not
+    even report them (watchdog builds the inotify mask from this list): without this every
+    read of a plugin file (hashing a save, staging it) sent two events through watchdog's
+    threads and woke the loop, while the reload it was part of ran.
+    """
+    from watchdog import events
+
+    return [
+        events.FileCreatedEvent,
+        events.DirCreatedEvent,
+        events.FileModifiedEvent,
+        events.DirModifiedEvent,
+        events.FileAttribEvent,
+        events.DirAttribEvent,
+        events.FileMovedEvent,
+        events.DirMovedEvent,
+        events.FileDeletedEvent,
+        events.DirDeletedEvent,
+        events.FileClosedEvent,
+        events.EventsLostEvent,
+    ]
+
+
 def _native_observer() -> BaseObserver:
     from watchdog.observers import Observer
 
@@ -367,7 +394,10 @@ class Watcher:
             for target in self._targets:
                 if not target.lost:
                     target.watch = observer.schedule(
-                        forwarder, str(target.path), recursive=target.recursive
+                        forwarder,
+                        str(target.path),
+                        recursive=target.recursive,
+                        event_filter=_changes(),
                     )
             observer.start()
         except BaseException:
@@ -506,7 +536,13 @@ class Watcher:
             return
         try:
             target.watch = await asyncio.to_thread(
-                observer.schedule, forwarder, str(target.path), recursive=target.recursive
+                functools.partial(
+                    observer.schedule,
+                    forwarder,
+                    str(target.path),
+                    recursive=target.recursive,
+                    event_filter=_changes(),
+                )
             )
         except OSError as error:
             await self._open(limit=error)
