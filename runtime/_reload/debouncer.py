@@ -275,17 +275,20 @@ class Debouncer:
         A file may change between settling and being read (a second save a few milliseconds
         after the first, a ``git`` rewrite passing through an intermediate state). What was
         read is what the runtime acted on, so it becomes the known content: a later return to
-        the settled bytes is a change again. A file whose content on disk is no longer what was
-        read settles anew (returned), so that a later change always makes a later reload.
+        the settled bytes is a change again. While watching, a file whose content on disk is no
+        longer what was read settles anew (returned), so that a later change always makes a
+        later reload; not watching, nothing settles, and the files are not read again.
         """
-        again: list[Path] = []
-        for path, digest in files.items():
-            self._known[path] = digest
-            if path not in self._pending and hash_file(path) != digest:
-                again.append(path)
-        if again and self._listener.attached:
-            for path in again:
-                self._note(path, self._write_window)
+        self._known.update(files)
+        if not self._listener.attached:
+            return []
+        again = [
+            path
+            for path, digest in files.items()
+            if path not in self._pending and hash_file(path) != digest
+        ]
+        for path in again:
+            self._note(path, self._write_window)
         return again
 
     def on_changed(self, event: FileChanged) -> None:
