@@ -18,7 +18,9 @@ new version. In one run:
    new code has answered, if later): the leak check of a reload is not waited for. Other sync
    handlers stamp the pipeline's events on the way, which splits the time to the commit into:
    kernel to loop, debounce (window, timer, hash), reloader, planner, and the transaction (of
-   which stage, quiesce and swap come from the commit's ``durations``). One save of each kind
+   which stage, quiesce and swap come from the commit's ``durations``). ``handed_over`` is the
+   part of kernel to loop from watchdog's hand-over (the raw event's timestamp) to the loop:
+   the write window counts from the hand-over, so it overlaps that part. One save of each kind
    warms up first and is not counted.
 1b. **hot patches**: the same saver saves body-only edits (only the string ``answer()``
    returns changes), alternating in place and atomic, paced the same way. Per save,
@@ -320,6 +322,7 @@ class Probe:
         "_replies",
         "_tasks",
         "after_outcome",
+        "handed_over",
         "leaked",
         "path",
         "planned",
@@ -339,6 +342,8 @@ class Probe:
         self.leaked: list[PluginLeaked] = []
         #: Arrival of the last raw event about ``path``, and of the pipeline's next events.
         self.raw = self.settled = self.requested = self.planned = math.nan
+        #: How long (s) that raw event took from watchdog's hand-over (its timestamp) to here.
+        self.handed_over = math.nan
 
     def attach(self, bus: Bus) -> list[Subscription]:
         """Subscribe every probe to ``bus``, ahead of every other handler."""
@@ -361,6 +366,7 @@ class Probe:
     def expect(self) -> asyncio.Future[tuple[float, Event]]:
         """Arm for the next outcome; resets the pipeline stamps."""
         self.raw = self.settled = self.requested = self.planned = math.nan
+        self.handed_over = math.nan
         future: asyncio.Future[tuple[float, Event]] = asyncio.get_running_loop().create_future()
         self._outcome = future
         return future
@@ -398,6 +404,7 @@ class Probe:
     def on_changed(self, event: FileChanged) -> None:
         if self.path in (event.path, event.dest_path):
             self.raw = now()
+            self.handed_over = time.time() - event.timestamp.timestamp()
 
     def on_settled(self, event: FileSettled) -> None:
         if event.path == self.path and math.isnan(self.settled):
@@ -589,6 +596,9 @@ class SaveSample:
     stage_ms: float
     quiesce_ms: float
     swap_ms: float
+    #: Of ``kernel_to_loop``, from watchdog's hand-over to the loop: the write window counts
+    #: from the hand-over, so this part overlaps it.
+    handed_over_ms: float
 
 
 async def timed_save(bench: Bench, saver: Saver, pinger: Pinger, style: SaveStyle) -> SaveSample:
@@ -622,6 +632,7 @@ async def timed_save(bench: Bench, saver: Saver, pinger: Pinger, style: SaveStyl
         stage_ms=committed.durations.stage,
         quiesce_ms=committed.durations.quiesce,
         swap_ms=committed.durations.swap,
+        handed_over_ms=probe.handed_over * 1000,
     )
 
 
@@ -1049,6 +1060,7 @@ class Result:
         found["stage"] = statistics.median(s.stage_ms for s in mine)
         found["quiesce"] = statistics.median(s.quiesce_ms for s in mine)
         found["swap"] = statistics.median(s.swap_ms for s in mine)
+        found["handed_over"] = statistics.median(s.handed_over_ms for s in mine)
         return found
 
     def summary(self) -> dict[str, Any]:
@@ -1372,12 +1384,12 @@ def table(summary: dict[str, Any]) -> str:
     ]
     lines += [f"  {a:<{width}}  {b:>{value_width}}  {c}".rstrip() for a, b, c in rows]
     lines.append("  where a save's milliseconds go (medians):")
-    steps = [*STEPS, "stage", "quiesce", "swap"]
+    steps = [STEPS[0], "handed_over", *STEPS[1:], "stage", "quiesce", "swap"]
     step_width = max(len(s) for s in steps)
     lines.append(f"    {'':<{step_width}}  {'in-place':>9}  {'atomic':>9}")
     breakdown = summary["breakdown_ms"]
     for step in steps:
-        label = f"  {step}" if step in ("stage", "quiesce", "swap") else step
+        label = f"  {step}" if step in ("stage", "quiesce", "swap", "handed_over") else step
         lines.append(
             f"    {label:<{step_width}}  {breakdown['in_place'][step]:>6.2f} ms"
             f"  {breakdown['atomic'][step]:>6.2f} ms"

@@ -127,6 +127,7 @@ class Runtime:
             delete_window_ms=settings.delete_window_ms,
             max_wait_windows=settings.max_wait_windows,
             interesting=self._interesting,
+            written=self._engine.importer.precompile,  # compiled while it settles
         )
         self._scheduler = Scheduler(
             self._engine, self.id, self._files_settled, self._leaks, self._debouncer.staged
@@ -377,8 +378,20 @@ class Runtime:
             await asyncio.sleep(0)
 
     async def _files_settled(self) -> None:
-        """Wait (boundedly) until no changed file waits to settle, then let its request in."""
-        limit = self.settings.max_wait_windows * self.settings.debounce_ms / 1000
+        """Wait (boundedly) until no changed file waits to settle, then let its request in.
+
+        For ``max_wait_windows`` write windows, and at least until a tentative delete has
+        settled (``delete_window_ms``, and a write window): a file renamed back to its
+        plugin's name loads only once the plugin's old path has unloaded.
+        """
+        settings = self.settings
+        limit = (
+            max(
+                settings.max_wait_windows * settings.debounce_ms,
+                settings.delete_window_ms + settings.debounce_ms,
+            )
+            / 1000
+        )
         if await self._debouncer.quiet(limit):
             await asyncio.sleep(0)  # the settled files' events reach the reloader and planner
 

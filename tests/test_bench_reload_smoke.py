@@ -66,3 +66,7 @@ def test_reload_benchmark_quick_json(
     for key in ("answer_p50_ms", "answer_p95_ms"):
         assert result["targets"][key] > result["window_ms"], key
     assert isinstance(result["misses"], list)
+    for style in ("in_place", "atomic"):
+        steps = result["breakdown_ms"][style]
+        # the part of kernel to loop after watchdog's hand-over, which the window overlaps
+        assert 0 <= steps["handed_over"] <= steps["kernel_to_loop"], (style, steps)

@@ -15,6 +15,7 @@ runtime did not ask for), is that plugin's failure at that phase, never the runt
 from __future__ import annotations
 
 import asyncio
+import functools
 from collections.abc import Awaitable, Callable, Iterable
 from typing import Any, Final, final
 
@@ -61,6 +62,17 @@ _TIMEOUT_SETTING: Final = {
 }
 #: How long a hook that ran past its limit gets to end once cancelled, before it is abandoned.
 _GRACE_S: Final = 1.0
+#: Each hook as `Plugin` defines it: it does nothing (and returns None), so a plugin that keeps
+#: it has nothing to run.
+_BASE_HOOKS: Final = {name: getattr(Plugin, name) for name in _TIMEOUT_SETTING}
+
+
+def _does_nothing(hook: str, call: Callable[[], Any]) -> bool:
+    """Whether ``call`` calls ``hook`` as `Plugin` defines it (a bound method, or a partial
+    of one)."""
+    base = _BASE_HOOKS.get(hook)
+    method = call.func if isinstance(call, functools.partial) else call
+    return base is not None and getattr(method, "__func__", None) is base
 
 
 @final
@@ -382,6 +394,7 @@ class Engine:
     ) -> Any:
         """Run ``call()`` (a hook of ``rec``'s plugin) as a task of its own; its result.
 
+        A hook the plugin kept as `Plugin` defines it does nothing: it is not run (None).
         Past ``timeout`` seconds the task is cancelled; a hook that ignores the cancellation
         for a short grace is abandoned (left running, remembered in `abandoned`) and named in
         the error, so that no hook can hold up the runtime.
@@ -392,6 +405,8 @@ class Engine:
             asyncio.CancelledError: only when the caller itself is cancelled (the hook's task
                 is cancelled too).
         """
+        if _does_nothing(hook, call):
+            return None  # no task to run it in: nothing would run
         grace = min(_GRACE_S, timeout)
         outcome = await call_hook(
             call, name=f"hotbus:hook:{rec.name}:{hook}", timeout=timeout, grace=grace
@@ -577,6 +592,6 @@ class Engine:
             rec,
             "import_state",
             Phase.HANDOFF,
-            lambda: instance.import_state(state),
+            functools.partial(instance.import_state, state),
             self.settings.setup_timeout_s,
         )

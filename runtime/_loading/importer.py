@@ -9,6 +9,9 @@ interrupted (`PluginInterrupted` raised in the loader thread) and reported as th
 failure at phase import, naming the file and line it was running. A thread stuck in a C call
 (``time.sleep(60)``) sees the interruption only when the call returns: it is abandoned, a new
 loader thread takes the next loads, and the abandoned one purges its generation when it ends.
+
+While no load waits, the loader thread compiles files ahead of their loads (`precompile`): a
+save is compiled while it settles, never executed.
 """
 
 from __future__ import annotations
@@ -29,7 +32,7 @@ from hotbus.runtime._loading.interrupt import (
     may_interrupt,
     stack_of,
 )
-from hotbus.runtime._loading.loader import Loaded, PluginSource, load
+from hotbus.runtime._loading.loader import Loaded, PluginSource, load, precompile
 from hotbus.runtime._loading.phase_error import PhaseError
 from hotbus.schemas import Phase, PluginInterrupted
 
@@ -88,15 +91,17 @@ class Job:
 
 
 async def _pause(job: Job, timeout: float) -> float:
-    """Block the loop thread until ``job`` is done, for at most ``timeout``, then let the loop
-    serve one round; returns how long that round took.
+    """Block the loop thread until ``job`` is done, for at most ``timeout``; if it is not done
+    yet, let the loop serve one round. Returns how long that round took (0 when done: the
+    caller goes on with the result at once, and the loop serves at its next wait).
 
     Blocking hands the interpreter lock to the loader thread. Awaiting a future instead would
     starve it while the loop is busy: the loop releases the lock at each poll for I/O and
     takes it back at once, and a waiting thread never gets to ask for it (measured: a 1 ms load
     took 300 ms while four tasks kept the loop busy).
     """
-    job.done.wait(timeout)
+    if job.done.wait(timeout):
+        return 0.0
     begin = time.perf_counter()
     await asyncio.sleep(0)
     return time.perf_counter() - begin
@@ -106,12 +111,14 @@ async def _pause(job: Job, timeout: float) -> float:
 class Importer:
     """Runs `load` for plugin sources on a loader thread, one at a time, in submission order."""
 
-    __slots__ = ("_jobs", "_lock", "_thread", "_work_ready", "abandoned")
+    __slots__ = ("_ahead", "_jobs", "_lock", "_thread", "_work_ready", "abandoned")
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._work_ready = threading.Condition(self._lock)
         self._jobs: deque[Job] = deque()
+        #: Files to compile ahead of their loads, in order (a dict as an ordered set).
+        self._ahead: dict[Path, None] = {}
         self._thread: threading.Thread | None = None
         #: Names of loader threads left behind in a call that could not be interrupted.
         self.abandoned: list[str] = []
@@ -130,6 +137,18 @@ class Importer:
                 self._start_thread()
             self._work_ready.notify()
         return jobs
+
+    def precompile(self, path: Path) -> None:
+        """Compile ``path`` ahead of its load, on the loader thread once no load waits.
+
+        Nothing is executed: the load that reads the same bytes skips compiling them (see
+        `loader.precompile`).
+        """
+        with self._lock:
+            self._ahead[path] = None
+            if self._thread is None:
+                self._start_thread()
+            self._work_ready.notify()
 
     async def result(self, job: Job, limit: float) -> Loaded | None:
         """The outcome of ``job``: its plugin class, or None for a helper module.
@@ -208,6 +227,7 @@ class Importer:
                     plugin=job.source.name,
                 )
             self._jobs.clear()
+            self._ahead.clear()
             self._thread = None
             self._work_ready.notify_all()
         for job in dropped:
@@ -262,12 +282,17 @@ class Importer:
         self._thread = thread
         thread.start()
 
-    def _next(self, me: threading.Thread) -> Job | None:
+    def _next(self, me: threading.Thread) -> Job | Path | None:
+        """The next load, else the next file to compile ahead; None when this thread is to end."""
         with self._lock:
-            while not self._jobs and self._thread is me:
+            while not self._jobs and not self._ahead and self._thread is me:
                 self._work_ready.wait()
             if self._thread is not me:
                 return None
+            if not self._jobs:
+                path = next(iter(self._ahead))
+                del self._ahead[path]
+                return path
             job = self._jobs.popleft()
             job.state = _RUNNING
             job.thread_id = threading.get_ident()
@@ -288,6 +313,9 @@ class Importer:
             return True
         if job is None:
             return False
+        if isinstance(job, Path):  # no load waits: compile a file ahead
+            precompile(job)
+            return True
         value: Loaded | None = None
         error: PhaseError | None = None
         try:

@@ -47,6 +47,7 @@ __all__ = [
     "declared_name",
     "discover",
     "load",
+    "precompile",
     "purge",
 ]
 
@@ -58,6 +59,10 @@ ENTRY_POINT_GROUP: Final = "hotbus.plugins"
 _counter = itertools.count(1)
 _lock = threading.Lock()
 _generations: dict[str, Generation] = {}
+#: Code compiled ahead of a load (`precompile`), by path: the content hash it was compiled
+#: from, and the code. At most `_PRECOMPILED_MAX` paths, the oldest dropped first.
+_precompiled: dict[Path, tuple[str, types.CodeType]] = {}
+_PRECOMPILED_MAX: Final = 64
 
 
 @dataclass(frozen=True, slots=True)
@@ -269,6 +274,46 @@ def _compile(data: bytes, path: Path) -> types.CodeType:
     return compile(data, str(path), "exec", dont_inherit=True)
 
 
+def precompile(path: Path) -> types.CodeType | None:
+    """Read, hash and compile ``path`` ahead of its load; executes nothing.
+
+    The next load that reads the same bytes takes the code compiled here instead of compiling
+    them again (other bytes are compiled as usual). A save is compiled while it settles, so
+    that the reload it sets off only executes it. Returns the code ready for the bytes now on
+    disk; None for a file that cannot be read or does not compile (its load reports why).
+    """
+    try:
+        data = path.read_bytes()
+    except OSError:
+        return None
+    digest = hashlib.sha256(data).hexdigest()
+    with _lock:
+        known = _precompiled.get(path)
+    if known is not None and known[0] == digest:
+        return known[1]
+    try:
+        code = _compile(data, path)
+    except Exception:  # SyntaxError, ValueError, MemoryError, RecursionError: the load says
+        return None
+    with _lock:
+        _precompiled.pop(path, None)
+        _precompiled[path] = (digest, code)
+        while len(_precompiled) > _PRECOMPILED_MAX:
+            del _precompiled[next(iter(_precompiled))]
+    return code
+
+
+def _code_for(data: bytes, digest: str, path: Path) -> types.CodeType:
+    """The code of ``data`` (the bytes of ``path``, hashed ``digest``): compiled ahead by
+    `precompile` if it compiled these very bytes, else compiled now."""
+    with _lock:
+        known = _precompiled.get(path)
+        if known is not None and known[0] == digest:
+            del _precompiled[path]
+            return known[1]
+    return _compile(data, path)
+
+
 class _SourceLoader(importlib.abc.Loader):
     """Executes a module of a generation from its source bytes (never from bytecode caches)."""
 
@@ -284,9 +329,10 @@ class _SourceLoader(importlib.abc.Loader):
         code = self._generation.compiled.pop(self._path, None)
         if code is None:
             data = self._path.read_bytes()
-            self._generation.files[self._path] = hashlib.sha256(data).hexdigest()
+            digest = hashlib.sha256(data).hexdigest()
+            self._generation.files[self._path] = digest
             self._generation.sources[self._path] = data
-            code = _compile(data, self._path)
+            code = _code_for(data, digest, self._path)
         exec(code, module.__dict__)
 
 
@@ -462,10 +508,10 @@ def load(source: PluginSource, seen: dict[Path, str] | None = None) -> Loaded | 
         except OSError as error:
             failure = PluginLoadError(source.name, unreadable(main, error), path=main)
             raise PhaseError(Phase.COMPILE, failure) from error
-        generation.files[main] = hashlib.sha256(data).hexdigest()
+        digest = generation.files[main] = hashlib.sha256(data).hexdigest()
         generation.sources[main] = data
         try:
-            generation.compiled[main] = _compile(data, main)
+            generation.compiled[main] = _code_for(data, digest, main)
         except (SyntaxError, ValueError) as error:
             raise PhaseError(Phase.COMPILE, _located(source, error, main)) from error
         try:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import fnmatch
+import re
 import traceback
 from collections.abc import Iterable
 from pathlib import Path, PurePath
@@ -42,13 +43,17 @@ IGNORED_NAMES = (
 )
 
 
+#: `IGNORED_NAMES` as one expression (``fnmatch.fnmatchcase`` of each, in one match).
+_IGNORED_NAME = re.compile("|".join(fnmatch.translate(p) for p in IGNORED_NAMES))
+
+
 def is_ignored(path: str | PurePath) -> bool:
     """Whether ``path`` is an editor temp file, a cache, or inside an ignored directory."""
-    parts = PurePath(path).parts
+    parts = (path if isinstance(path, PurePath) else PurePath(path)).parts
     if any(part in IGNORED_DIRS for part in parts[:-1]):
         return True
     name = parts[-1] if parts else ""
-    return name in IGNORED_DIRS or any(fnmatch.fnmatchcase(name, p) for p in IGNORED_NAMES)
+    return name in IGNORED_DIRS or _IGNORED_NAME.match(name) is not None
 
 
 def is_data(path: str | PurePath) -> bool:

@@ -68,6 +68,8 @@ def validate_plugin_class(
     ):
         raise problem("state_model must be a subclass of runtime.State (or None)")
     for klass in cls.__mro__:
+        if klass is Plugin or klass is object:
+            continue  # they define no handlers
         for attr, value in vars(klass).items():
             if getattr(value, MARKER, None) and not callable(value):
                 raise problem(f"@subscribe is on {attr!r}, which is not a method")

@@ -12,6 +12,17 @@ Settling is per path and two-tier:
 When a path settles its content is hashed: unchanged content (``touch``, a same-content save)
 publishes nothing, and a missing file that was known publishes ``deleted``. A maximum wait stops
 continuous writing from postponing a settle forever.
+
+A window is counted from when the raw event happened (its ``timestamp``: the watcher stamps it
+on watchdog's thread), not from when the loop got it, so that handing the event over overlaps
+the window instead of adding to it; an event older than a quarter of its window (a loop that
+was busy, a clock that stepped) counts as that old, no older. The loop's timers wake in whole
+milliseconds, rounded up: the settle timer is set half a millisecond early, so that a path
+settles within half a millisecond of its deadline either way instead of up to one late.
+
+A write that completes a save (a "closed" event, or a file moved onto the path) is handed to
+``written`` at once, so that the window can be used for work that runs no plugin code (the
+runtime compiles the file ahead of its reload).
 """
 
 from __future__ import annotations
@@ -23,7 +34,7 @@ import time
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import final
+from typing import Final, final
 
 from hotbus.bus import Bus
 from hotbus.runtime._listener import Listener
@@ -49,6 +60,11 @@ def hash_file(path: Path) -> str | None:
 
 
 _EMPTY = hashlib.sha256(b"").hexdigest()
+#: The loop's timers wake in whole milliseconds, rounded up: a path settles when its deadline
+#: is at most this far ahead, and the timer is set this much before the deadline.
+_EARLY_S: Final = 0.0005
+#: A raw event counts as at most this fraction of its window old (see the module docstring).
+_MAX_AGE_OF_WINDOW: Final = 0.25
 
 
 def _read_error(path: Path) -> OSError | None:
@@ -103,6 +119,7 @@ class Debouncer:
         "_pending",
         "_unreadable",
         "_write_window",
+        "_written",
     )
 
     def __init__(
@@ -115,8 +132,12 @@ class Debouncer:
         max_wait_windows: int = 10,
         closed_events: bool = True,
         interesting: Callable[[Path], bool] = lambda path: path.suffix == ".py",
+        written: Callable[[Path], object] = lambda path: None,
     ) -> None:
+        """``written`` is called (on the loop) with each path a write to which completes a
+        save and that waits to settle; it must return at once."""
         self._bus = bus
+        self._written = written
         self._write_window = write_window_ms / 1000
         self._modified_window = modified_window_ms / 1000
         self._delete_window = delete_window_ms / 1000
@@ -254,17 +275,20 @@ class Debouncer:
         A file may change between settling and being read (a second save a few milliseconds
         after the first, a ``git`` rewrite passing through an intermediate state). What was
         read is what the runtime acted on, so it becomes the known content: a later return to
-        the settled bytes is a change again. A file whose content on disk is no longer what was
-        read settles anew (returned), so that a later change always makes a later reload.
+        the settled bytes is a change again. While watching, a file whose content on disk is no
+        longer what was read settles anew (returned), so that a later change always makes a
+        later reload; not watching, nothing settles, and the files are not read again.
         """
-        again: list[Path] = []
-        for path, digest in files.items():
-            self._known[path] = digest
-            if path not in self._pending and hash_file(path) != digest:
-                again.append(path)
-        if again and self._listener.attached:
-            for path in again:
-                self._note(path, self._write_window)
+        self._known.update(files)
+        if not self._listener.attached:
+            return []
+        again = [
+            path
+            for path, digest in files.items()
+            if path not in self._pending and hash_file(path) != digest
+        ]
+        for path in again:
+            self._note(path, self._write_window)
         return again
 
     def on_changed(self, event: FileChanged) -> None:
@@ -273,22 +297,26 @@ class Debouncer:
         if event.is_directory:
             self._directory_event(event)
             return
+        age = time.time() - event.timestamp.timestamp()
         if kind is FileChangeKind.MOVED:
-            self._note(event.path, self._delete_window)
+            self._note(event.path, self._delete_window, age)
             if event.dest_path is not None:
-                self._note(event.dest_path, self._write_window)
+                self._note(event.dest_path, self._write_window, age)
+                self._completed(event.dest_path)
         elif kind is FileChangeKind.DELETED:
-            self._note(event.path, self._delete_window)
+            self._note(event.path, self._delete_window, age)
         elif kind in (FileChangeKind.CLOSED, FileChangeKind.CREATED):
-            self._note(event.path, self._write_window)
+            self._note(event.path, self._write_window, age)
+            if kind is FileChangeKind.CLOSED:
+                self._completed(event.path)
         elif kind is FileChangeKind.ATTRIB:
             if event.path in self._unreadable:  # permissions changed: readable now?
-                self._note(event.path, self._write_window)
+                self._note(event.path, self._write_window, age)
         elif kind is FileChangeKind.MODIFIED:
             if self._closed_events:
                 self._absorb(event.path)  # the "closed" that follows settles it
             else:
-                self._note(event.path, self._modified_window)
+                self._note(event.path, self._modified_window, age)
 
     def _directory_event(self, event: FileChanged) -> None:
         gone = event.kind in (FileChangeKind.DELETED, FileChangeKind.MOVED)
@@ -303,6 +331,11 @@ class Debouncer:
                 if path.is_file():
                     self._note(path, self._write_window)
 
+    def _completed(self, path: Path) -> None:
+        """A write to ``path`` completed a save: tell ``written`` if the path waits to settle."""
+        if path in self._pending:
+            self._written(path)
+
     def _wanted(self, path: Path) -> bool:
         return not is_ignored(path) and (self._interesting(path) or path in self._known)
 
@@ -316,10 +349,12 @@ class Debouncer:
         else:
             self._early[path] = self._early.get(path, 0) + 1
 
-    def _note(self, path: Path, window: float) -> None:
+    def _note(self, path: Path, window: float, age: float = 0.0) -> None:
+        """Note a raw event about ``path`` that happened ``age`` seconds ago: it settles once
+        ``window`` has passed since then without another."""
         if not self._wanted(path):
             return
-        now = time.monotonic()
+        now = time.monotonic() - min(max(age, 0.0), window * _MAX_AGE_OF_WINDOW)
         pending = self._pending.get(path)
         if pending is None:
             early = self._early.pop(path, 0)
@@ -334,19 +369,18 @@ class Debouncer:
     def _schedule(self) -> None:
         if not self._pending:
             return
-        deadline = min(p.deadline for p in self._pending.values())
+        when = min(p.deadline for p in self._pending.values()) - _EARLY_S
         loop = asyncio.get_running_loop()
         if self._handle is not None:
-            if self._handle.when() <= deadline:  # the loop's clock is time.monotonic
+            if self._handle.when() <= when:  # the loop's clock is time.monotonic
                 return
             self._handle.cancel()
-        delay = max(0.0, deadline - time.monotonic())
-        self._handle = loop.call_later(delay, self._fire)
+        self._handle = loop.call_at(when, self._fire)
 
     def _fire(self) -> None:
         self._handle = None
         now = time.monotonic()
-        due = sorted(path for path, p in self._pending.items() if p.deadline <= now + 0.001)
+        due = sorted(path for path, p in self._pending.items() if p.deadline <= now + _EARLY_S)
         settled: list[FileSettled] = []
         for path in due:
             pending = self._pending.pop(path)

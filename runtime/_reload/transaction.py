@@ -141,10 +141,14 @@ class Transaction:
         running = [m.name for m in self.moving if m.was_active]
         # Every member's mailbox holds new events from here; what each has under way finishes
         # on the old version (all at once: the limit is the transaction's, not each member's).
-        paused = await asyncio.gather(*(engine.bus.pause(name, limit) for name in running))
-        # A request between two members, from one being drained, is served even by a member
-        # already holding its events (else the drain would wait for itself): those finish too.
-        again = await asyncio.gather(*(engine.bus.pause(name, limit) for name in running))
+        if len(running) == 1:  # awaited in place: gather would wrap it in a task of its own
+            paused, again = [await engine.bus.pause(running[0], limit)], [0]
+        else:
+            paused = await asyncio.gather(*(engine.bus.pause(name, limit) for name in running))
+            # A request between two members, from one being drained, is served even by a
+            # member already holding its events (else the drain would wait for itself): those
+            # finish too.
+            again = await asyncio.gather(*(engine.bus.pause(name, limit) for name in running))
         for name, cancelled, later in zip(running, paused, again, strict=True):
             if cancelled + later:
                 await engine.bus.publish(

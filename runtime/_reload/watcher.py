@@ -1,11 +1,11 @@
 """The watcher: a watchdog observer whose callback only hands raw events to the loop.
 
-Nothing but a ``call_soon_threadsafe`` runs on watchdog's threads: no event is built there, no
-lock taken, and no exception can escape into them (an exception in a watchdog handler silently
-kills the observer thread). A supervisor task notices a dead observer, says so in an event and
-starts watching again; when the kernel's inotify limits are reached (at start, or later for a new
-subdirectory, which watchdog only logs) the watcher falls back to a polling observer, with a
-warning event.
+Nothing but a clock reading and a ``call_soon_threadsafe`` runs on watchdog's threads: no event
+is built there, no lock taken, and no exception can escape into them (an exception in a watchdog
+handler silently kills the observer thread). A supervisor task notices a dead observer, says so
+in an event and starts watching again; when the kernel's inotify limits are reached (at start,
+or later for a new subdirectory, which watchdog only logs) the watcher falls back to a polling
+observer, with a warning event.
 
 watchdog is imported when watching starts, not with this module: writing a plugin or hosting one
 without watching never loads it.
@@ -19,8 +19,10 @@ import errno
 import functools
 import logging
 import os
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final, final
 
@@ -100,7 +102,8 @@ def _text(path: bytes | str) -> str:
 
 
 def _forwarder(hand_over: Callable[..., Any]) -> FileSystemEventHandler:
-    """A watchdog handler that hands the raw fields of each event to ``hand_over``."""
+    """A watchdog handler that hands each event to ``hand_over``: when it was handed over
+    (``time.time()``, read on watchdog's thread) and its raw fields."""
     return _forwarder_class()(hand_over)
 
 
@@ -109,7 +112,8 @@ def _forwarder_class() -> Callable[[Callable[..., Any]], FileSystemEventHandler]
     from watchdog.events import FileSystemEventHandler
 
     class Forwarder(FileSystemEventHandler):
-        """Runs on watchdog's thread: hands the raw fields to the loop and does nothing else."""
+        """Runs on watchdog's thread: stamps the time, hands the raw fields to the loop, and does
+        nothing else."""
 
         def __init__(self, hand_over: Callable[..., Any]) -> None:
             super().__init__()
@@ -120,10 +124,41 @@ def _forwarder_class() -> Callable[[Callable[..., Any]], FileSystemEventHandler]
             # the loop closing, and then the event has nowhere to go anyway.
             with contextlib.suppress(BaseException):
                 self._hand_over(
-                    event.event_type, event.src_path, event.dest_path, event.is_directory
+                    time.time(),
+                    event.event_type,
+                    event.src_path,
+                    event.dest_path,
+                    event.is_directory,
                 )
 
     return Forwarder
+
+
+@functools.cache
+def _changes() -> list[type[FileSystemEvent]]:
+    """The kinds of event the observers report: every change, no read.
+
+    A file opened, or closed without writing, changes nothing. Left out, the kernel does not
+    even report them (watchdog builds the inotify mask from this list): without this every
+    read of a plugin file (hashing a save, staging it) sent two events through watchdog's
+    threads and woke the loop, while the reload it was part of ran.
+    """
+    from watchdog import events
+
+    return [
+        events.FileCreatedEvent,
+        events.DirCreatedEvent,
+        events.FileModifiedEvent,
+        events.DirModifiedEvent,
+        events.FileAttribEvent,
+        events.DirAttribEvent,
+        events.FileMovedEvent,
+        events.DirMovedEvent,
+        events.FileDeletedEvent,
+        events.DirDeletedEvent,
+        events.FileClosedEvent,
+        events.EventsLostEvent,
+    ]
 
 
 def _native_observer() -> BaseObserver:
@@ -359,7 +394,10 @@ class Watcher:
             for target in self._targets:
                 if not target.lost:
                     target.watch = observer.schedule(
-                        forwarder, str(target.path), recursive=target.recursive
+                        forwarder,
+                        str(target.path),
+                        recursive=target.recursive,
+                        event_filter=_changes(),
                     )
             observer.start()
         except BaseException:
@@ -498,7 +536,13 @@ class Watcher:
             return
         try:
             target.watch = await asyncio.to_thread(
-                observer.schedule, forwarder, str(target.path), recursive=target.recursive
+                functools.partial(
+                    observer.schedule,
+                    forwarder,
+                    str(target.path),
+                    recursive=target.recursive,
+                    event_filter=_changes(),
+                )
             )
         except OSError as error:
             await self._open(limit=error)
@@ -528,8 +572,14 @@ class Watcher:
         self.kind = ""
         await self._bus.publish(WatcherStopped(reason=reason))
 
-    def _emit(self, kind: str, src: bytes | str, dest: bytes | str, is_dir: bool) -> None:
-        """On the loop: turn the raw fields into a `FileChanged` and publish it."""
+    def _emit(
+        self, stamp: float, kind: str, src: bytes | str, dest: bytes | str, is_dir: bool
+    ) -> None:
+        """On the loop: turn the raw fields into a `FileChanged` and publish it.
+
+        The event's ``timestamp`` is ``stamp``, when watchdog's thread handed it over: the
+        debouncer counts its window from then, not from when the loop got round to it.
+        """
         change = _KINDS.get(kind)
         if change is None:  # opened, closed_no_write: reads, not changes
             return
@@ -546,17 +596,24 @@ class Watcher:
             for p in (path, dest_path)
             if p is not None
         )
+        when = datetime.fromtimestamp(stamp, UTC)
         if own:
             self._bus.publish_nowait(
-                FileChanged(kind=change, path=path, dest_path=dest_path, is_directory=is_dir)
+                FileChanged(
+                    kind=change,
+                    path=path,
+                    dest_path=dest_path,
+                    is_directory=is_dir,
+                    timestamp=when,
+                )
             )
             if change is not FileChangeKind.CLOSED and change is not FileChangeKind.MODIFIED:
                 self._note_links(path, dest_path)
         if self._links:
-            self._emit_through_links(change, path, dest_path, is_dir)
+            self._emit_through_links(change, path, dest_path, is_dir, when)
 
     def _emit_through_links(
-        self, change: FileChangeKind, path: Path, dest: Path | None, is_dir: bool
+        self, change: FileChangeKind, path: Path, dest: Path | None, is_dir: bool, when: datetime
     ) -> None:
         """Publish an event about a symlink's target as one about the link (the path known)."""
         linked = self._through_link(path)
@@ -570,7 +627,13 @@ class Watcher:
             linked_dest = None
         if linked is not None:
             self._bus.publish_nowait(
-                FileChanged(kind=change, path=linked, dest_path=linked_dest, is_directory=is_dir)
+                FileChanged(
+                    kind=change,
+                    path=linked,
+                    dest_path=linked_dest,
+                    is_directory=is_dir,
+                    timestamp=when,
+                )
             )
 
     def _through_link(self, path: Path) -> Path | None:

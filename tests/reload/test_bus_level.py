@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from hotbus import Bus
@@ -108,3 +109,39 @@ async def test_raw_file_events_on_a_file_whose_content_did_not_change_settle_not
         await bus.publish(changed(K.CLOSED, barrier))
         await recorded.wait_for(FileSettled, lambda e: e.path == barrier, timeout=TIMEOUT)
     assert [e.path for e in recorded.of(FileSettled)] == [barrier]
+
+
+async def test_a_write_window_counts_from_when_the_raw_event_happened(tmp_path: Path) -> None:
+    bus = Bus()
+    debouncer = Debouncer(bus, write_window_ms=400)
+    debouncer.attach()
+    # Both change; settling together, they would settle in the order of their paths.
+    early, late = tmp_path / "z.py", tmp_path / "a.py"
+    write_file(early, "VALUE = 1\n")
+    write_file(late, "VALUE = 1\n")
+    happened = datetime.now(UTC) - timedelta(milliseconds=100)  # handed over late
+    with bus.record(FileSettled) as recorded:
+        await bus.publish(FileChanged(kind=K.CLOSED, path=early, timestamp=happened))
+        await bus.publish(changed(K.CLOSED, late))
+        await recorded.wait_for(FileSettled, lambda e: e.path == late, timeout=TIMEOUT)
+    assert [e.path for e in recorded.of(FileSettled)] == [early, late]
+
+
+async def test_a_write_completing_a_save_is_handed_over_while_its_path_settles(
+    tmp_path: Path,
+) -> None:
+    bus = Bus()
+    written: list[Path] = []
+    debouncer = Debouncer(bus, write_window_ms=20, written=written.append)
+    debouncer.attach()
+    in_place, replaced = tmp_path / "a.py", tmp_path / "b.py"
+    write_file(in_place, "VALUE = 1\n")
+    write_file(replaced, "VALUE = 1\n")
+    with bus.record(FileSettled) as recorded:
+        await bus.publish(changed(K.MODIFIED, in_place))  # not complete yet
+        await bus.publish(changed(K.CLOSED, in_place))
+        await bus.publish(changed(K.CLOSED, tmp_path / ".b.py.swp"))  # ignored
+        await bus.publish(FileChanged(kind=K.MOVED, path=tmp_path / "b.py.tmp", dest_path=replaced))
+        await recorded.wait_for(FileSettled, lambda e: e.path == in_place, timeout=TIMEOUT)
+        await recorded.wait_for(FileSettled, lambda e: e.path == replaced, timeout=TIMEOUT)
+    assert written == [in_place, replaced]

@@ -11,14 +11,18 @@ from __future__ import annotations
 
 import asyncio
 import os
+import threading
+import types
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
 import pytest
 from hotbus import Runtime
+from hotbus.runtime._loading import loader
 from hotbus.schemas import (
     Event,
+    FileSettled,
     PluginState,
     ReloadCommitted,
     ReloadPlanned,
@@ -316,3 +320,35 @@ async def test_fifty_rapid_saves_end_with_the_last_content_serving(
     burst: int, running: Runtime
 ) -> None:
     assert await values(running) == [BURST]
+
+
+# -- compiled while it settles ---------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("style", ["in_place", "atomic"])  # a save ending with a close, a rename
+async def test_a_save_is_compiled_once_while_it_settles_and_the_reload_executes_that_code(
+    plugin_dir: PluginDir,
+    hotbus: Harness,
+    monkeypatch: pytest.MonkeyPatch,
+    style: SaveStyle,
+) -> None:
+    plugin_dir.write("p.py", plugin_source(1))
+    # A long window: the loader thread has time to compile even on a busy machine.
+    runtime = await hotbus.start(debounce_ms=200)
+    target = (plugin_dir / "p.py").resolve()
+    settled = threading.Event()
+    runtime.bus.subscribe(
+        FileSettled, lambda event: settled.set() if event.path == target else None
+    )
+    compiled: list[bool] = []  # per compile of the plugin file: had it settled by then?
+    compile_bytes = loader._compile
+
+    def noting(data: bytes, path: Path) -> types.CodeType:
+        if path == target:
+            compiled.append(settled.is_set())
+        return compile_bytes(data, path)
+
+    monkeypatch.setattr(loader, "_compile", noting)
+    await plugin_dir.save("p.py", plugin_source(2), style)
+    await hotbus.wait_for(ReloadCommitted, committed("p", 2), timeout=TIMEOUT)
+    assert (compiled, await values(runtime)) == ([False], [2])

@@ -4,7 +4,10 @@ fallback, and leaving no thread behind when it stops."""
 from __future__ import annotations
 
 import errno
+import os
 import threading
+import time
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -12,6 +15,7 @@ from hotbus import Bus, Runtime
 from hotbus.runtime._reload.watcher import Watcher
 from hotbus.schemas import (
     FileChanged,
+    FileChangeKind,
     ReloadCommitted,
     WatcherFellBack,
     WatcherRestarted,
@@ -137,6 +141,62 @@ async def test_a_polling_watcher_still_reports_saved_files(tmp_path: Path) -> No
         finally:
             await watcher.stop()
     assert change.path == target
+
+
+# -- when an event happened ---------------------------------------------------------------------
+
+
+def hold_the_loop(seconds: float) -> None:
+    """Keep the calling thread (the loop's) busy, as a plugin hogging the loop would."""
+    time.sleep(seconds)
+
+
+async def test_a_raw_event_is_stamped_when_watchdog_hands_it_over_not_when_the_loop_runs(
+    tmp_path: Path,
+) -> None:
+    bus = Bus()
+    watcher = Watcher(bus, [tmp_path])
+    target = tmp_path / "p.py"
+    with bus.record(FileChanged) as recorded:
+        await watcher.start()
+        try:
+            write_file(target, "VALUE = 1\n")
+            hold_the_loop(0.3)  # watchdog hands the events over meanwhile
+            held_until = datetime.now(UTC)
+            change = await recorded.wait_for(FileChanged, lambda e: e.path == target, timeout=2)
+        finally:
+            await watcher.stop()
+    assert change.timestamp < held_until
+
+
+async def test_reading_a_watched_file_hands_nothing_over(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    handed: list[tuple[str, str]] = []
+    emit = Watcher._emit
+
+    def noting(self: Watcher, stamp: float, kind: str, src: bytes | str, *rest: object) -> None:
+        handed.append((kind, os.fsdecode(src)))
+        emit(self, stamp, kind, src, *rest)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(Watcher, "_emit", noting)
+    target, barrier = tmp_path / "p.py", tmp_path / "barrier.py"
+    write_file(target, "VALUE = 1\n")
+    bus = Bus()
+    watcher = Watcher(bus, [tmp_path])
+    with bus.record(FileChanged) as recorded:
+        await watcher.start()
+        try:
+            assert target.read_bytes() == b"VALUE = 1\n"  # opened, read, closed
+            write_file(barrier, "later\n")  # its events come after any of the read's
+            await recorded.wait_for(
+                FileChanged,
+                lambda e: e.path == barrier and e.kind is FileChangeKind.CLOSED,
+                timeout=2,
+            )
+        finally:
+            await watcher.stop()
+    assert [kind for kind, path in handed if path == str(target)] == []
 
 
 # -- stopping ------------------------------------------------------------------------------------

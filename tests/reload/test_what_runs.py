@@ -208,11 +208,12 @@ async def test_a_file_rewritten_to_its_settled_bytes_after_staging_read_other_by
 # -- files moving around ---------------------------------------------------------------------
 
 
+@pytest.mark.parametrize("debounce_ms", [20.0, 5.0])  # the default, and a short write window
 async def test_renaming_a_plugin_file_back_to_its_name_keeps_it_serving(
-    plugin_dir: PluginDir, hotbus: Harness
+    plugin_dir: PluginDir, hotbus: Harness, debounce_ms: float
 ) -> None:
     plugin_dir.write("p.py", plugin_source(1))
-    runtime = await hotbus.start()
+    runtime = await hotbus.start(debounce_ms=debounce_ms)
     (plugin_dir / "p.py").rename(plugin_dir / "q.py")
     await hotbus.wait_for(ReloadCommitted, committed("p", 1), timeout=TIMEOUT)
     await runtime.idle()

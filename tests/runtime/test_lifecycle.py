@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import Coroutine, Generator
+from typing import Any
+
 import pytest
 from hotbus.runtime import check_transition
 from hotbus.runtime._testing.plugin_dir import PluginDir
@@ -226,6 +230,46 @@ async def test_sys_exit_in_setup_does_not_stop_the_runtime(
         (Phase.SETUP, "SystemExit")
     ]
     assert runtime.plugin("coin").name == "coin"
+
+
+# -- hooks a plugin keeps as Plugin defines them ---------------------------------------------------
+
+HOOKLESS = """
+    from hotbus import Plugin
+
+    class Plain(Plugin):
+        name = "plain"
+        version = "1.0.0"
+"""
+
+
+async def test_hooks_a_plugin_keeps_as_plugin_defines_them_run_no_task(
+    plugin_dir: PluginDir, make_runtime: MakeRuntime
+) -> None:
+    plugin_dir.write("plain.py", HOOKLESS)
+    plugin_dir.write("dice.py", plugin_source("dice"))
+    loop = asyncio.get_running_loop()
+    tasks: list[asyncio.Task[Any]] = []
+
+    def recorded(
+        loop: asyncio.AbstractEventLoop,
+        coro: Generator[Any, None, Any] | Coroutine[Any, Any, Any],
+    ) -> asyncio.Task[Any]:
+        task = asyncio.Task(coro, loop=loop)
+        tasks.append(task)  # named by create_task once made
+        return task
+
+    loop.set_task_factory(recorded)
+    try:
+        runtime = make_runtime()
+        await runtime.start()
+        await runtime.reload("plain")
+        await runtime.reload("dice")
+        await runtime.stop()
+    finally:
+        loop.set_task_factory(None)
+    hooks = sorted({t.get_name() for t in tasks if t.get_name().startswith("hotbus:hook:")})
+    assert hooks == ["hotbus:hook:dice:setup", "hotbus:hook:dice:teardown"]
 
 
 # -- teardown --------------------------------------------------------------------------------------

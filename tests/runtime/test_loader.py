@@ -5,11 +5,13 @@ from __future__ import annotations
 import json
 import os
 import sys
+import types
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
 from hotbus.runtime import NAMESPACE
+from hotbus.runtime._loading.loader import load, precompile, source_for
 from hotbus.runtime._testing.plugin_dir import PluginDir
 from hotbus.schemas import Phase, PluginFailed, PluginState, SourceKind
 
@@ -468,6 +470,59 @@ async def test_sys_exit_at_import_fails_only_that_plugin(
             pytest.fail(f"sys.exit({exit_.code}) in a plugin module escaped Runtime.start()")
     assert [(f.plugin, f.phase) for f in recorded.of(PluginFailed)] == [("dice", Phase.IMPORT)]
     assert runtime.plugin("coin").name == "coin"
+
+
+# -- compiling ahead -----------------------------------------------------------------------------
+
+
+def _holds(code: types.CodeType, inner: types.CodeType) -> bool:
+    """Whether ``inner`` is ``code`` or one of the code objects compiled within it."""
+    return code is inner or any(
+        isinstance(const, types.CodeType) and _holds(const, inner) for const in code.co_consts
+    )
+
+
+def test_a_load_executes_the_code_compiled_ahead_for_the_same_bytes(
+    plugin_dir: PluginDir,
+) -> None:
+    path = plugin_dir.write("dice.py", plugin_source("dice")).resolve()
+    source = source_for(path)
+    assert source is not None
+    ahead = precompile(path)
+    assert ahead is not None
+    loaded = load(source)
+    assert loaded is not None
+    try:
+        assert _holds(ahead, loaded.plugin_class.setup.__code__)
+    finally:
+        loaded.release()
+
+
+def test_a_load_compiles_bytes_that_changed_since_they_were_compiled_ahead(
+    plugin_dir: PluginDir,
+) -> None:
+    path = plugin_dir.write("dice.py", plugin_source("dice", header="FACES = 6")).resolve()
+    source = source_for(path)
+    assert source is not None
+    ahead = precompile(path)
+    assert ahead is not None
+    plugin_dir.write("dice.py", plugin_source("dice", header="FACES = 20"))
+    loaded = load(source)
+    assert loaded is not None
+    try:
+        assert (loaded.module.FACES, _holds(ahead, loaded.plugin_class.setup.__code__)) == (
+            20,
+            False,
+        )
+    finally:
+        loaded.release()
+
+
+def test_compiling_ahead_a_file_that_does_not_compile_leaves_it_to_the_load(
+    plugin_dir: PluginDir,
+) -> None:
+    path = plugin_dir.write("dice.py", "SIDES = = 6\n").resolve()
+    assert precompile(path) is None
 
 
 # -- entry points --------------------------------------------------------------------------------
