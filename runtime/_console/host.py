@@ -420,6 +420,8 @@ async def _run(
                         file=io.err,
                     )
                 bridge = None if fleet is None else await _join_fleet(fleet, runtime)
+                if dashboard is not None:
+                    dashboard.fleet = bridge  # the page lists every host's plugins too
                 try:
                     await _serve_chat(runtime, irc, console, io, stopper)
                     await runtime.stop(reason=stopper.reason or "exit")

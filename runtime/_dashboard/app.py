@@ -15,6 +15,7 @@ from typing import Any, Final
 
 import uvicorn
 from hotbus.runtime._dashboard.access import COOKIE, Access
+from hotbus.runtime._dashboard.fleet import fleet_json
 from hotbus.runtime._dashboard.hub import Client, Hub
 from hotbus.runtime._dashboard.openapi import openapi
 from hotbus.runtime._eventjson import event_json
@@ -161,6 +162,9 @@ class _Endpoints:
             headers=_NO_STORE,
         )
 
+    async def fleet(self, request: Request) -> Response:
+        return JSONResponse(fleet_json(self.hub.fleet), headers=_NO_STORE)
+
     async def spec(self, request: Request) -> Response:
         return JSONResponse(self.document)
 
@@ -213,6 +217,7 @@ def build_app(runtime: Runtime, hub: Hub, access: Access) -> Starlette:
             Route("/api/status", endpoints.status),
             Route("/api/transactions", endpoints.transactions),
             Route("/api/stats", endpoints.stats),
+            Route("/api/fleet", endpoints.fleet),
             Route("/api/openapi.json", endpoints.spec),
             Route("/api/events", endpoints.events),
             Route("/api/plugins/{name}/{action}", endpoints.act, methods=["POST"]),

@@ -19,6 +19,7 @@ from typing import Final, final
 
 from hotbus.bus import RUNTIME, Bus, Subscription
 from hotbus.runtime._dashboard.board import Board
+from hotbus.runtime._dashboard.fleet import FleetView
 from hotbus.runtime._eventjson import event_json
 from hotbus.schemas import Event, topic_matches, validate_pattern
 
@@ -108,6 +109,7 @@ class Hub:
         "_timer",
         "board",
         "events",
+        "fleet",
         "queue_size",
     )
 
@@ -120,6 +122,8 @@ class Hub:
         self._subscription: Subscription | None = None
         #: What the page shows beyond the runtime's status.
         self.board = Board()
+        #: The fleet this host is in, if any (its hosts' plugins are shown too).
+        self.fleet: FleetView | None = None
         #: How many events the hub has received.
         self.events = 0
         #: The default bound of a client's queue.

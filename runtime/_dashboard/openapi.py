@@ -159,6 +159,18 @@ def openapi(version: str) -> dict[str, Any]:
                     "responses": {"200": _json({"type": "object"}, "clients, events, dropped")},
                 }
             },
+            "/api/fleet": {
+                "get": {
+                    "summary": "The fleet this host is in: every host's plugins",
+                    "description": (
+                        '{"fleet": null} outside a fleet; else fleet, host (this one), '
+                        "connected (NATS reachable), hosts, and plugins: one object per host and "
+                        "plugin (host, plugin, state, version, since), as the fleet's key-value "
+                        "bucket holds them."
+                    ),
+                    "responses": {"200": _json({"type": "object"}, "the fleet")},
+                }
+            },
             "/api/events": {
                 "get": {
                     "summary": "Server-sent events: every bus event as it is published",

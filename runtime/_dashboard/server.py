@@ -8,6 +8,7 @@ from types import TracebackType
 from typing import Any, Final, Self, final
 
 from hotbus.runtime._dashboard.access import Access, is_loopback, new_token
+from hotbus.runtime._dashboard.fleet import FleetView
 from hotbus.runtime._dashboard.hub import QUEUE_SIZE, Hub
 from hotbus.runtime._runtime import Runtime
 from hotbus.schemas import DashboardError
@@ -108,6 +109,15 @@ class Dashboard:
     def login_url(self) -> str:
         """`url`, with the token for a browser's first visit when one is needed."""
         return self.url if self._token is None else f"{self.url}?token={self._token}"
+
+    @property
+    def fleet(self) -> FleetView | None:
+        """The fleet shown beside this host's plugins (set it to a host's fleet bridge)."""
+        return self.hub.fleet
+
+    @fleet.setter
+    def fleet(self, view: FleetView | None) -> None:
+        self.hub.fleet = view
 
     @property
     def serving(self) -> bool:

@@ -124,8 +124,13 @@ async def test_the_openapi_document_describes_the_api(served: Dashboard) -> None
         "/api/status",
         "/api/events",
         "/api/transactions",
+        "/api/fleet",
         "/api/plugins/{name}/{action}",
     } <= set(document["paths"])
+
+
+async def test_outside_a_fleet_the_fleet_is_null(served: Dashboard) -> None:
+    assert (await fetch(served.url + "api/fleet")).json() == {"fleet": None}
 
 
 async def test_the_page_and_its_assets_are_served_from_the_package(served: Dashboard) -> None:

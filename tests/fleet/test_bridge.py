@@ -13,7 +13,7 @@ from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 
 import pytest
-from hotbus import ChatMessage, Runtime
+from hotbus import ChatMessage, Dashboard, Runtime
 from hotbus.runtime._fleet.bridge import FleetBridge
 from hotbus.runtime._fleet.names import NatsTarget
 from hotbus.schemas import (
@@ -28,6 +28,7 @@ from hotbus.schemas import (
     is_remote,
 )
 
+from tests.dashboard.http import fetch
 from tests.fleet.conftest import PLUGIN
 from tests.fleet.helpers import Host, NatsServer, server_binary, wait_until
 
@@ -198,3 +199,28 @@ async def test_a_server_that_lost_its_store_gets_the_stream_and_consumers_back(
         finally:
             for bridge in bridges:
                 await bridge.stop()
+
+
+async def test_the_dashboard_of_a_host_in_a_fleet_lists_the_fleets_plugins(
+    runtime: Runtime, nats_server: NatsServer
+) -> None:
+    bridge = FleetBridge(runtime, NatsTarget.parse(nats_server.url), host="a", fleet="shown")
+    await bridge.start()
+    try:
+        async with Dashboard(runtime, port=0) as dashboard:
+            dashboard.fleet = bridge
+            await _until(bridge.plugins, "this host's row in the bucket")
+            reply = await fetch(dashboard.url + "api/fleet")
+    finally:
+        await bridge.stop()
+    fleet = reply.json()
+    assert (fleet["fleet"], fleet["host"], fleet["connected"], fleet["hosts"]) == (
+        "shown",
+        "a",
+        True,
+        ["a"],
+    )
+    assert [(row["host"], row["plugin"], row["state"]) for row in fleet["plugins"]] == [
+        ("a", "echo", "active")
+    ]
+    assert fleet["plugins"][0]["version"] == runtime.status()[0].version

@@ -367,10 +367,32 @@
     renderEvents();
   });
 
+  // -- the fleet ----------------------------------------------------------------------------
+
+  function renderFleet(fleet) {
+    const section = $("fleet-section");
+    if (!fleet.fleet) { section.hidden = true; return; }
+    section.hidden = false;
+    $("fleet-name").textContent =
+      `${fleet.fleet}: ${fleet.hosts.length} host${fleet.hosts.length === 1 ? "" : "s"}, ` +
+      `this one ${fleet.host}${fleet.connected ? "" : " (NATS unreachable)"}`;
+    $("fleet").querySelector("tbody").replaceChildren(...fleet.plugins.map((row) =>
+      el("tr", { "data-host": row.host, "data-plugin": row.plugin, "data-state": row.state },
+        el("td", {}, row.host), el("td", {}, row.plugin), el("td", { class: "state" }, row.state),
+        el("td", { class: "version" }, row.version || ""),
+        el("td", { class: "changed", "data-at": row.since }, ago(row.since)))));
+  }
+
+  function refreshFleet() {
+    getJSON("/api/fleet").then(renderFleet).catch((error) => console.warn("hotbus dashboard:", error));
+  }
+
   setInterval(() => {
     for (const cell of document.querySelectorAll("#plugins td.changed")) cell.textContent = ago(cell.dataset.at);
+    refreshFleet();
   }, 1000);
 
   refresh();
+  refreshFleet();
   connect();
 })();
