@@ -134,10 +134,10 @@ import statistics
 import tempfile
 import time
 import types
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Awaitable, Callable, Iterator, Sequence
 from dataclasses import dataclass
 from importlib.metadata import PackageNotFoundError, version
-from typing import Any, Final, Protocol
+from typing import Any, Final, Protocol, TypeVar
 from uuid import UUID
 
 from hotbus import ChatMessage, ChatReply, Runtime
@@ -213,6 +213,8 @@ STYLES: Final[tuple[SaveStyle, SaveStyle]] = ("in_place", "atomic")
 STEPS: Final = ("kernel_to_loop", "debounce", "reloader", "planner", "transaction")
 
 _baseline_ids = itertools.count(1)
+#: A sample of one timed save.
+S = TypeVar("S")
 
 
 class BenchError(Exception):
@@ -636,14 +638,19 @@ async def timed_save(bench: Bench, saver: Saver, pinger: Pinger, style: SaveStyl
     )
 
 
-async def latency_phase(bench: Bench, saves: int) -> list[SaveSample]:
+async def paced_saves(
+    bench: Bench,
+    saves: int,
+    save: Callable[[Saver, Pinger, SaveStyle, int], Awaitable[S]],
+) -> list[S]:
     """``saves`` saves of each kind, alternating, after one warm-up save of each.
 
-    A saver process saves; the plugin is asked for its value every millisecond throughout.
-    A save follows the previous one `SAVE_SPACING_S` after it, or as soon as the new code
-    has answered if that is later: the leak check of the previous reload is not waited for.
+    A saver process saves (``save(saver, pinger, style, serial)`` makes one save and times it);
+    the plugin is asked for its value every millisecond throughout. A save follows the
+    previous one `SAVE_SPACING_S` after it, or as soon as the new code has answered if that is
+    later: the leak check of the previous reload is not waited for.
     """
-    samples: list[SaveSample] = []
+    samples: list[S] = []
     saver = await Saver.start(bench.plugins / FILE)
     pinger = Pinger(bench.runtime, bench.probe)
     await settle(bench.runtime)
@@ -653,7 +660,7 @@ async def latency_phase(bench: Bench, saves: int) -> list[SaveSample]:
         for index in range(2 * (saves + 1)):
             await asyncio.sleep(max(0.0, next_at - now()))  # pacing only
             began = now()
-            sample = await timed_save(bench, saver, pinger, STYLES[index % 2])
+            sample = await save(saver, pinger, STYLES[index % 2], index + 1)
             next_at = began + SAVE_SPACING_S
             if index >= 2:
                 samples.append(sample)
@@ -662,6 +669,13 @@ async def latency_phase(bench: Bench, saves: int) -> list[SaveSample]:
         await saver.close()
     await settle(bench.runtime)
     return samples
+
+
+async def latency_phase(bench: Bench, saves: int) -> list[SaveSample]:
+    """``saves`` saves of new content of each kind (`paced_saves`)."""
+    return await paced_saves(
+        bench, saves, lambda saver, pinger, style, _: timed_save(bench, saver, pinger, style)
+    )
 
 
 # -- 1b. hot patches -------------------------------------------------------------------------------
@@ -712,27 +726,13 @@ async def timed_patch(
 
 
 async def patch_phase(bench: Bench, saves: int) -> list[PatchSample]:
-    """``saves`` body-only saves of each kind, alternating, after one warm-up save of each,
-    paced as in the latency phase; each round also times compile + exec of the saved source."""
-    samples: list[PatchSample] = []
-    saver = await Saver.start(bench.plugins / FILE)
-    pinger = Pinger(bench.runtime, bench.probe)
-    await settle(bench.runtime)
-    pinger.start()
-    try:
-        next_at = now()
-        for index in range(2 * (saves + 1)):
-            await asyncio.sleep(max(0.0, next_at - now()))  # pacing only
-            began = now()
-            sample = await timed_patch(bench, saver, pinger, STYLES[index % 2], index + 1)
-            next_at = began + SAVE_SPACING_S
-            if index >= 2:
-                samples.append(sample)
-    finally:
-        pinger.stop()
-        await saver.close()
-    await settle(bench.runtime)
-    return samples
+    """``saves`` body-only saves of each kind (`paced_saves`); each round also times compile +
+    exec of the saved source."""
+    return await paced_saves(
+        bench,
+        saves,
+        lambda saver, pinger, style, serial: timed_patch(bench, saver, pinger, style, serial),
+    )
 
 
 # -- 2. cost of the transaction -----------------------------------------------------------------
