@@ -60,8 +60,9 @@ _counter = itertools.count(1)
 _lock = threading.Lock()
 _generations: dict[str, Generation] = {}
 #: Code compiled ahead of a load (`precompile`), by path: the content hash it was compiled
-#: from, and the code. At most `_PRECOMPILED_MAX` paths, the oldest dropped first.
-_precompiled: dict[Path, tuple[str, types.CodeType]] = {}
+#: from, the code, and the source's shape (what a hot patch compares). At most
+#: `_PRECOMPILED_MAX` paths, the oldest dropped first.
+_precompiled: dict[Path, tuple[str, types.CodeType, Shape]] = {}
 _PRECOMPILED_MAX: Final = 64
 
 
@@ -275,10 +276,11 @@ def _compile(data: bytes, path: Path) -> types.CodeType:
 
 
 def precompile(path: Path) -> types.CodeType | None:
-    """Read, hash and compile ``path`` ahead of its load; executes nothing.
+    """Read, hash and compile ``path`` ahead of its load, and take its shape; executes nothing.
 
     The next load that reads the same bytes takes the code compiled here instead of compiling
-    them again (other bytes are compiled as usual). A save is compiled while it settles, so
+    them again (other bytes are compiled as usual), and its shape, which a hot patch would
+    otherwise parse on the event loop. A save is compiled while it settles, so
     that the reload it sets off only executes it. Returns the code ready for the bytes now on
     disk; None for a file that cannot be read or does not compile (its load reports why).
     """
@@ -293,23 +295,26 @@ def precompile(path: Path) -> types.CodeType | None:
         return known[1]
     try:
         code = _compile(data, path)
+        shape = shape_of(data, path)
     except Exception:  # SyntaxError, ValueError, MemoryError, RecursionError: the load says
         return None
     with _lock:
         _precompiled.pop(path, None)
-        _precompiled[path] = (digest, code)
+        _precompiled[path] = (digest, code, shape)
         while len(_precompiled) > _PRECOMPILED_MAX:
             del _precompiled[next(iter(_precompiled))]
     return code
 
 
-def _code_for(data: bytes, digest: str, path: Path) -> types.CodeType:
+def _code_for(data: bytes, digest: str, path: Path, generation: Generation) -> types.CodeType:
     """The code of ``data`` (the bytes of ``path``, hashed ``digest``): compiled ahead by
-    `precompile` if it compiled these very bytes, else compiled now."""
+    `precompile` if it compiled these very bytes (its shape then goes to ``generation``), else
+    compiled now."""
     with _lock:
         known = _precompiled.get(path)
         if known is not None and known[0] == digest:
             del _precompiled[path]
+            generation.shapes[path] = known[2]
             return known[1]
     return _compile(data, path)
 
@@ -332,7 +337,7 @@ class _SourceLoader(importlib.abc.Loader):
             digest = hashlib.sha256(data).hexdigest()
             self._generation.files[self._path] = digest
             self._generation.sources[self._path] = data
-            code = _code_for(data, digest, self._path)
+            code = _code_for(data, digest, self._path, self._generation)
         exec(code, module.__dict__)
 
 
@@ -511,7 +516,7 @@ def load(source: PluginSource, seen: dict[Path, str] | None = None) -> Loaded | 
         digest = generation.files[main] = hashlib.sha256(data).hexdigest()
         generation.sources[main] = data
         try:
-            generation.compiled[main] = _code_for(data, digest, main)
+            generation.compiled[main] = _code_for(data, digest, main, generation)
         except (SyntaxError, ValueError) as error:
             raise PhaseError(Phase.COMPILE, _located(source, error, main)) from error
         try:

@@ -99,34 +99,30 @@ def compare(old: Shape, new: Shape, path: Path) -> ShapeChange | None:
     Items whose text is the same are the same; only those whose text differs are compared as
     code (so that a comment or a line break outside function bodies changes nothing).
     """
-    if len(old.items) == len(new.items) and all(
-        (a.kind, a.name) == (b.kind, b.name) and (a.text == b.text or a.dump() == b.dump())
-        for a, b in zip(old.items, new.items, strict=True)
-    ):
-        return None
     where = path.name
+    if [(a.kind, a.name) for a in old.items] == [(b.kind, b.name) for b in new.items]:
+        for before, after in zip(old.items, new.items, strict=True):
+            if before.text != after.text and before.dump() != after.dump():
+                return ShapeChange(_header_change(after, where), after.line)
+        return None
     before_keys = [_key(item) for item in old.items]
     after_keys = [_key(item) for item in new.items]
-    if before_keys != after_keys:
-        matcher = difflib.SequenceMatcher(None, before_keys, after_keys, autojunk=False)
-        for tag, i1, _, j1, _ in matcher.get_opcodes():
-            if tag == "insert":
-                added = new.items[j1]
-                return ShapeChange(f"{_what(added)} was added ({where}:{added.line})", added.line)
-            if tag == "delete":
-                gone = old.items[i1]
-                return ShapeChange(f"{_what(gone)} was removed (from {where})", None)
-            if tag == "replace":
-                before, after = old.items[i1], new.items[j1]
-                if before.kind == after.kind == "statement":
-                    return ShapeChange(_header_change(after, where), after.line)
-                return ShapeChange(
-                    f"{_what(before)} became {_what(after)} ({where}:{after.line})", after.line
-                )
-    for before, after in zip(old.items, new.items, strict=True):
-        if before.dump() != after.dump():
-            return ShapeChange(_header_change(after, where), after.line)
-    return None
+    matcher = difflib.SequenceMatcher(None, before_keys, after_keys, autojunk=False)
+    for tag, i1, _, j1, _ in matcher.get_opcodes():
+        if tag == "insert":
+            added = new.items[j1]
+            return ShapeChange(f"{_what(added)} was added ({where}:{added.line})", added.line)
+        if tag == "delete":
+            gone = old.items[i1]
+            return ShapeChange(f"{_what(gone)} was removed (from {where})", None)
+        if tag == "replace":
+            before, after = old.items[i1], new.items[j1]
+            if before.kind == after.kind == "statement":
+                return ShapeChange(_header_change(after, where), after.line)
+            return ShapeChange(
+                f"{_what(before)} became {_what(after)} ({where}:{after.line})", after.line
+            )
+    return ShapeChange(f"the outline of {where} changed", None)
 
 
 def _key(item: _Item) -> tuple[str, str, str]:
