@@ -93,6 +93,7 @@ class Persistence:
         "_final",
         "_from_disk",
         "_listeners",
+        "_moved",
         "_stopping",
         "_store",
         "_task",
@@ -116,6 +117,8 @@ class Persistence:
         self._due = asyncio.Event()
         self._stopping = False
         self._committed_since = False
+        #: The plugins the commits since the last save moved (a commit saves only those).
+        self._moved: set[str] = set()
         self._task: asyncio.Task[None] | None = None
         self._listeners = (
             Listener(engine.bus, ReloadCommitted, self._committed),
@@ -208,12 +211,14 @@ class Persistence:
             if reason == "commit" and not self._committed_since:
                 continue  # woken to count the period anew (the settings changed)
             self._committed_since = False
+            moved, self._moved = self._moved, set()
             try:
-                await self.save(reason)
+                await self.save(reason, only=moved if reason == "commit" else None)
             except Exception:  # never let saving end: say it, and try again next time
                 logger.exception("saving plugin state failed")
 
     def _committed(self, event: ReloadCommitted) -> None:
+        self._moved.update(c.plugin for c in event.changes if c.new_version is not None)
         self._committed_since = True
         self._due.set()
 
@@ -223,15 +228,21 @@ class Persistence:
 
     # -- saving -----------------------------------------------------------------------------
 
-    async def save(self, reason: str = "period") -> None:
-        """Take the state of every running plugin that has one, and write what changed."""
+    async def save(self, reason: str = "period", *, only: set[str] | None = None) -> None:
+        """Take the state of every running plugin that has one (or of those named ``only``:
+        what a commit moved, so that a reload costs what it moved, not what runs), and write
+        what changed."""
         if self._store is None:
             return
         begin = time.perf_counter()
         engine = self._engine
         rows: list[Row] = []
         async with engine.lock:
-            for rec in list(engine.records):
+            if only is None:
+                records = list(engine.records)
+            else:
+                records = [rec for name in sorted(only) if (rec := engine.records.find(name))]
+            for rec in records:
                 if rec.state is PluginState.ACTIVE:
                     row = await self._take(rec)
                     if row is not None:

@@ -200,6 +200,22 @@ async def test_a_committed_reload_writes_the_state(hotbus: Harness, db: Path) ->
     assert (saved.reason, rows(db)) == ("commit", [("tally", 1, '{"total":2}')])
 
 
+async def test_a_commit_takes_the_state_of_the_plugins_it_moved_only(
+    hotbus: Harness, db: Path
+) -> None:
+    """A reload costs what it moved: the other plugins' state is taken by the period."""
+    hotbus.plugins.write("tally.py", tally())
+    hotbus.plugins.write("other.py", tally().replace('name = "tally"', 'name = "other"'))
+    runtime = await hotbus.start(state_db=db, state_save_interval_s=3600)
+    await add(runtime, 2)  # both count (they share the topic): both states changed
+    await hotbus.plugins.save("tally.py", tally() + "\nEDITED = True\n", "atomic")
+    await hotbus.wait_for(ReloadCommitted, timeout=TIMEOUT)
+    saved = await hotbus.wait_for(StateSaved, lambda e: e.reason == "commit", timeout=TIMEOUT)
+    assert saved.plugins == ["tally"]
+    await runtime.save_state()
+    assert sorted(row[0] for row in rows(db)) == ["other", "tally"]
+
+
 # -- where it goes -----------------------------------------------------------------------------
 
 
