@@ -1503,6 +1503,32 @@ def installed(module: str) -> str | None:
         return "unknown"
 
 
+class Asker(Protocol):
+    """Asks a contender for its value until it answers with the one wanted (`Pinger`,
+    `PeerLink`)."""
+
+    def until(self, value: str) -> asyncio.Future[float]: ...
+    def start(self) -> None: ...
+    def stop(self) -> None: ...
+
+
+async def answered_after(
+    saver: Saver, asker: Asker, source: str, style: SaveStyle, *, wanted: str, timeout_s: float
+) -> float | None:
+    """Ask throughout while ``saver`` saves ``source`` ``style``-wise; ms from the save to the
+    first answer ``wanted``, None if none came within ``timeout_s``."""
+    answer = asker.until(wanted)
+    asker.start()
+    try:
+        saved = await saver.save(source, style)
+        answered = await asyncio.wait_for(answer, timeout_s)
+    except TimeoutError:
+        return None
+    finally:
+        asker.stop()
+    return (answered - saved) * 1000
+
+
 class Contender(Protocol):
     """One reloader under comparison: it saves new code and times its first answer."""
 
@@ -1555,16 +1581,14 @@ class HotbusContender:
         self._edits += 1
         body = f"-p{self._edits}"
         source = plugin_source(bench.value, body=body)
-        answer = self._pinger.until(f"{bench.value}{body}")
-        self._pinger.start()
-        try:
-            saved = await self._saver.save(source, style)
-            answered = await asyncio.wait_for(answer, timeout_s)
-        except TimeoutError:
-            return None
-        finally:
-            self._pinger.stop()
-        return (answered - saved) * 1000
+        return await answered_after(
+            self._saver,
+            self._pinger,
+            source,
+            style,
+            wanted=f"{bench.value}{body}",
+            timeout_s=timeout_s,
+        )
 
     async def close(self) -> None:
         await self._saver.close()
@@ -1712,16 +1736,14 @@ class PeerContender:
         if self._process.returncode is not None:
             raise BenchError(f"{self.name}'s host ended: {self.tail()}")
         value = next(self._values)
-        answer = self._link.until(str(value))
-        self._link.start()
-        try:
-            saved = await self._saver.save(peer_source(value), style)
-            answered = await asyncio.wait_for(answer, timeout_s)
-        except TimeoutError:
-            return None
-        finally:
-            self._link.stop()
-        return (answered - saved) * 1000
+        return await answered_after(
+            self._saver,
+            self._link,
+            peer_source(value),
+            style,
+            wanted=str(value),
+            timeout_s=timeout_s,
+        )
 
     async def close(self) -> None:
         await self._saver.close()
