@@ -72,6 +72,8 @@ _STREAM_MAX_AGE_S: Final = 24 * 3600.0
 _DUPLICATE_WINDOW_S: Final = 120.0
 #: How long a row's write waits for the server (then it is written again).
 _KV_TIMEOUT_S: Final = 1.0
+#: How long a stopping task gets after a cancellation before it is cancelled again.
+_RECANCEL_S: Final = 0.05
 _HOST_HEADER: Final = "Hotbus-Host"
 _TOPIC_HEADER: Final = "Hotbus-Topic"
 
@@ -182,6 +184,8 @@ class FleetBridge:
         self._inflight: list[Any] = []  # acknowledgements the sender awaits
         self._repairing: asyncio.Task[None] | None = None
         self._watching: asyncio.Task[None] | None = None
+        self._watcher: Any = None  # the bucket watch `_watching` iterates
+        self._rewatching = False
         self._kv: Any = None
         self._applied = 0  # the stream sequence of the last remote event applied
         self._stopping = False
@@ -292,18 +296,22 @@ class FleetBridge:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._drained(), timeout)
             await self._leave_bucket(timeout)
+        watching = self._watching
+        if watching is not None and not watching.done():
+            if self._watcher is not None:  # waiting for a row: safe to cancel
+                watching.cancel()
+            await asyncio.wait({watching}, timeout=timeout)  # in its set-up: it returns then
         self._tasks += [t for t in (self._repairing, self._watching) if t is not None]
-        for task in self._tasks:
-            task.cancel()
-        for task in self._tasks:
-            with contextlib.suppress(BaseException):
-                await task
+        await _end(self._tasks, timeout)
         self._tasks = []
         if self._unreported:
             await self._report_drops()
         if self._nc is not None:
-            with contextlib.suppress(Exception):
+            try:
                 await asyncio.wait_for(self._nc.drain(), timeout)
+            except Exception:  # not drained in time: closed, nothing of it left running
+                with contextlib.suppress(Exception):
+                    await self._nc.close()
             self._nc = None
 
     async def flush(self, timeout: float = 5.0) -> bool:
@@ -499,12 +507,24 @@ class FleetBridge:
                     del self._kv_pending[plugin]
 
     async def _watch_bucket(self) -> None:
-        """Keep `plugins` current: every row of the bucket, then each change of it."""
-        rows: dict[str, FleetPlugin] = {}
+        """Keep `plugins` current: every row of the bucket, then each change of it.
+
+        Never cancelled during nats-py's set-up of a watch, where a cancellation can be lost
+        (Python 3.11's ``wait_for``) or leave the watch's subscription mid-delivery: a stop or
+        a repair asked meanwhile is seen once the watch is set up.
+        """
         while True:
+            self._rewatching = False
+            rows: dict[str, FleetPlugin] = {}
             watcher = None
             try:
                 watcher = await self._kv.watchall()
+                if self._stopping:  # the connection's drain ends this watch
+                    watcher = None
+                    return
+                if self._rewatching:  # set up on the bucket the server lost: again
+                    continue
+                self._watcher = watcher  # from here on, cancelled where it waits for a row
                 async for entry in watcher:
                     if entry is None:  # the rows there were are read: the fleet as it is now
                         self._fleet_rows = rows
@@ -519,9 +539,21 @@ class FleetBridge:
             except Exception:
                 await asyncio.sleep(0.5)
             finally:
+                self._watcher = None
                 if watcher is not None:
                     with contextlib.suppress(Exception):
                         await watcher.stop()
+
+    def _rewatch(self) -> None:
+        """Watch the bucket anew (the server may have lost it with the watch's consumer)."""
+        task = self._watching
+        if task is None:
+            return
+        if task.done() or self._watcher is not None:  # waiting for a row: safe to cancel
+            task.cancel()
+            self._watching = asyncio.create_task(self._watch_bucket(), name="hotbus-fleet-watch")
+        else:  # in its set-up: it starts again once set up
+            self._rewatching = True
 
     # -- fleet reload ---------------------------------------------------------------------------
 
@@ -574,9 +606,7 @@ class FleetBridge:
         await self._repair()
         self._connected.set()
         self._wake.set()
-        if self._watching is not None:  # a watch of a bucket the server lost sees nothing
-            self._watching.cancel()
-            self._watching = asyncio.create_task(self._watch_bucket(), name="hotbus-fleet-watch")
+        self._rewatch()  # a watch of a bucket the server lost sees nothing
         # Every row again: the bucket may have been lost with the server.
         for row in self._rows.values():
             self._kv_pending.setdefault(row.plugin, row)
@@ -618,3 +648,26 @@ def _now_iso() -> str:
     from datetime import UTC, datetime
 
     return datetime.now(UTC).isoformat()
+
+
+async def _end(tasks: list[asyncio.Task[Any]], timeout: float) -> None:
+    """Cancel ``tasks`` until each has ended, for at most ``timeout`` seconds.
+
+    nats-py swallows a cancellation that arrives while it flushes (a task then runs on to its
+    next wait), so a task still running is cancelled again. One that outlives ``timeout`` is
+    left behind: closing the connection ends what it waits for.
+    """
+    loop = asyncio.get_running_loop()
+    end = loop.time() + timeout
+    pending = {task for task in tasks if not task.done()}
+    while pending and loop.time() < end:
+        for task in pending:
+            task.cancel()
+        _, pending = await asyncio.wait(pending, timeout=min(_RECANCEL_S, end - loop.time()))
+    for task in tasks:
+        if not task.done():
+            _log.warning(
+                "fleet task %s did not stop in %.1f s: left behind", task.get_name(), timeout
+            )
+        elif not task.cancelled():
+            task.exception()  # retrieved: it ended as it ends, nothing to report at stop

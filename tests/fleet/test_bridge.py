@@ -224,3 +224,21 @@ async def test_the_dashboard_of_a_host_in_a_fleet_lists_the_fleets_plugins(
         ("a", "echo", "active")
     ]
     assert fleet["plugins"][0]["version"] == runtime.status()[0].version
+
+
+async def test_a_bridge_stopped_right_after_starting_stops(
+    runtime: Runtime, nats_server: NatsServer
+) -> None:
+    # a stop that meets the bucket watch in its set-up, where a cancellation can be lost
+    # (Python 3.11's wait_for) or leave the watch's subscription holding up the connection's
+    # drain: each stop ends without waiting out its time limit, and no task is left behind
+    target = NatsTarget.parse(nats_server.url)
+    for attempt in range(20):
+        bridge = FleetBridge(runtime, target, host="a", fleet="quick", topics=("chat.>",))
+        await bridge.start()
+        for _ in range(attempt % 5):
+            await asyncio.sleep(0)
+        # a stop takes milliseconds; one held up waits out nats-py's 5 s request timeout
+        await asyncio.wait_for(bridge.stop(timeout=TIMEOUT_S), 4.0)
+        left = [t.get_name() for t in asyncio.all_tasks() if t.get_name().startswith("hotbus-")]
+        assert left == [], f"attempt {attempt}: {left}"
