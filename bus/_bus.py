@@ -661,6 +661,14 @@ class Bus:
                             await self._failed(sub, event, error, here)
                 return
             self._sync_chain = here
+            if asynchronous == _NONE_ASYNC:  # sync handlers only: nothing to tell apart
+                for handler, _, sub in entries:
+                    if sub.active:  # else cancelled while this event was being delivered
+                        try:
+                            handler(event)
+                        except Exception as error:
+                            await self._failed(sub, event, error, here)
+                return
             for handler, kind, sub in entries:
                 if not sub.active:
                     continue  # cancelled while this event was being delivered
