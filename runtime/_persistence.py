@@ -7,6 +7,9 @@ exports one is taken (``export_state``, under its time limit) and what changed s
 write is written, in one SQLite transaction, on the store's thread: the loop never waits on the
 disk. A process killed at any moment loses at most what changed since the last write.
 
+A plugin stopped while the runtime runs (disabled, unloaded, stopped with a dependency) gives
+its state as it stops: it is kept for the plugin's next start, and written at once.
+
 Config is not state: a plugin's state that holds a secret of its config is not written (said
 once, as `StateSaveFailed`), and nothing of the settings or config is ever stored.
 """
@@ -27,6 +30,7 @@ from hotbus.runtime._engine.records import Record
 from hotbus.runtime._listener import Listener
 from hotbus.runtime._loading.paths import DATA_DIR
 from hotbus.runtime._loading.phase_error import PhaseError
+from hotbus.runtime._plugins.handoff import Handoff
 from hotbus.runtime._plugins.plugin import Plugin
 from hotbus.runtime._statestore import Row, StateStore
 from hotbus.schemas import (
@@ -256,18 +260,37 @@ class Persistence:
             if row is not None:
                 self._final.append(row)
 
+    async def keep(self, rec: Record) -> None:
+        """Take ``rec``'s state as it stops while the runtime runs (disabled, unloaded, or
+        stopped with a dependency): it gets it back when it starts again, as after a restart,
+        and it is written at once (the engine's `keep_state`)."""
+        handoff = await self._export(rec)
+        if handoff is None:
+            return
+        self._engine.restored[rec.name] = handoff
+        if self._store is not None:
+            row = await self._row(rec, handoff)
+            if row is not None:
+                await self._write([row], "stop", time.perf_counter())
+
     async def _take(self, rec: Record) -> Row | None:
+        handoff = await self._export(rec)
+        return None if handoff is None else await self._row(rec, handoff)
+
+    async def _export(self, rec: Record) -> Handoff | None:
+        """``rec``'s state, if it has one; a failure to export it is said once."""
         instance = rec.instance
         if instance is None or not _stateful(instance):
             return None
         try:
-            handoff = await self._engine.export_state(rec)
+            return await self._engine.export_state(rec)
         except PhaseError as failure:
             info = self._engine.describe(rec, failure.error)
             await self._complain(rec, "export", info)
             return None
-        if handoff is None:
-            return None
+
+    async def _row(self, rec: Record, handoff: Handoff) -> Row | None:
+        """The row ``handoff`` is written as; None (said once) when it holds a config secret."""
         text = json.dumps(handoff.data, sort_keys=True, separators=(",", ":"))
         if _holds_secret(text, secret_values(rec.config)):
             await self._complain(

@@ -143,6 +143,7 @@ class Runtime:
         )
         self._monitor = LoopMonitor(self.bus, lambda: self._engine.settings, self._owner_of)
         self._persistence = Persistence(self._engine)
+        self._engine.keep_state = self._persistence.keep
 
     def __repr__(self) -> str:
         active = len(self._engine.records.in_state(S.ACTIVE))

@@ -629,7 +629,10 @@ class StateSaved(Event):
         default_factory=list, description="The plugins whose state changed and was written."
     )
     reason: str = Field(
-        description="'commit' (a reload committed), 'period', 'stop' or 'manual' (asked for)."
+        description=(
+            "'commit' (a reload committed), 'period', 'stop' (the runtime, or a plugin while "
+            "the runtime runs, stopped) or 'manual' (asked for)."
+        )
     )
     duration_ms: Milliseconds = Field(
         default=0.0, description="From asking the plugins for their state to the commit."

@@ -82,7 +82,16 @@ class Engine:
     Callers hold `lock` around every change, so that one change runs at a time.
     """
 
-    __slots__ = ("abandoned", "bus", "importer", "lock", "records", "restored", "settings")
+    __slots__ = (
+        "abandoned",
+        "bus",
+        "importer",
+        "keep_state",
+        "lock",
+        "records",
+        "restored",
+        "settings",
+    )
 
     def __init__(self, bus: Bus, settings: Settings) -> None:
         self.bus = bus
@@ -94,9 +103,13 @@ class Engine:
         self.importer = Importer()
         #: Hooks that ignored cancellation past their limit, left running (named in errors).
         self.abandoned: set[asyncio.Task[Any]] = set()
-        #: State saved by an earlier run, by plugin: each plugin gets its own when it first
-        #: starts, through the hand-off (and its migration) a reload uses.
+        #: State saved by an earlier run, or taken as a plugin stopped while the runtime ran,
+        #: by plugin: each plugin gets its own when it next starts, through the hand-off (and
+        #: its migration) a reload uses.
         self.restored: dict[str, Handoff] = {}
+        #: Takes the state of a plugin stopped while the runtime runs (disabled, unloaded, or
+        #: stopped with a dependency), before its teardown (the runtime sets it).
+        self.keep_state: Callable[[Record], Awaitable[None]] | None = None
 
     def plugin(self, name: str) -> Plugin:
         """The running instance of plugin ``name``.
@@ -365,11 +378,13 @@ class Engine:
         The delivery under way to the plugin finishes first (cancelled past the quiesce limit);
         what still waits in its mailbox is dropped with its subscriptions. ``before_down`` runs
         then, with nothing delivered to the plugin any more, before its teardown (the runtime
-        takes its last state there).
+        takes its last state there); without one, `keep_state` does.
         """
         await self.transition(rec, S.STOPPING, reason)
         await self.bus.pause(rec.name, self.settings.quiesce_timeout_s)
         try:
+            if before_down is None:
+                before_down = self.keep_state
             if before_down is not None:
                 await before_down(rec)
             error = await self.bring_down(rec)

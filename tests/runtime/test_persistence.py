@@ -395,3 +395,64 @@ async def test_a_write_waiting_on_the_disk_never_holds_the_loop(hotbus: Harness,
     saved = await hotbus.wait_for(StateSaved, timeout=TIMEOUT)
     assert max(lags) < 0.1
     assert (saved.plugins, rows(db)) == (["tally"], [("tally", 1, '{"total":3}')])
+
+
+# -- a plugin stopped while the runtime runs ---------------------------------------------------
+
+BASE = """
+from hotbus import Plugin
+
+
+class Base(Plugin):
+    name = "base"
+    version = "1.0.0"
+"""
+
+
+async def test_a_disabled_plugin_comes_back_with_its_state(hotbus: Harness) -> None:
+    hotbus.plugins.write("tally.py", tally())
+    runtime = await hotbus.start(persist_state=False)
+    await add(runtime, 6)
+    await runtime.disable("tally")
+    await runtime.enable("tally")
+    assert total(runtime) == 6
+
+
+async def test_the_state_of_a_disabled_plugin_is_written_at_once(hotbus: Harness, db: Path) -> None:
+    hotbus.plugins.write("tally.py", tally())
+    runtime = await hotbus.start(state_db=db, state_save_interval_s=3600)
+    await add(runtime, 4)
+    with runtime.bus.record(StateSaved) as saved:
+        await runtime.disable("tally")
+        await runtime.idle()
+    assert [(e.reason, e.plugins) for e in saved if isinstance(e, StateSaved)] == [
+        ("stop", ["tally"])
+    ]
+    assert rows(db) == [("tally", 1, '{"total":4}')]
+    assert total(await restart(hotbus, state_db=db)) == 4  # disabled, then the process stopped
+
+
+async def test_a_dependent_stopped_with_its_dependency_comes_back_with_its_state(
+    hotbus: Harness,
+) -> None:
+    hotbus.plugins.write("base.py", BASE)
+    needs_base = '    version = "1.0.1"\n    requires = ("base",)'
+    hotbus.plugins.write("tally.py", tally().replace('    version = "1.0.1"', needs_base))
+    runtime = await hotbus.start(persist_state=False)
+    await add(runtime, 9)
+    await runtime.disable("base")
+    assert {row.name: row.state for row in runtime.status()}["tally"] is PluginState.BLOCKED
+    await runtime.enable("base")
+    assert total(runtime) == 9
+
+
+async def test_an_unloaded_plugin_that_comes_back_has_its_state(hotbus: Harness) -> None:
+    hotbus.plugins.write("tally.py", tally())
+    runtime = await hotbus.start(persist_state=False)
+    await add(runtime, 3)
+    hotbus.plugins.delete("tally.py")
+    await hotbus.wait_for(ReloadCommitted, timeout=TIMEOUT)
+    await hotbus.plugins.save("tally.py", tally(), "atomic")
+    await hotbus.wait_for(ReloadCommitted, timeout=TIMEOUT)
+    await runtime.idle()
+    assert total(runtime) == 3
