@@ -164,7 +164,27 @@ def _changes() -> list[type[FileSystemEvent]]:
 def _native_observer() -> BaseObserver:
     from watchdog.observers import Observer
 
+    _no_burst_coalescing()
     return Observer()
+
+
+@functools.cache
+def _no_burst_coalescing() -> None:
+    """Hand each inotify read to watchdog's dispatcher at once.
+
+    watchdog 7 holds a read that follows another within 1 ms for up to 1 ms more, to gather a
+    burst (fewer wake-ups of its dispatcher thread on a large tree). Every save is such a
+    burst (a write, then a close; or a create, a write, a close and a rename), so each one
+    reached the loop about 0.7 ms late, which the write window does not absorb: it counts from
+    the hand-over. Plugin directories are small, and the write window gathers bursts anyway.
+    Versions without the setting are left as they are.
+    """
+    try:
+        from watchdog.observers import inotify_c
+    except (ImportError, OSError):  # not Linux: no inotify
+        return
+    if hasattr(inotify_c, "_COALESCE_BURST_GAP_S"):
+        inotify_c._COALESCE_BURST_GAP_S = 0.0
 
 
 def _polling_observer() -> BaseObserver:
