@@ -603,22 +603,41 @@ class SaveSample:
     handed_over_ms: float
 
 
-async def timed_save(bench: Bench, saver: Saver, pinger: Pinger, style: SaveStyle) -> SaveSample:
-    """Have the saver save new content ``style``-wise; wait for the commit and for the first
-    answer of the new code."""
-    probe = bench.probe
-    outcome = probe.expect()
-    source = bench.next_source()
-    answer = pinger.until(str(bench.value))
+async def saved_and_answered(
+    bench: Bench,
+    saver: Saver,
+    pinger: Pinger,
+    save: tuple[str, str, SaveStyle],
+    late: str,
+) -> tuple[float, float, Event, float]:
+    """Have the saver save ``save`` (source, the answer it gives, style); wait for the reload's
+    outcome and for that answer. When the save was made, when the outcome arrived, the
+    outcome, and when the answer arrived (``now``); `BenchError` ``late`` past the limits."""
+    source, answer_text, style = save
+    outcome = bench.probe.expect()
+    answer = pinger.until(answer_text)
     saved = await saver.save(source, style)
     try:
         arrived, event = await asyncio.wait_for(outcome, COMMIT_TIMEOUT_S)
         answered = await asyncio.wait_for(answer, REPLY_TIMEOUT_S)
     except TimeoutError:
-        raise BenchError(
-            f"a {style} save did not commit and answer within {COMMIT_TIMEOUT_S:g} s "
-            f"(observer {bench.runtime.observer or 'stopped'})"
-        ) from None
+        raise BenchError(late) from None
+    return saved, arrived, event, answered
+
+
+async def timed_save(bench: Bench, saver: Saver, pinger: Pinger, style: SaveStyle) -> SaveSample:
+    """Have the saver save new content ``style``-wise; wait for the commit and for the first
+    answer of the new code."""
+    probe = bench.probe
+    source = bench.next_source()
+    saved, arrived, event, answered = await saved_and_answered(
+        bench,
+        saver,
+        pinger,
+        (source, str(bench.value), style),
+        f"a {style} save did not commit and answer within {COMMIT_TIMEOUT_S:g} s "
+        f"(observer {bench.runtime.observer or 'stopped'})",
+    )
     committed = bench.versions.commit(event)
     marks = [saved, probe.raw, probe.settled, probe.requested, probe.planned, arrived]
     if not all(math.isfinite(m) for m in marks):
@@ -697,19 +716,14 @@ async def timed_patch(
     bench: Bench, saver: Saver, pinger: Pinger, style: SaveStyle, serial: int
 ) -> PatchSample:
     """Have the saver save a body-only edit ``style``-wise; wait for the patch and the answer."""
-    probe = bench.probe
-    outcome = probe.expect()
     body = f"-p{serial}"
-    source = plugin_source(bench.value, body=body)
-    answer = pinger.until(f"{bench.value}{body}")
-    saved = await saver.save(source, style)
-    try:
-        arrived, event = await asyncio.wait_for(outcome, COMMIT_TIMEOUT_S)
-        answered = await asyncio.wait_for(answer, REPLY_TIMEOUT_S)
-    except TimeoutError:
-        raise BenchError(
-            f"a {style} body-only save was not patched and answered within {COMMIT_TIMEOUT_S:g} s"
-        ) from None
+    saved, arrived, event, answered = await saved_and_answered(
+        bench,
+        saver,
+        pinger,
+        (plugin_source(bench.value, body=body), f"{bench.value}{body}", style),
+        f"a {style} body-only save was not patched and answered within {COMMIT_TIMEOUT_S:g} s",
+    )
     if not isinstance(event, ReloadPatched) or event.restored:
         raise BenchError(f"a body-only save was not patched: {event.model_dump_json()}")
     if event.functions != ["BenchCounter.answer"]:
