@@ -127,7 +127,7 @@ class Runtime:
             delete_window_ms=settings.delete_window_ms,
             max_wait_windows=settings.max_wait_windows,
             interesting=self._interesting,
-            written=self._engine.importer.precompile,  # compiled while it settles
+            written=self._stage_ahead,  # loaded while it settles
         )
         self._scheduler = Scheduler(
             self._engine, self.id, self._files_settled, self._leaks, self._debouncer.staged
@@ -395,6 +395,19 @@ class Runtime:
         )
         if await self._debouncer.quiet(limit):
             await asyncio.sleep(0)  # the settled files' events reach the reloader and planner
+
+    def _stage_ahead(self, path: Path) -> None:
+        """A write to ``path`` completed a save: load the plugins that own it while it settles
+        (their reload takes those loads if the files are unchanged by then)."""
+        engine = self._engine
+        importer, limit = engine.importer, engine.settings.import_timeout_s
+        staged = False
+        for name in engine.records.owners(path) if engine.settings.stage_ahead else ():
+            rec = engine.records.get(name)
+            if rec.state is not S.UNLOADED and rec.source.path is not None:
+                staged = importer.stage_ahead(rec.source, path, limit) or staged
+        if not staged:
+            importer.precompile(path)  # no plugin's own, or one is staged ahead already
 
     def _interesting(self, path: Path) -> bool:
         return path.suffix == ".py" or path == self.settings.config_file

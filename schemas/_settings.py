@@ -88,6 +88,13 @@ class Settings(BaseModel):
             "(no teardown, no setup); anything else takes the full transaction."
         ),
     )
+    stage_ahead: bool = Field(
+        default=True,
+        description=(
+            "Load a save while it settles (its module code runs then); its reload takes that "
+            "load if the files it read are unchanged. Off: module code runs once it settled."
+        ),
+    )
     leak_check: bool = Field(
         default=True, description="Check that unloaded versions are collected."
     )

@@ -51,6 +51,7 @@ LIVE_SETTINGS: Final = frozenset(
         "stall_limit_s",
         "stop_timeout_s",
         "hot_patch",
+        "stage_ahead",
         "state_save_interval_s",
         "admins",
         "command_rate_per_min",

@@ -188,9 +188,11 @@ class Engine:
     async def load_all(self, records: Iterable[Record]) -> None:
         """`load` each of ``records``, their module code submitted to the loader at once."""
         records = list(records)
-        jobs = self.importer.submit(rec.source for rec in records)
+        jobs: list[Job] = []
         try:
-            await self.importer.wait(jobs, self.settings.import_timeout_s)
+            jobs = await self.importer.stage(
+                [rec.source for rec in records], self.settings.import_timeout_s
+            )
             for rec, job in zip(records, jobs, strict=True):
                 await self.load(rec, job)
         finally:

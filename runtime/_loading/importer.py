@@ -10,8 +10,13 @@ failure at phase import, naming the file and line it was running. A thread stuck
 (``time.sleep(60)``) sees the interruption only when the call returns: it is abandoned, a new
 loader thread takes the next loads, and the abandoned one purges its generation when it ends.
 
-While no load waits, the loader thread compiles files ahead of their loads (`precompile`): a
-save is compiled while it settles, never executed.
+A save is loaded while it settles (`stage_ahead`): the write that completes it queues a load
+of the plugin it belongs to, and the reload it sets off takes that load, once done, if every file
+the load read still holds the bytes it read; else it loads anew. At most one such load per plugin
+waits to be taken, so a plugin whose module code writes its own file runs once more per reload,
+not in a loop; one that is never taken is discarded after the import time limit (a load still
+running then is stopped as any other). Where no plugin owns the file, it is only compiled ahead
+(`precompile`) while no load waits.
 """
 
 from __future__ import annotations
@@ -33,6 +38,7 @@ from hotbus.runtime._loading.interrupt import (
     stack_of,
 )
 from hotbus.runtime._loading.loader import Loaded, PluginSource, load, precompile
+from hotbus.runtime._loading.paths import hash_file
 from hotbus.runtime._loading.phase_error import PhaseError
 from hotbus.schemas import Phase, PluginInterrupted
 
@@ -59,13 +65,16 @@ class Job:
         "claimed",
         "done",
         "error",
+        "expiry",
         "interrupted",
         "seen",
         "source",
         "started",
         "state",
         "thread_id",
+        "untaken",
         "value",
+        "written",
     )
 
     def __init__(self, source: PluginSource) -> None:
@@ -84,6 +93,11 @@ class Job:
         self.interrupted = False
         #: The content hash of every file the load read (complete once it is done).
         self.seen: dict[Path, str] = {}
+        #: For a load staged ahead (`Importer.stage_ahead`): the file whose write queued it.
+        self.written: Path | None = None
+        #: Staged ahead and not taken yet; `expiry` discards it if it stays so.
+        self.untaken = False
+        self.expiry: asyncio.TimerHandle | None = None
 
     def __repr__(self) -> str:
         state = ("queued", "running", "done")[self.state]
@@ -111,7 +125,16 @@ async def _pause(job: Job, timeout: float) -> float:
 class Importer:
     """Runs `load` for plugin sources on a loader thread, one at a time, in submission order."""
 
-    __slots__ = ("_ahead", "_jobs", "_lock", "_thread", "_work_ready", "abandoned")
+    __slots__ = (
+        "_ahead",
+        "_jobs",
+        "_lock",
+        "_ready",
+        "_stoppers",
+        "_thread",
+        "_work_ready",
+        "abandoned",
+    )
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
@@ -119,6 +142,10 @@ class Importer:
         self._jobs: deque[Job] = deque()
         #: Files to compile ahead of their loads, in order (a dict as an ordered set).
         self._ahead: dict[Path, None] = {}
+        #: Loads staged ahead and not taken yet, by source key (touched on the loop only).
+        self._ready: dict[str, Job] = {}
+        #: Loads staged ahead that outlived their time limit untaken, and the task stopping each.
+        self._stoppers: dict[Job, asyncio.Task[None]] = {}
         self._thread: threading.Thread | None = None
         #: Names of loader threads left behind in a call that could not be interrupted.
         self.abandoned: list[str] = []
@@ -131,11 +158,94 @@ class Importer:
     def submit(self, sources: Iterable[PluginSource]) -> list[Job]:
         """Queue a load of each of ``sources``; returns their jobs, in order."""
         jobs = [Job(source) for source in sources]
+        self._queue(jobs)
+        return jobs
+
+    def _queue(self, jobs: Sequence[Job]) -> None:
         with self._lock:
             self._jobs.extend(jobs)
             if self._thread is None:
                 self._start_thread()
             self._work_ready.notify()
+
+    def stage_ahead(self, source: PluginSource, written: Path, limit: float) -> bool:
+        """Load ``source`` now, ahead of the reload that a completed write to ``written`` (its
+        file, or a helper it imports) sets off once it settles (see `stage`). Returns whether
+        a load was queued: not when one staged ahead for ``source`` waits to be taken already.
+        On the loop's thread.
+        """
+        if source.key in self._ready:
+            return False
+        job = Job(source)
+        job.written, job.untaken = written, True
+        job.expiry = asyncio.get_running_loop().call_later(limit, self._expire, job, limit)
+        self._ready[source.key] = job
+        self._queue([job])
+        return True
+
+    def _expire(self, job: Job, limit: float) -> None:
+        """``job`` was staged ahead ``limit`` seconds ago and no reload took it: discard it,
+        stopping it first if it still runs (module code that never returns)."""
+        if not job.untaken:
+            return
+        job.untaken, job.expiry = False, None
+        if self._ready.get(job.source.key) is job:
+            del self._ready[job.source.key]
+        with self._lock:
+            running = job.state == _RUNNING
+        if not running:
+            self.discard([job])
+            return
+        task = asyncio.get_running_loop().create_task(
+            self._stop_untaken(job, limit), name="hotbus-loader-stop"
+        )
+        self._stoppers[job] = task
+        task.add_done_callback(lambda _: self._stoppers.pop(job, None))
+
+    async def _stop_untaken(self, job: Job, limit: float) -> None:
+        try:
+            await self._stop(job, limit)
+        finally:
+            self.discard([job])
+
+    def _take(self, sources: Iterable[PluginSource]) -> list[Job]:
+        """A job for each of ``sources``: the load staged ahead for it, else a new one."""
+        jobs: list[Job] = []
+        fresh: list[Job] = []
+        for source in sources:
+            job = self._ready.pop(source.key, None)
+            if job is None or job.claimed:
+                job = Job(source)
+                fresh.append(job)
+            else:
+                job.untaken = False
+                if job.expiry is not None:
+                    job.expiry.cancel()
+                    job.expiry = None
+            jobs.append(job)
+        self._queue(fresh)
+        return jobs
+
+    async def stage(self, sources: Sequence[PluginSource], limit: float) -> list[Job]:
+        """Load each of ``sources`` (as `submit` and `wait`); returns their jobs, done, in
+        order. A load staged ahead for a source (`stage_ahead`) is taken instead of a new one
+        if every file it read still holds what it read; else the source loads anew. Jobs are
+        discarded if this is interrupted; else their results are the caller's to take
+        (`result`) or `discard`.
+        """
+        jobs = self._take(sources)
+        try:
+            await self.wait(jobs, limit)
+            stale = [i for i, job in enumerate(jobs) if job.written and not _unchanged(job)]
+            if stale:
+                self.discard([jobs[i] for i in stale])
+                again = self.submit(jobs[i].source for i in stale)
+                for i, job in zip(stale, again, strict=True):
+                    jobs[i] = job
+                await self.wait(again, limit)
+        except BaseException:
+            self.discard(jobs)
+            raise
         return jobs
 
     def precompile(self, path: Path) -> None:
@@ -228,10 +338,31 @@ class Importer:
                 )
             self._jobs.clear()
             self._ahead.clear()
+            untaken = list(self._ready.values())
+            self._ready.clear()
             self._thread = None
             self._work_ready.notify_all()
         for job in dropped:
             job.done.set()
+        for job in untaken:
+            job.untaken = False
+            if job.expiry is not None:
+                job.expiry.cancel()
+                job.expiry = None
+        # Loads staged ahead that still run would keep their thread busy after the runtime
+        # stopped (module code that never returns): stopped now, where that is safe.
+        running = [*untaken, *self._stoppers]
+        for task in self._stoppers.values():
+            task.cancel()
+        self._stoppers.clear()
+        self.discard(untaken)
+        for job in running:
+            stopper = PluginInterrupted.bound(job.source.name, "the runtime stopped first")
+            safe = may_interrupt(job.thread_id) if job.thread_id else False
+            with self._lock:
+                if safe and job.state == _RUNNING and not job.interrupted:
+                    interrupt(job.thread_id, stopper)
+                    job.interrupted = True
 
     async def _stop(self, job: Job, limit: float) -> None:
         """``job`` ran past ``limit``: interrupt it; if it does not come back, abandon it (it is
@@ -320,6 +451,8 @@ class Importer:
         error: PhaseError | None = None
         try:
             try:
+                if job.written is not None:  # its shape too, which a hot patch compares
+                    precompile(job.written)
                 value = load(job.source, job.seen)
             except PhaseError as failed:
                 error = failed
@@ -350,3 +483,8 @@ class Importer:
         if late is not None:
             late.release()
         return interrupted
+
+
+def _unchanged(job: Job) -> bool:
+    """Whether every file ``job``'s load read still holds the bytes it read."""
+    return bool(job.seen) and all(hash_file(path) == digest for path, digest in job.seen.items())

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import fnmatch
+import hashlib
 import re
 import traceback
 from collections.abc import Iterable
@@ -13,6 +14,7 @@ __all__ = [
     "IGNORED_DIRS",
     "IGNORED_NAMES",
     "files_in_traceback",
+    "hash_file",
     "is_data",
     "is_ignored",
     "unreadable",
@@ -84,3 +86,11 @@ def files_in_traceback(error: BaseException, roots: Iterable[str | Path]) -> set
         if path.is_absolute() and any(path.is_relative_to(root) for root in resolved):
             files.add(path)
     return files
+
+
+def hash_file(path: Path) -> str | None:
+    """The content hash of ``path``, or None if it cannot be read (missing, a directory)."""
+    try:
+        return hashlib.sha256(path.read_bytes()).hexdigest()
+    except OSError:
+        return None

@@ -38,7 +38,7 @@ from typing import Final, final
 
 from hotbus.bus import Bus
 from hotbus.runtime._listener import Listener
-from hotbus.runtime._loading.paths import is_ignored, unreadable
+from hotbus.runtime._loading.paths import hash_file, is_ignored, unreadable
 from hotbus.schemas import (
     ErrorInfo,
     FileChanged,
@@ -49,15 +49,6 @@ from hotbus.schemas import (
 )
 
 __all__ = ["Debouncer", "hash_file"]
-
-
-def hash_file(path: Path) -> str | None:
-    """The content hash of ``path``, or None if it cannot be read (missing, a directory)."""
-    try:
-        return hashlib.sha256(path.read_bytes()).hexdigest()
-    except OSError:
-        return None
-
 
 _EMPTY = hashlib.sha256(b"").hexdigest()
 #: The loop's timers wake in whole milliseconds, rounded up: a path settles when its deadline

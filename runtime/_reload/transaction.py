@@ -202,14 +202,17 @@ class Transaction:
     async def _stage(self) -> None:
         """Execute every member's source anew and validate it; touch nothing running.
 
-        The members' module code runs on the loader thread (submitted at once), each under
+        The members' module code runs on the loader thread (submitted at once; a load staged
+        ahead while the save settled is taken if its files are unchanged), each under
         ``import_timeout_s``: the loop, and every plugin, serves meanwhile. A member that fails
         keeps its failure (`Member.failure`); the others are staged regardless.
         """
         engine = self.engine
-        jobs = engine.importer.submit(m.rec.source for m in self.members)
+        jobs: list[Job] = []
         try:
-            await engine.importer.wait(jobs, engine.settings.import_timeout_s)
+            jobs = await engine.importer.stage(
+                [m.rec.source for m in self.members], engine.settings.import_timeout_s
+            )
             for member, job in zip(self.members, jobs, strict=True):
                 try:
                     await self._stage_one(member, job)

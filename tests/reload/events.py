@@ -14,6 +14,7 @@ from hotbus import Event
 
 __all__ = [
     "CALLS",
+    "EXECUTED",
     "FAULTS",
     "GATES",
     "HANDLED",
@@ -73,6 +74,8 @@ KEPT: list[Any] = []
 FAULTS: set[str] = set()
 #: Lifecycle hooks plugins ran ("setup", "teardown"...), in order.
 CALLS: list[str] = []
+#: Module code executions plugin files recorded: (label, ``time.time()``), in order.
+EXECUTED: list[tuple[str, float]] = []
 #: Gates a test opens to let a plugin's handler in flight go on, by name.
 GATES: dict[str, asyncio.Event] = {}
 
@@ -83,4 +86,5 @@ def reset() -> None:
     KEPT.clear()
     FAULTS.clear()
     CALLS.clear()
+    EXECUTED.clear()
     GATES.clear()
