@@ -348,6 +348,9 @@ class Model:
     #: The last version that served, per plugin whose file exists (across blocked spells).
     last_served: dict[str, Running] = field(default_factory=dict)
     counts: dict[str, int] = field(default_factory=dict)
+    #: Per plugin that stopped serving (deleted, blocked), its count then and the version that
+    #: served: the runtime keeps that state for when it serves again.
+    kept: dict[str, tuple[int, Running]] = field(default_factory=dict)
     #: Per plugin, what this step saved (a save-all or a quick succession sees them all).
     saved: dict[str, list[Version]] = field(default_factory=dict)
     saved_helpers: list[HelperVersion] = field(default_factory=list)
@@ -880,15 +883,25 @@ class OnDisk(RuleBasedStateMachine):
         """Check the ping count of ``name`` (serving ``running`` now, ``previous`` before)."""
         counts = self.model.counts
         if running is None or answer is None:
+            if previous is not None and counts.get(name):
+                self.model.kept[name] = (counts[name], previous)
             counts[name] = 0
             return running
         expected = counts.get(name, 0) + 1
+        kept = self.model.kept.pop(name, None) if previous is None else None
+        if kept is not None and kept[1].version.schema == running.version.schema:
+            # It stopped serving and serves again: the state it gave as it stopped comes back
+            # (or none, if that version could not export it).
+            expected, previous = kept[0] + 1, kept[1]
+            lost = previous.version.kind == "export_error"
+        else:
+            lost = False
         # Fresh when it served nothing before; discarded when the schema changed (there is
         # no migration); perhaps lost when the replaced version could not export it, when one
         # of several quick saves changed the schema and the next changed it back, or when one
         # of them (which may have run in between) could not export it.
         must_reset = previous is None or previous.version.schema != running.version.schema
-        may_reset = must_reset
+        may_reset = must_reset or lost
         if previous is not None:
             saved = self.model.saved.get(name, [])
             schemas = {v.schema for v in saved}
