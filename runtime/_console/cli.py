@@ -56,6 +56,7 @@ SETTINGS: Final = (
     "stop_timeout_s",
     "entry_points",
     "hot_patch",
+    "stage_ahead",
     "leak_check",
     "persist_state",
     "state_db",
@@ -167,6 +168,12 @@ def _parser() -> _Parser:
         action="store_true",
         help="reload every save in full, even one that changes only function bodies (setting "
         "hot_patch = false)",
+    )
+    run.add_argument(
+        "--no-stage-ahead",
+        action="store_true",
+        help="run a save's module code only once its file settled, not while it settles "
+        "(setting stage_ahead = false)",
     )
     run.add_argument(
         "--state-db",

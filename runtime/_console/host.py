@@ -375,6 +375,7 @@ async def _run(
         debounce_ms=options.debounce,
         watch=False if options.no_watch else None,
         hot_patch=False if options.no_hot_patch else None,
+        stage_ahead=False if options.no_stage_ahead else None,
         state_db=options.state_db,
         persist_state=False if options.no_state_db else (True if options.state_db else None),
         irc=options.irc,
