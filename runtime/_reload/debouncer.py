@@ -21,8 +21,9 @@ milliseconds, rounded up: the settle timer is set half a millisecond early, so t
 settles within half a millisecond of its deadline either way instead of up to one late.
 
 A write that completes a save (a "closed" event, or a file moved onto the path) is handed to
-``written`` at once, so that the window can be used for work that runs no plugin code (the
-runtime compiles the file ahead of its reload).
+``written`` at once, so that the window can be used for the reload's own work (the runtime
+loads the file's plugins then, on its loader thread, and their reload takes those loads if the
+files are unchanged by then).
 """
 
 from __future__ import annotations
