@@ -53,6 +53,7 @@ class ChatHost:
 
     __slots__ = (
         "_admin",
+        "_commands",
         "_listeners",
         "_origins",
         "_runtime",
@@ -68,6 +69,8 @@ class ChatHost:
         self._admin = AdminCommands(runtime, lambda: runtime.settings)
         self._origins: OrderedDict[UUID, _Origin] = OrderedDict()
         self._tasks: set[asyncio.Task[None]] = set()
+        #: The admin commands under way, by the transport they were said on.
+        self._commands: dict[str, set[asyncio.Task[None]]] = {}
         self._unroutable: set[str] = set()
         bus = runtime.bus
         self._listeners = (
@@ -148,6 +151,17 @@ class ChatHost:
             task = asyncio.get_running_loop().create_task(self._command(message))
             self._tasks.add(task)
             task.add_done_callback(self._tasks.discard)
+            under_way = self._commands.setdefault(message.transport, set())
+            under_way.add(task)
+            task.add_done_callback(under_way.discard)
+
+    async def commands_done(self, transport: str) -> None:
+        """Wait until every admin command said on ``transport`` so far has been carried out
+        (one still on its way to the bus included), so that what is said next on it sees
+        their effect: a transport reading a script of lines calls this before each line."""
+        await self._runtime.bus.flush()
+        while under_way := self._commands.get(transport):
+            await asyncio.wait(set(under_way))
 
     async def _command(self, message: ChatMessage) -> None:
         answer = await self._admin.answer(message)

@@ -18,6 +18,7 @@ import signal
 import threading
 from collections.abc import Callable, Coroutine, Iterator
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from typing import IO, Any, Final, final
 
@@ -346,7 +347,9 @@ async def _serve_chat(
     transports: list[Transport] = [] if irc is None else [irc]
     if irc is None or _is_tty(io.source):
         transports.append(console)
-    async with ChatHost(runtime, transports) as chat:
+    chat = ChatHost(runtime, transports)
+    console.ready = partial(chat.commands_done, console.name)
+    async with chat:
         if console.name in chat.served:
             await chat.served[console.name]
         else:  # IRC alone: until a stop is asked for

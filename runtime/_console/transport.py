@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Final, final
 
 from hotbus.bus import Bus
@@ -24,7 +24,7 @@ class ConsoleTransport:
     seconds to come), or once ``stop`` is set or `close` is called.
     """
 
-    __slots__ = ("_closing", "_drain_s", "_lines", "_print", "_stop", "_user")
+    __slots__ = ("_closing", "_drain_s", "_lines", "_print", "_stop", "_user", "ready")
 
     name = CONSOLE
 
@@ -42,6 +42,10 @@ class ConsoleTransport:
         self._drain_s = drain_s
         self._print = print_line
         self._closing = asyncio.Event()
+        #: Awaited before each line is published, if set: `ChatHost.commands_done`, so that a
+        #: line said after an admin command (piped: ``!hotbus enable quotes`` then
+        #: ``!quotes``) reaches the plugins once the command was carried out.
+        self.ready: Callable[[], Awaitable[None]] | None = None
 
     def __repr__(self) -> str:
         return f"<hotbus ConsoleTransport user={self._user!r}>"
@@ -74,8 +78,15 @@ class ConsoleTransport:
                     joining.cancel()
                     return
                 text = line.rstrip("\r\n")
-                if text.strip():
-                    bus.publish_nowait(ChatMessage(user=self._user, text=text, transport=CONSOLE))
+                if not text.strip():
+                    continue
+                if self.ready is not None:
+                    ready = asyncio.ensure_future(self.ready())
+                    await asyncio.wait({ready, stopping}, return_when=asyncio.FIRST_COMPLETED)
+                    if stopping.done():
+                        ready.cancel()
+                        return
+                bus.publish_nowait(ChatMessage(user=self._user, text=text, transport=CONSOLE))
         finally:
             stopping.cancel()
 
