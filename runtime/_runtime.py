@@ -397,17 +397,24 @@ class Runtime:
             await asyncio.sleep(0)  # the settled files' events reach the reloader and planner
 
     def _stage_ahead(self, path: Path) -> None:
-        """A write to ``path`` completed a save: load the plugins that own it while it settles
-        (their reload takes those loads if the files are unchanged by then)."""
+        """A write to ``path`` completed a save: load the plugins that own it, or the new
+        plugin it is, while it settles (their reload takes those loads if the files are
+        unchanged by then)."""
         engine = self._engine
         importer, limit = engine.importer, engine.settings.import_timeout_s
         staged = False
-        for name in engine.records.owners(path) if engine.settings.stage_ahead else ():
-            rec = engine.records.get(name)
-            if rec.state is not S.UNLOADED and rec.source.path is not None:
-                staged = importer.stage_ahead(rec.source, path, limit) or staged
+        if engine.settings.stage_ahead:
+            owners = engine.records.owners(path)
+            for name in owners:
+                rec = engine.records.get(name)
+                if rec.state is not S.UNLOADED and rec.source.path is not None:
+                    staged = importer.stage_ahead(rec.source, path, limit) or staged
+            candidate = None if owners else self._reloader.source_path(path)
+            source = source_for(candidate) if candidate is not None else None
+            if source is not None:  # as the load its settling asks for will find it
+                staged = importer.stage_ahead(source, path, limit)
         if not staged:
-            importer.precompile(path)  # no plugin's own, or one is staged ahead already
+            importer.precompile(path)  # a helper of none, or one is staged ahead already
 
     def _interesting(self, path: Path) -> bool:
         return path.suffix == ".py" or path == self.settings.config_file

@@ -103,7 +103,7 @@ class Reloader:
                 ReloadRequested(plugin=name, action=action, reason=ReloadReason.FILE, paths=[path])
             )
         if not owners and event.outcome is not SettleOutcome.DELETED:
-            candidate = self._source_path(path)
+            candidate = self.source_path(path)
             if candidate is not None:
                 # By the path in the plugin directory, a symlink's own (as discovery does):
                 # the watcher reports edits to a symlinked plugin's target by that path.
@@ -133,7 +133,7 @@ class Reloader:
             files.add(rec.source.main_file)
         return sorted(files)
 
-    def _source_path(self, path: Path) -> Path | None:
+    def source_path(self, path: Path) -> Path | None:
         """The plugin source a new file may be: a top-level module or a package's __init__."""
         for directory in self._engine.settings.plugin_dirs:
             root = Path(directory).resolve()

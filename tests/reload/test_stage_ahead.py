@@ -131,3 +131,19 @@ async def test_with_stage_ahead_off_module_code_runs_only_once_the_save_settled(
     await hotbus.wait_for(ReloadCommitted, committed("p", 2), timeout=TIMEOUT)
     assert await executed("v2") > settled.timestamp.timestamp()
     assert (labels(), await values(runtime)) == (["v1", "v2"], [2])
+
+
+async def test_a_new_plugin_file_is_loaded_while_it_settles(
+    plugin_dir: PluginDir, hotbus: Harness
+) -> None:
+    plugin_dir.write("p.py", recording(1, "v1"))
+    runtime = await hotbus.start(debounce_ms=WINDOW_MS)
+    path = (plugin_dir.path / "q.py").resolve()
+    plugin_dir.write("q.py", plugin_source(7, name="q", header=RECORDS_NEW))
+    settled = await hotbus.wait_for(FileSettled, lambda e: e.path == path, timeout=TIMEOUT)
+    await hotbus.wait_for(ReloadCommitted, committed("q", 7), timeout=TIMEOUT)
+    assert await executed("new") < settled.timestamp.timestamp()
+    assert (labels(), await values(runtime, "q")) == (["v1", "new"], [7])
+
+
+RECORDS_NEW = "import time\nevents.EXECUTED.append(('new', time.time()))"
