@@ -8,6 +8,7 @@ save can land inside it. Plugin files record each execution of their module code
 
 from __future__ import annotations
 
+import pytest
 from hotbus.runtime._loading.loader import owner_generations
 from hotbus.schemas import FileSettled, PluginFailed, ReloadCommitted, ReloadRejected
 from hotbus.testing import Harness, PluginDir
@@ -47,16 +48,18 @@ async def executed(label: str) -> float:
     return next(when for found, when in events.EXECUTED if found == label)
 
 
+@pytest.mark.parametrize("stage_ahead", [True, False], ids=["ahead", "off"])
 async def test_a_save_is_loaded_while_it_settles_and_its_reload_takes_that_load(
-    plugin_dir: PluginDir, hotbus: Harness
+    plugin_dir: PluginDir, hotbus: Harness, stage_ahead: bool
 ) -> None:
     plugin_dir.write("p.py", recording(1, "v1"))
-    runtime = await hotbus.start(debounce_ms=WINDOW_MS)
+    runtime = await hotbus.start(debounce_ms=WINDOW_MS, stage_ahead=stage_ahead)
     path = (plugin_dir.path / "p.py").resolve()
     await plugin_dir.save("p.py", recording(2, "v2"))
     settled = await hotbus.wait_for(FileSettled, lambda e: e.path == path, timeout=TIMEOUT)
     await hotbus.wait_for(ReloadCommitted, committed("p", 2), timeout=TIMEOUT)
-    assert await executed("v2") < settled.timestamp.timestamp()
+    # Loaded while it settled, or (setting stage_ahead = false) only once it settled.
+    assert (await executed("v2") < settled.timestamp.timestamp()) is stage_ahead
     assert (labels(), await values(runtime)) == (["v1", "v2"], [2])
 
 
@@ -118,19 +121,6 @@ async def test_a_load_ahead_that_hangs_and_is_never_taken_is_stopped_and_stalls_
 def generations(source: str) -> list[str]:
     """The packages of the live generations loading plugin source ``source``."""
     return [name for name, g in owner_generations().items() if g.source == source]
-
-
-async def test_with_stage_ahead_off_module_code_runs_only_once_the_save_settled(
-    plugin_dir: PluginDir, hotbus: Harness
-) -> None:
-    plugin_dir.write("p.py", recording(1, "v1"))
-    runtime = await hotbus.start(debounce_ms=WINDOW_MS, stage_ahead=False)
-    path = (plugin_dir.path / "p.py").resolve()
-    await plugin_dir.save("p.py", recording(2, "v2"))
-    settled = await hotbus.wait_for(FileSettled, lambda e: e.path == path, timeout=TIMEOUT)
-    await hotbus.wait_for(ReloadCommitted, committed("p", 2), timeout=TIMEOUT)
-    assert await executed("v2") > settled.timestamp.timestamp()
-    assert (labels(), await values(runtime)) == (["v1", "v2"], [2])
 
 
 async def test_a_new_plugin_file_is_loaded_while_it_settles(
