@@ -57,7 +57,6 @@ class ChatHost:
         "_listeners",
         "_origins",
         "_runtime",
-        "_tasks",
         "_transports",
         "_unroutable",
         "served",
@@ -68,7 +67,6 @@ class ChatHost:
         self._transports = {transport.name: transport for transport in transports}
         self._admin = AdminCommands(runtime, lambda: runtime.settings)
         self._origins: OrderedDict[UUID, _Origin] = OrderedDict()
-        self._tasks: set[asyncio.Task[None]] = set()
         #: The admin commands under way, by the transport they were said on.
         self._commands: dict[str, set[asyncio.Task[None]]] = {}
         self._unroutable: set[str] = set()
@@ -114,7 +112,7 @@ class ChatHost:
                 await transport.close()
             except Exception:
                 logger.exception("closing the %s transport failed", transport.name)
-        tasks = [*self.served.values(), *self._tasks]
+        tasks = [*self.served.values(), *(t for ts in self._commands.values() for t in ts)]
         if tasks:
             _, pending = await asyncio.wait(tasks, timeout=5)
             for task in pending:
@@ -149,8 +147,6 @@ class ChatHost:
             origins.popitem(last=False)
         if AdminCommands.wanted(message):
             task = asyncio.get_running_loop().create_task(self._command(message))
-            self._tasks.add(task)
-            task.add_done_callback(self._tasks.discard)
             under_way = self._commands.setdefault(message.transport, set())
             under_way.add(task)
             task.add_done_callback(under_way.discard)

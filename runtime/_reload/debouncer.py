@@ -49,7 +49,7 @@ from hotbus.schemas import (
     SettleOutcome,
 )
 
-__all__ = ["Debouncer", "hash_file"]
+__all__ = ["Debouncer"]
 
 _EMPTY = hashlib.sha256(b"").hexdigest()
 #: The loop's timers wake in whole milliseconds, rounded up: a path settles when its deadline
