@@ -83,9 +83,38 @@ _NONE_ASYNC: Final = 0
 _SOME_ASYNC: Final = 1
 _ALL_ASYNC: Final = 2
 # The ordered entries for one topic (of one owner, or all), and which of them are async.
-# The runtime's own handlers (called during publish), which are async, and the other owners
-# whose mailboxes get the event.
-_Plan = tuple[tuple[_Entry, ...], int, tuple[str, ...]]
+# The runtime's own handlers (called during publish), which are async, the other owners
+# whose mailboxes get the event, and what taps the event first: None, the one tap's handler,
+# or a `_Taps` calling each of several.
+_Plan = tuple[tuple[_Entry, ...], int, tuple[str, ...], "Callable[[Event], object] | None"]
+
+
+class _TapsFailed(Exception):
+    """Taps of one publish that raised: each subscription with its exception."""
+
+    def __init__(self, failures: list[tuple[Subscription, Exception]]) -> None:
+        super().__init__(f"{len(failures)} taps failed")
+        self.failures = failures
+
+
+class _Taps:
+    """Calls every tap of a topic in turn; the ones that raise are reported together."""
+
+    __slots__ = ("subs",)
+
+    def __init__(self, subs: list[Subscription]) -> None:
+        self.subs = subs
+
+    def __call__(self, event: Event) -> None:
+        failures: list[tuple[Subscription, Exception]] = []
+        for sub in self.subs:
+            if sub.active:
+                try:
+                    sub.handler(event)
+                except Exception as error:
+                    failures.append((sub, error))
+        if failures:
+            raise _TapsFailed(failures)
 
 
 def _pattern_of(topic: TopicLike, owner: str | None = None) -> str:
@@ -512,6 +541,45 @@ class Bus:
         signal.connect(sub, weak=False)
         return sub
 
+    def tap(self, topic: TopicLike, handler: Callable[[Event], object]) -> Subscription:
+        """Give ``handler`` every event matching ``topic`` as it is published: the cheapest
+        way to observe the bus (a recorder, a dashboard).
+
+        A tap is the runtime's (owner `RUNTIME`) and synchronous. It is called by `publish`
+        itself, before the topic's handlers run and before the event goes to any mailbox, so
+        it sees events in the order they are published, nested ones included. A tap should do
+        little (the ``append`` of a list or a deque is ideal): every publish of its topics
+        waits for it. What it raises is reported as a handler's failure is
+        (`HandlerFailed`), and the publish goes on. Otherwise it is a subscription as any other:
+        connected to the topic's blinker signal, listed by `subscriptions`, muted with its
+        topic, ended by ``cancel()``.
+
+        Raises:
+            TopicError: ``topic`` is not a valid topic or pattern.
+            BusError: ``handler`` is not callable or is a coroutine function, or the call
+                comes from another thread than the loop's.
+        """
+        if not callable(handler) or is_async_handler(handler):
+            raise BusError(
+                f"cannot tap {topic!r} with {handler!r}: a tap must be a plain callable taking "
+                "the event (a coroutine function cannot be called as the event is published)"
+            )
+        pattern = _pattern_of(topic, owner=RUNTIME)
+        self._check_thread("tap")
+        signal = self.namespace.signal(pattern)
+        sub = Subscription(
+            self,
+            signal,
+            handler,
+            owner=RUNTIME,
+            priority=0,
+            timeout=None,
+            seq=next(self._seq),
+            tap=True,
+        )
+        signal.connect(sub, weak=False)
+        return sub
+
     def on(
         self,
         topic: TopicLike,
@@ -567,7 +635,7 @@ class Bus:
         plan = self._plans.get(topic)
         if plan is None:
             plan = self._plan(topic)
-        return bool(plan[0] or plan[2])
+        return bool(plan[0] or plan[2] or plan[3] is not None)
 
     def _entries(self, topic: str, owner: str | None = None) -> tuple[_Entry, ...]:
         """The cached plan's entries for ``topic`` (of ``owner`` only, if given)."""
@@ -598,12 +666,14 @@ class Bus:
                 for held in self._mailboxes.values():  # paused for a reload: still listening
                     if any(p == topic or topic_matches(p, topic) for p in held.patterns):
                         owners.setdefault(held.owner)
-        entries = tuple((sub.handler, _call_kind(sub), sub) for sub in found)
+        taps = [sub for sub in found if sub.tap]
+        entries = tuple((sub.handler, _call_kind(sub), sub) for sub in found if not sub.tap)
         kinds = {kind for _, kind, _ in entries}
         asynchronous = (
             _ALL_ASYNC if kinds == {_ASYNC} else _SOME_ASYNC if kinds - {_SYNC} else _NONE_ASYNC
         )
-        plan = (entries, asynchronous, tuple(owners))
+        tap = None if not taps else taps[0].handler if len(taps) == 1 else _Taps(taps)
+        plan = (entries, asynchronous, tuple(owners), tap)
         self._plans[topic if owner is None else (topic, owner)] = plan
         return plan
 
@@ -628,7 +698,12 @@ class Bus:
         plan = self._plans.get(topic if owner is None else (topic, owner))  # _entries, inlined
         if plan is None:
             plan = self._plan(topic, owner)
-        entries, asynchronous, owners = plan
+        entries, asynchronous, owners, tap = plan
+        if tap is not None:  # called as the event is published, before any handler
+            try:
+                tap(event)
+            except Exception as error:
+                await self._tap_failed(event, error, plan)
         if owner is not None and owner != RUNTIME:
             entries, owners = (), (owner,) if entries or self._held_for(owner, topic) else ()
         if not entries and not owners:
@@ -866,6 +941,26 @@ class Bus:
         mailbox.resume()
         self._plans.clear()
         return waiting
+
+    async def _tap_failed(self, event: Event, error: Exception, plan: _Plan) -> None:
+        """Report what a tap of ``plan`` raised, as a handler's failure is reported."""
+        failures = error.failures if isinstance(error, _TapsFailed) else None
+        if failures is None:
+            tap = plan[3]
+            subs = [sub for sub in self._all() if sub.tap and sub.handler is tap]
+            if not subs:  # cancelled meanwhile by someone else: the error is still told
+                logger.error("a tap failed on %s: %r", event.topic, error)
+                return
+            failures = [(subs[0], error)]
+        chain = _chain.get()
+        here = (chain[0] + 1, event.topic, chain)
+        token = _chain.set(here)
+        try:
+            for sub, failure in failures:
+                await self._failed(sub, event, failure, here)
+        finally:
+            self._sync_chain = None
+            _chain.reset(token)
 
     async def _failed(
         self, sub: Subscription, event: Event, error: Exception, chain: _Chain

@@ -86,6 +86,8 @@ class Subscription:
         seq: the place in subscription order among equal priorities.
         is_async: whether the handler is awaited.
         name: ``module.qualname`` of the handler.
+        tap: whether it is a tap (`Bus.tap`): called as the event is published, before the
+            handlers.
         active: False once cancelled or disconnected.
     """
 
@@ -102,6 +104,7 @@ class Subscription:
         "priority",
         "seq",
         "signal",
+        "tap",
         "timeout",
     )
 
@@ -117,6 +120,7 @@ class Subscription:
         seq: int,
         receiver: Handler | weakref.ref[Handler] | None = None,
         name: str | None = None,
+        tap: bool = False,
     ) -> None:
         """Describe a subscription; `Bus.subscribe` makes them.
 
@@ -131,6 +135,7 @@ class Subscription:
             receiver: what is connected to ``signal`` when it is not the subscription itself:
                 a receiver connected with blinker's API, or a weak reference to it.
             name: how to name the handler, if not after ``handler`` itself.
+            tap: a tap (`Bus.tap`) rather than a handler.
         """
         self._bus = bus
         self._receiver = receiver
@@ -143,6 +148,7 @@ class Subscription:
         self.seq = seq
         self.is_async = is_async_handler(handler)
         self.name = name if name is not None else describe_handler(handler)
+        self.tap = tap
         self.active = True
 
     @property
@@ -165,7 +171,8 @@ class Subscription:
 
     def __repr__(self) -> str:
         state = "active" if self.active else "cancelled"
+        kind = " tap" if self.tap else ""
         return (
             f"<hotbus Subscription {self.pattern!r} -> {self.name} owner={self.owner!r} "
-            f"priority={self.priority} {state}>"
+            f"priority={self.priority}{kind} {state}>"
         )

@@ -1,7 +1,8 @@
 """`Hub`: the dashboard's one bus subscription, fanning events out to each connected client.
 
-The subscription's handler is the ``append`` of a list (a call into C, no Python frame): a
-publish pays for that and nothing else, whoever is connected. Every `FLUSH_INTERVAL_S` a timer
+The subscription is a tap (`Bus.tap`) whose handler is the ``append`` of a list (a call into
+C, no Python frame): a publish pays for that and nothing else, whoever is connected, and the
+events arrive in the order they were published. Every `FLUSH_INTERVAL_S` a timer
 on the loop takes what was appended: it feeds the `Board`, turns each event into its JSON line
 once (the same object as a line of ``--events-jsonl``), and offers it to every client whose
 topic pattern matches. The page is at most that interval behind the bus.
@@ -17,7 +18,7 @@ import asyncio
 from collections import deque
 from typing import Final, final
 
-from hotbus.bus import RUNTIME, Bus, Subscription
+from hotbus.bus import Bus, Subscription
 from hotbus.runtime._dashboard.board import Board
 from hotbus.runtime._dashboard.fleet import FleetView
 from hotbus.runtime._eventjson import event_json
@@ -29,8 +30,6 @@ __all__ = ["FLUSH_INTERVAL_S", "QUEUE_SIZE", "Client", "Hub"]
 QUEUE_SIZE: Final = 10_000
 #: How often the events received are fanned out to the clients, in seconds.
 FLUSH_INTERVAL_S: Final = 0.01
-#: The priority of the hub's handler: after every other runtime handler of an event.
-_PRIORITY: Final = -(1 << 30)
 
 
 @final
@@ -146,9 +145,7 @@ class Hub:
         """Subscribe and start fanning out (on the loop's thread); does nothing if attached."""
         if self._subscription is None:
             self._loop = asyncio.get_running_loop()
-            self._subscription = self._bus.subscribe(
-                ">", self._pending.append, owner=RUNTIME, priority=_PRIORITY
-            )
+            self._subscription = self._bus.tap(">", self._pending.append)
             self._timer = self._loop.call_later(FLUSH_INTERVAL_S, self._tick)
 
     def detach(self) -> None:
