@@ -521,24 +521,15 @@ class Bus:
             )
         if timeout is not None and timeout <= 0:
             raise BusError(f"timeout must be positive seconds or None, got {timeout!r}")
-        pattern = _pattern_of(topic, owner=owner)
-        self._check_thread("subscribe")
-        signal = self.namespace.signal(pattern)
-        sub = Subscription(
-            self,
-            signal,
-            handler,
-            owner=owner,
-            priority=priority,
-            timeout=timeout,
-            seq=next(self._seq),
+        sub = self._connect(
+            topic, handler, "subscribe", owner=owner, priority=priority, timeout=timeout
         )
         if timeout is not None and not sub.is_async:
             raise BusError(
                 f"timeout={timeout!r} given for sync handler {sub.name}: only async handlers can "
                 "be timed out; make it async or drop the timeout"
             )
-        signal.connect(sub, weak=False)
+        sub.signal.connect(sub, weak=False)
         return sub
 
     def tap(self, topic: TopicLike, handler: Callable[[Event], object]) -> Subscription:
@@ -564,21 +555,34 @@ class Bus:
                 f"cannot tap {topic!r} with {handler!r}: a tap must be a plain callable taking "
                 "the event (a coroutine function cannot be called as the event is published)"
             )
-        pattern = _pattern_of(topic, owner=RUNTIME)
-        self._check_thread("tap")
-        signal = self.namespace.signal(pattern)
-        sub = Subscription(
-            self,
-            signal,
-            handler,
-            owner=RUNTIME,
-            priority=0,
-            timeout=None,
-            seq=next(self._seq),
-            tap=True,
-        )
-        signal.connect(sub, weak=False)
+        sub = self._connect(topic, handler, "tap", owner=RUNTIME, tap=True)
+        sub.signal.connect(sub, weak=False)
         return sub
+
+    def _connect(
+        self,
+        topic: TopicLike,
+        handler: Handler,
+        action: str,
+        *,
+        owner: str,
+        priority: int = 0,
+        timeout: float | None = None,
+        tap: bool = False,
+    ) -> Subscription:
+        """A new subscription to ``topic``'s signal (not connected yet), from the loop's thread."""
+        pattern = _pattern_of(topic, owner=owner)
+        self._check_thread(action)
+        return Subscription(
+            self,
+            self.namespace.signal(pattern),
+            handler,
+            owner=owner,
+            priority=priority,
+            timeout=timeout,
+            seq=next(self._seq),
+            tap=tap,
+        )
 
     def on(
         self,
