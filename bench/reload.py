@@ -37,7 +37,11 @@ new version. In one run:
    ``runtime.reload()`` until ``runtime.idle()`` returns: everything it sets off, the leak
    check included. ``transaction_ratio_vs_compile_exec`` is the median of the per-round ratios
    (``transaction_ratio_rounds`` has its spread); the transaction's own ``durations.total`` and
-   ``await runtime.reload()`` alone are reported for information.
+   ``await runtime.reload()`` alone are reported for information. A second runtime with the
+   setting ``hot_patch`` off reloads the same content in the same rounds (its own directory):
+   ``transaction_ratio_without_hot_patch`` is that reload over the same baseline, which tells
+   what deciding whether a save can be patched in place (parsing the new source and comparing
+   its shape) costs a full reload (reported, not tracked).
 3. **memory**: resident set size (``/proc/self/statm``, after ``gc.collect()``) before and after
    ``--rss-reloads`` manual reloads of changing content. Every ``hotbus.plugin.leaked`` of the
    whole run is counted (after the leak checks under way have finished).
@@ -777,32 +781,54 @@ class Costs:
     await_ms: list[float]
     whole_ms: list[float]
     compile_exec_ms: list[float]
+    #: ``whole_ms`` of the runtime with the setting ``hot_patch`` off.
+    unpatched_ms: list[float]
 
 
 async def transaction_phase(bench: Bench, count: int) -> Costs:
-    """``count`` rounds: a manual reload of new content, and compile + exec of it, in an order
-    rotated from round to round (`bench.rounds.rotated`).
+    """``count`` rounds: a manual reload of new content, the same on a runtime with the setting
+    ``hot_patch`` off, and compile + exec of it, in an order rotated from round to round
+    (`bench.rounds.rotated`).
 
     Watching must be off: the content is written in place before each round, untimed.
     """
     runtime = bench.runtime
-    costs = Costs([], [], [], [])
-    for index in range(count):
-        path = bench.write()
-        data = path.read_bytes()
-        await settle(runtime)
-        for name in rotated(("reload", "compile_exec"), index):
-            gc.collect()
-            if name == "compile_exec":
-                costs.compile_exec_ms.append(compile_exec(data, path))
-                continue
-            begin = time.perf_counter()
-            outcome = await runtime.reload(PLUGIN)
-            returned = time.perf_counter()
-            await runtime.idle()
-            costs.whole_ms.append((time.perf_counter() - begin) * 1000)
-            costs.await_ms.append((returned - begin) * 1000)
-            costs.transaction_ms.append(bench.versions.commit(outcome).durations.total)
+    costs = Costs([], [], [], [], [])
+    other = PluginDir(bench.plugins.path.with_name(f"{bench.plugins.path.name}-unpatched"))
+    other.write(FILE, plugin_source(bench.value))
+    unpatched = Runtime(
+        [other.path], entry_points=False, log_events=False, watch=False, hot_patch=False
+    )
+    await unpatched.start()
+    try:
+        for index in range(count):
+            path = bench.write()
+            data = path.read_bytes()
+            other.write(FILE, data.decode("utf-8"))
+            await settle(runtime)
+            await settle(unpatched)
+            for name in rotated(("reload", "unpatched", "compile_exec"), index):
+                gc.collect()
+                if name == "compile_exec":
+                    costs.compile_exec_ms.append(compile_exec(data, path))
+                    continue
+                if name == "unpatched":
+                    begin = time.perf_counter()
+                    outcome = await unpatched.reload(PLUGIN)
+                    await unpatched.idle()
+                    costs.unpatched_ms.append((time.perf_counter() - begin) * 1000)
+                    if not isinstance(outcome, ReloadCommitted):
+                        raise BenchError(f"the reload with hot_patch off did not commit: {outcome}")
+                    continue
+                begin = time.perf_counter()
+                outcome = await runtime.reload(PLUGIN)
+                returned = time.perf_counter()
+                await runtime.idle()
+                costs.whole_ms.append((time.perf_counter() - begin) * 1000)
+                costs.await_ms.append((returned - begin) * 1000)
+                costs.transaction_ms.append(bench.versions.commit(outcome).durations.total)
+    finally:
+        await unpatched.stop()
     return costs
 
 
@@ -1084,6 +1110,7 @@ class Result:
         awaited = statistics.median(costs.await_ms)
         baseline = statistics.median(costs.compile_exec_ms)
         ratio = Ratio.of(costs.whole_ms, costs.compile_exec_ms)
+        unpatched = Ratio.of(costs.unpatched_ms, costs.compile_exec_ms)
         result: dict[str, Any] = {
             "window_ms": self.window_ms,
             "latency_ms": spread(self.latencies("in_place")),
@@ -1093,6 +1120,8 @@ class Result:
             "commit_to_answer_ms": spread([s.answer_ms - s.latency_ms for s in self.samples]),
             "transaction_ratio_vs_compile_exec": ratio.median,
             "transaction_ratio_rounds": ratio.as_dict(),
+            "transaction_ratio_without_hot_patch": unpatched.median,
+            "transaction_ratio_without_hot_patch_rounds": unpatched.as_dict(),
             **self.patch_figures(),
             "rss_growth_mb_1000_reloads": self.memory.growth_mb,
             "leaked_versions": len(self.leaked) + len(self.unload.leaked),
@@ -1103,6 +1132,7 @@ class Result:
             "transaction_ms_p50": transaction,
             "reload_await_ms_p50": awaited,
             "reload_idle_ms_p50": statistics.median(costs.whole_ms),
+            "reload_idle_without_hot_patch_ms_p50": statistics.median(costs.unpatched_ms),
             "compile_exec_ms_p50": baseline,
             "reload_await_ratio_vs_compile_exec": Ratio.of(
                 costs.await_ms, costs.compile_exec_ms
@@ -1345,6 +1375,12 @@ def table(summary: dict[str, Any]) -> str:
             f"{ratio:.2f}x",
             _verdict(ratio, targets["transaction_ratio"], "x")
             + f", {rounds['low']:.2f}-{rounds['high']:.2f}",
+        ),
+        (
+            "the same with hot_patch off p50",
+            f"{summary['reload_idle_without_hot_patch_ms_p50']:.2f} ms",
+            f"{summary['transaction_ratio_without_hot_patch']:.2f}x compile+exec (info: the "
+            "hot-patch check's cost)",
         ),
         (
             "await runtime.reload() p50",
