@@ -35,7 +35,7 @@ from typing import Final
 
 from hotbus.runtime._loading.paths import is_ignored, unreadable
 from hotbus.runtime._loading.phase_error import PhaseError
-from hotbus.runtime._loading.shape import Shape, shape_of
+from hotbus.runtime._loading.shape import Shape, reshape, shape_of
 from hotbus.runtime._plugins.plugin import Plugin
 from hotbus.schemas import ManifestError, Phase, PluginLoadError, SourceKind
 
@@ -122,8 +122,11 @@ class Generation:
         """
         return [n for n in (self.package, *self.names) if n in sys.modules]
 
-    def shape(self, path: Path) -> Shape:
+    def shape(self, path: Path, since: Generation | None = None) -> Shape:
         """The shape of the source ``path`` was executed from (parsed once, then kept).
+
+        ``since``, an earlier generation of the same plugin whose shape of ``path`` is known,
+        spares parsing what an edit did not touch (`reshape`).
 
         Raises:
             KeyError: it executed no such file.
@@ -131,7 +134,13 @@ class Generation:
         """
         found = self.shapes.get(path)
         if found is None:
-            found = self.shapes[path] = shape_of(self.sources[path], path)
+            source = self.sources[path]
+            earlier = None if since is None else since.shapes.get(path)
+            if earlier is None or since is None:
+                found = shape_of(source, path)
+            else:
+                found = reshape(earlier, since.sources[path], source, path)
+            self.shapes[path] = found
         return found
 
     def content_hash(self) -> str:

@@ -9,16 +9,26 @@ any other change needs the module executed anew.
 Only functions defined at the top of the module or of a class body (nested classes included)
 are told apart: a function defined inside another function is part of that function's body,
 and one defined inside an ``if``, ``try`` or ``with`` at module level is part of that statement.
+
+`reshape` gives the shape of an edited source from the shape of the source before the edit:
+only the module-level statements the edit touched, and one on each side, are parsed again.
 """
 
 from __future__ import annotations
 
 import ast
+import bisect
 import difflib
+import itertools
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Final
 
-__all__ = ["Def", "Shape", "ShapeChange", "compare", "shape_of"]
+__all__ = ["Def", "Shape", "ShapeChange", "compare", "reshape", "shape_of"]
+
+#: An encoding declaration (PEP 263): a source with one is decoded by its own rules.
+_CODING: Final = re.compile(rb"^[ \t\f]*#.*?coding[:=]", re.M)
 
 _Function = ast.FunctionDef | ast.AsyncFunctionDef
 
@@ -40,6 +50,10 @@ class Def:
         """Whether ``other``'s body is this one's, comments and layout aside."""
         return self.text == other.text or _dump_body(self.node) == _dump_body(other.node)
 
+    def moved(self, lines: int) -> Def:
+        """This definition ``lines`` lines further down (its node keeps its positions)."""
+        return Def(self.qualname, self.first_line + lines, self.line + lines, self.text, self.node)
+
 
 @dataclass(frozen=True, slots=True)
 class _Item:
@@ -51,6 +65,10 @@ class _Item:
     text: bytes
     node: ast.AST | None = field(repr=False, compare=False)
 
+    def moved(self, lines: int) -> _Item:
+        """This item ``lines`` lines further down (its node keeps its positions)."""
+        return _Item(self.kind, self.name, self.line + lines, self.text, self.node)
+
     def dump(self) -> str:
         """Its code without positions (and without the body of a function or class)."""
         if self.node is None:
@@ -61,11 +79,30 @@ class _Item:
 
 
 @dataclass(frozen=True, slots=True)
+class _Span:
+    """Where one module-level statement is: its lines, and its first item and function."""
+
+    #: Its first line (its first decorator's, for a decorated definition) and its last line.
+    first: int
+    last: int
+    #: The index of its first item in `Shape.items`, and of its first function in `Shape.defs`.
+    item: int
+    definition: int
+
+    def moved(self, lines: int, items: int, defs: int) -> _Span:
+        return _Span(
+            self.first + lines, self.last + lines, self.item + items, self.definition + defs
+        )
+
+
+@dataclass(frozen=True, slots=True)
 class Shape:
     """A module's outline (statements with function bodies left out) and its functions."""
 
     items: tuple[_Item, ...]
     defs: tuple[Def, ...]
+    #: Each module-level statement, in order.
+    spans: tuple[_Span, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,14 +120,87 @@ def shape_of(source: bytes, path: Path) -> Shape:
         SyntaxError: the source does not parse.
     """
     tree = ast.parse(source, filename=str(path))
-    lines = source.splitlines(keepends=True)
-    starts = [0]
-    for line in lines:
-        starts.append(starts[-1] + len(line))
     items: list[_Item] = []
     defs: list[Def] = []
-    _outline(tree.body, "", _Text(source, starts), items, defs)
-    return Shape(tuple(items), tuple(defs))
+    spans: list[_Span] = []
+    _module(tree.body, _Text.of(source), items, defs, spans)
+    return Shape(tuple(items), tuple(defs), tuple(spans))
+
+
+def reshape(old: Shape, old_source: bytes, new_source: bytes, path: Path) -> Shape:
+    """The shape of ``new_source``, an edit of ``old_source`` (whose shape is ``old``): what
+    `shape_of` gives, for a parse of the statements the edit touched only.
+
+    The lines before and after the edit are the same in both sources. The module-level
+    statements the edited lines overlap are parsed again, from the new source, from the first
+    line of the first of them (or the first edited line) to the last line of the last of them
+    (or the last edited line); the others keep their items, moved by the lines the edit added
+    or removed. The new text starts where a statement could start before the edit, and the
+    text after it starts with a statement or ends the file, so it parses as whole statements
+    when the edit kept statements apart, and fails to parse alone when it did not (an
+    ``else:`` or an indented line added after a statement, a bracket or a string left open, a
+    line continued): then the whole source is parsed.
+
+    Raises:
+        SyntaxError: the new source does not parse.
+    """
+    old_lines = old_source.splitlines(keepends=True)
+    new_lines = new_source.splitlines(keepends=True)
+    spans = old.spans
+    if _CODING.search(b"".join(old_lines[:2] + new_lines[:2])):
+        return shape_of(new_source, path)
+    common = min(len(old_lines), len(new_lines))
+    head = 0
+    while head < common and old_lines[head] == new_lines[head]:
+        head += 1
+    tail = 0
+    while tail < common - head and old_lines[-1 - tail] == new_lines[-1 - tail]:
+        tail += 1
+    if head == len(old_lines) == len(new_lines):
+        return old
+    # The edited lines of the old source are start .. end (1-based; none for an insertion).
+    start, end = head + 1, len(old_lines) - tail
+    firsts = [span.first for span in spans]
+    first = bisect.bisect_right(firsts, start) - 1  # the statement holding the start, if any
+    if first < 0 or spans[first].last < start:
+        first += 1  # the start is between statements
+    while 0 < first < len(spans) and spans[first - 1].last >= spans[first].first:
+        first -= 1  # statements sharing a line (``a = 1; b = 2``) go together
+    if first < len(spans):
+        start = min(start, spans[first].first)
+    last = bisect.bisect_right(firsts, end) - 1  # the statement holding the end, if any
+    while 0 <= last < len(spans) - 1 and spans[last + 1].first <= spans[last].last:
+        last += 1
+    if last >= 0:
+        end = max(end, spans[last].last)
+    moved = len(new_lines) - len(old_lines)
+    try:
+        # Parsed below as many empty lines as precede it, so that its nodes get their lines.
+        region = b"\n" * (start - 1) + b"".join(new_lines[start - 1 : end + moved])
+        tree = ast.parse(region, filename=str(path))
+    except (SyntaxError, ValueError):
+        return shape_of(new_source, path)
+    kept = spans[first] if first < len(spans) else None
+    items = list(old.items[: len(old.items) if kept is None else kept.item])
+    defs = list(old.defs[: len(old.defs) if kept is None else kept.definition])
+    new_spans = list(spans[:first])
+    _module(tree.body, _Text.of(new_source), items, defs, new_spans)
+    if last + 1 < len(spans):
+        after = spans[last + 1]
+        shift_items, shift_defs = len(items) - after.item, len(defs) - after.definition
+        if moved:
+            items.extend(item.moved(moved) for item in old.items[after.item :])
+            defs.extend(definition.moved(moved) for definition in old.defs[after.definition :])
+        else:
+            items.extend(old.items[after.item :])
+            defs.extend(old.defs[after.definition :])
+        if moved or shift_items or shift_defs:
+            new_spans.extend(
+                span.moved(moved, shift_items, shift_defs) for span in spans[last + 1 :]
+            )
+        else:
+            new_spans.extend(spans[last + 1 :])
+    return Shape(tuple(items), tuple(defs), tuple(new_spans))
 
 
 def compare(old: Shape, new: Shape, path: Path) -> ShapeChange | None:
@@ -154,11 +264,28 @@ class _Text:
     source: bytes
     starts: list[int]
 
+    @classmethod
+    def of(cls, source: bytes) -> _Text:
+        lengths = map(len, source.splitlines(keepends=True))
+        return cls(source, list(itertools.accumulate(lengths, initial=0)))
+
     def offset(self, line: int, column: int) -> int:
         return self.starts[line - 1] + column
 
     def between(self, start: tuple[int, int], end: tuple[int, int]) -> bytes:
         return self.source[self.offset(*start) : self.offset(*end)]
+
+
+def _module(
+    body: list[ast.stmt], text: _Text, items: list[_Item], defs: list[Def], spans: list[_Span]
+) -> None:
+    """Append the items, functions and spans of the module-level statements ``body``."""
+    for node in body:
+        first = node.lineno
+        if isinstance(node, _Function | ast.ClassDef):
+            first = min([first, *(d.lineno for d in node.decorator_list)])
+        spans.append(_Span(first, node.end_lineno or node.lineno, len(items), len(defs)))
+        _outline([node], "", text, items, defs)
 
 
 def _outline(

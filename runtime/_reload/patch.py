@@ -85,7 +85,8 @@ def plan(old: Loaded, new: Loaded) -> Patch | str:
         if old_source == new_source:
             continue
         try:
-            old_shape, new_shape = before.shape(path), after.shape(path)
+            old_shape = before.shape(path)
+            new_shape = after.shape(path, since=before)
         except (SyntaxError, ValueError) as error:  # both compiled: not expected
             return f"{path.name} could not be parsed: {error}"
         change = compare(old_shape, new_shape, path)
