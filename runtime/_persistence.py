@@ -235,7 +235,11 @@ class Persistence:
     async def save(self, reason: str = "period", *, only: set[str] | None = None) -> None:
         """Take the state of every running plugin that has one (or of those named ``only``:
         what a commit moved, so that a reload costs what it moved, not what runs), and write
-        what changed."""
+        what changed.
+
+        A plugin that a commit moved and that took the whole state handed to it, as it was
+        (`Engine.imported`), is not asked again: that state is written.
+        """
         if self._store is None:
             return
         begin = time.perf_counter()
@@ -248,7 +252,12 @@ class Persistence:
                 records = [rec for name in sorted(only) if (rec := engine.records.find(name))]
             for rec in records:
                 if rec.state is PluginState.ACTIVE:
-                    row = await self._take(rec)
+                    given = engine.imported.pop(rec.name, None) if only is not None else None
+                    if given is not None and rec.instance is not None:
+                        # A commit's save: what the new version was just given is its state.
+                        row = await self._row(rec, given)
+                    else:
+                        row = await self._take(rec)
                     if row is not None:
                         rows.append(row)
         await self._write(rows, reason, begin)

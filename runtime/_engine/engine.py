@@ -85,6 +85,7 @@ class Engine:
     __slots__ = (
         "abandoned",
         "bus",
+        "imported",
         "importer",
         "keep_state",
         "lock",
@@ -107,6 +108,10 @@ class Engine:
         #: by plugin: each plugin gets its own when it next starts, through the hand-off (and
         #: its migration) a reload uses.
         self.restored: dict[str, Handoff] = {}
+        #: The state each plugin's running instance was given as it came up, by plugin, when
+        #: it took all of it as it was (the same schema version, nothing left out): its state
+        #: at that moment, which a save right after a reload writes without asking again.
+        self.imported: dict[str, Handoff] = {}
         #: Takes the state of a plugin stopped while the runtime runs (disabled, unloaded, or
         #: stopped with a dependency), before its teardown (the runtime sets it).
         self.keep_state: Callable[[Record], Awaitable[None]] | None = None
@@ -508,6 +513,7 @@ class Engine:
         config: BaseModel | None,
         handoff: Handoff | None,
     ) -> None:
+        self.imported.pop(rec.name, None)
         holdings = Holdings()
         ctx = Context(rec.name, self.bus, config, self.plugin, holdings=holdings)
         timeout = self.settings.setup_timeout_s
@@ -612,3 +618,5 @@ class Engine:
             functools.partial(instance.import_state, state),
             self.settings.setup_timeout_s,
         )
+        if unpacked.mismatch is None and state.schema_version == handoff.schema_version:
+            self.imported[rec.name] = handoff

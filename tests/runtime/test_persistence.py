@@ -200,6 +200,38 @@ async def test_a_committed_reload_writes_the_state(hotbus: Harness, db: Path) ->
     assert (saved.reason, rows(db)) == ("commit", [("tally", 1, '{"total":2}')])
 
 
+async def test_a_commit_writes_the_state_given_to_the_new_version_without_asking_it(
+    hotbus: Harness, db: Path
+) -> None:
+    """The new version took the old one's state whole: that is its state, no hook runs."""
+    counting = tally().replace(
+        "    async def export_state(self) -> TallyState:\n",
+        "    exports = 0\n\n    async def export_state(self) -> TallyState:\n"
+        "        self.exports += 1\n",
+    )
+    hotbus.plugins.write("tally.py", counting)
+    runtime = await hotbus.start(state_db=db, state_save_interval_s=3600)
+    await add(runtime, 2)
+    await hotbus.plugins.save("tally.py", counting + "\nEDITED = True\n", "atomic")
+    await hotbus.wait_for(ReloadCommitted, timeout=TIMEOUT)
+    saved = await hotbus.wait_for(StateSaved, timeout=TIMEOUT)
+    assert (saved.reason, rows(db)) == ("commit", [("tally", 1, '{"total":2}')])
+    assert runtime.plugin("tally").exports == 0  # type: ignore[attr-defined]
+
+
+async def test_a_commit_of_a_new_state_schema_writes_the_migrated_state(
+    hotbus: Harness, db: Path
+) -> None:
+    """The new version migrated what it was given: it is asked for its state."""
+    hotbus.plugins.write("tally.py", tally())
+    runtime = await hotbus.start(state_db=db, state_save_interval_s=3600)
+    await add(runtime, 2)
+    await hotbus.plugins.save("tally.py", tally(schema=2), "atomic")
+    await hotbus.wait_for(ReloadCommitted, timeout=TIMEOUT)
+    saved = await hotbus.wait_for(StateSaved, timeout=TIMEOUT)
+    assert (saved.reason, rows(db)) == ("commit", [("tally", 2, '{"total":20}')])  # 2 * 10
+
+
 async def test_a_commit_takes_the_state_of_the_plugins_it_moved_only(
     hotbus: Harness, db: Path
 ) -> None:
