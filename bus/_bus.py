@@ -260,6 +260,7 @@ class Bus:
         "_adopted",
         "_drain_error",
         "_drainer",
+        "_held",
         "_loop",
         "_mailboxes",
         "_max_depth",
@@ -308,6 +309,8 @@ class Bus:
         self._drainer: asyncio.Task[None] | None = None
         self._drain_error: BaseException | None = None
         self._mailboxes: dict[str, Mailbox] = {}
+        # The mailboxes paused for a reload (their owners still listen to their patterns).
+        self._held: dict[str, Mailbox] = {}
         self._redactions: dict[str, tuple[str, ...]] = {}
         # The requests waiting for a reply, by the event_id of the request.
         self._requests: dict[UUID, PendingRequest] = {}
@@ -667,7 +670,7 @@ class Bus:
             if owner is None:
                 owners = dict.fromkeys(sub.owner for sub in found if sub.owner != RUNTIME)
                 found = [sub for sub in found if sub.owner == RUNTIME]
-                for held in self._mailboxes.values():  # paused for a reload: still listening
+                for held in self._held.values():  # paused for a reload: still listening
                     if any(p == topic or topic_matches(p, topic) for p in held.patterns):
                         owners.setdefault(held.owner)
         taps = [sub for sub in found if sub.tap]
@@ -933,6 +936,7 @@ class Bus:
         if mailbox is None:
             mailbox = self._mailboxes[owner] = Mailbox(owner, self._deliver_to)
         mailbox.patterns = tuple(dict.fromkeys(sub.pattern for sub in self.subscriptions(owner)))
+        self._held[owner] = mailbox
         self._plans.clear()
         return await mailbox.pause(timeout)
 
@@ -943,6 +947,7 @@ class Bus:
             return 0
         waiting = len(mailbox)
         mailbox.resume()
+        self._held.pop(owner, None)
         self._plans.clear()
         return waiting
 
