@@ -75,7 +75,7 @@ def plan(old: Loaded, new: Loaded) -> Patch | str:
             return f"it now imports {added[0].name}"
         removed = sorted(set(before.files) - set(after.files))
         return f"it no longer imports {removed[0].name}"
-    old_modules, new_modules = old.modules(), new.modules()
+    modules: tuple[dict[Path, types.ModuleType], dict[Path, types.ModuleType]] | None = None
     main = old.source.main_file
     patch = Patch()
     for path in sorted(before.files):
@@ -92,7 +92,9 @@ def plan(old: Loaded, new: Loaded) -> Patch | str:
         change = compare(old_shape, new_shape, path)
         if change is not None:
             return change.reason
-        old_module, new_module = old_modules.get(path), new_modules.get(path)
+        if modules is None:  # only for a change that kept the shape
+            modules = old.modules(), new.modules()
+        old_module, new_module = modules[0].get(path), modules[1].get(path)
         if old_module is None or new_module is None:
             return f"{path.name} is not loaded as a module"
         prefix = "" if path == main else f"{_relative(old_module, before.package)}."
