@@ -110,7 +110,8 @@ class Engine:
         self.restored: dict[str, Handoff] = {}
         #: The state each plugin's running instance was given as it came up, by plugin, when
         #: it took all of it as it was (the same schema version, nothing left out): its state
-        #: at that moment, which a save right after a reload writes without asking again.
+        #: at that moment, which a save right after a reload writes without asking again
+        #: (kept only while state is persisted).
         self.imported: dict[str, Handoff] = {}
         #: Takes the state of a plugin stopped while the runtime runs (disabled, unloaded, or
         #: stopped with a dependency), before its teardown (the runtime sets it).
@@ -618,5 +619,9 @@ class Engine:
             functools.partial(instance.import_state, state),
             self.settings.setup_timeout_s,
         )
-        if unpacked.mismatch is None and state.schema_version == handoff.schema_version:
+        if (
+            self.settings.persist_state
+            and unpacked.mismatch is None
+            and state.schema_version == handoff.schema_version
+        ):
             self.imported[rec.name] = handoff
