@@ -8,6 +8,7 @@ from pathlib import Path
 from types import ModuleType
 
 from hotbus import ChatMessage, ChatReply, Runtime
+from hotbus.runtime._loading.paths import DATA_DIR
 
 __all__ = ["CONFIG", "PLUGINS", "answer", "copy_plugins", "load_by_path", "say"]
 
@@ -33,9 +34,15 @@ async def answer(runtime: Runtime, text: str, plugin: str, *, user: str = "ann")
 
 
 def copy_plugins(target: Path) -> Path:
-    """Copy the example plugins (and their hotbus.toml) into ``target``; returns ``target``."""
+    """Copy the example plugins (and their hotbus.toml) into ``target``; returns ``target``.
+
+    Not the state a run of the examples saved beside them (``hotbus run plugins`` keeps it in
+    ``plugins/.hotbus/``): each test starts from nothing."""
     shutil.copytree(
-        PLUGINS, target, dirs_exist_ok=True, ignore=shutil.ignore_patterns("__pycache__")
+        PLUGINS,
+        target,
+        dirs_exist_ok=True,
+        ignore=shutil.ignore_patterns("__pycache__", DATA_DIR),
     )
     return target
 
