@@ -11,7 +11,7 @@ are told apart: a function defined inside another function is part of that funct
 and one defined inside an ``if``, ``try`` or ``with`` at module level is part of that statement.
 
 `reshape` gives the shape of an edited source from the shape of the source before the edit:
-only the module-level statements the edit touched, and one on each side, are parsed again.
+only the module-level statements the edit touched are parsed again.
 """
 
 from __future__ import annotations
@@ -52,6 +52,8 @@ class Def:
 
     def moved(self, lines: int) -> Def:
         """This definition ``lines`` lines further down (its node keeps its positions)."""
+        if not lines:
+            return self
         return Def(self.qualname, self.first_line + lines, self.line + lines, self.text, self.node)
 
 
@@ -67,6 +69,8 @@ class _Item:
 
     def moved(self, lines: int) -> _Item:
         """This item ``lines`` lines further down (its node keeps its positions)."""
+        if not lines:
+            return self
         return _Item(self.kind, self.name, self.line + lines, self.text, self.node)
 
     def dump(self) -> str:
@@ -90,6 +94,8 @@ class _Span:
     definition: int
 
     def moved(self, lines: int, items: int, defs: int) -> _Span:
+        if not (lines or items or defs):
+            return self
         return _Span(
             self.first + lines, self.last + lines, self.item + items, self.definition + defs
         )
@@ -184,22 +190,13 @@ def reshape(old: Shape, old_source: bytes, new_source: bytes, path: Path) -> Sha
     items = list(old.items[: len(old.items) if kept is None else kept.item])
     defs = list(old.defs[: len(old.defs) if kept is None else kept.definition])
     new_spans = list(spans[:first])
-    _module(tree.body, _Text.of(new_source), items, defs, new_spans)
+    _module(tree.body, _Text.of(new_source, new_lines), items, defs, new_spans)
     if last + 1 < len(spans):
         after = spans[last + 1]
         shift_items, shift_defs = len(items) - after.item, len(defs) - after.definition
-        if moved:
-            items.extend(item.moved(moved) for item in old.items[after.item :])
-            defs.extend(definition.moved(moved) for definition in old.defs[after.definition :])
-        else:
-            items.extend(old.items[after.item :])
-            defs.extend(old.defs[after.definition :])
-        if moved or shift_items or shift_defs:
-            new_spans.extend(
-                span.moved(moved, shift_items, shift_defs) for span in spans[last + 1 :]
-            )
-        else:
-            new_spans.extend(spans[last + 1 :])
+        items.extend(item.moved(moved) for item in old.items[after.item :])
+        defs.extend(definition.moved(moved) for definition in old.defs[after.definition :])
+        new_spans.extend(span.moved(moved, shift_items, shift_defs) for span in spans[last + 1 :])
     return Shape(tuple(items), tuple(defs), tuple(new_spans))
 
 
@@ -265,8 +262,9 @@ class _Text:
     starts: list[int]
 
     @classmethod
-    def of(cls, source: bytes) -> _Text:
-        lengths = map(len, source.splitlines(keepends=True))
+    def of(cls, source: bytes, lines: list[bytes] | None = None) -> _Text:
+        """The text of ``source``, whose lines (``splitlines(keepends=True)``) may be given."""
+        lengths = map(len, source.splitlines(keepends=True) if lines is None else lines)
         return cls(source, list(itertools.accumulate(lengths, initial=0)))
 
     def offset(self, line: int, column: int) -> int:
