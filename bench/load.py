@@ -3,16 +3,21 @@ and how a reload, status() and loading grow with the number of plugins loaded.
 
 Generates ``--plugins`` (default 1000) small plugin modules, some requiring earlier ones, into a
 temporary directory. Each round compiles and executes every source into a fresh module namespace
-(the baseline: the least any loader must do) and starts a new `Runtime` on the directory (then
-stops it), in an order rotated from round to round; the ratio is taken within each round and
-its median reported, with its spread.
+(the baseline: the least any loader must do from source bytes) and starts a new `Runtime` on the
+directory (then stops it) twice: with the bytecode cache emptied first (every source compiled,
+as at the first start after an edit: ``ratio_vs_compile_exec``), and with the cache holding the
+code of every source (a restart: ``warm_ratio_vs_compile_exec``, reported, not tracked), in an
+order rotated from round to round; each ratio is taken within each round and its median
+reported, with its spread. Writing the cache is allowed whatever ``PYTHONDONTWRITEBYTECODE``
+says, and each runtime's cache writes end before the next timing begins.
 
 Then the growth with size, at ``--small`` (100) and ``--large`` (5000) plugins: each round
-starts a runtime of each size (per-plugin start time, paired); then both stay up and each round
-reloads the same leaf plugin (``p0010``: it requires one plugin, nothing requires it) in both,
-and times ``status()`` on the large one, each with the garbage collector paused (after a
-collection), since a full collection of the large heap would land in one round or another. Leak
-checks are off in these runtimes: the collections they run after a reload are not graph work::
+starts a runtime of each size, its bytecode cache emptied (per-plugin start time, paired);
+then both stay up and each round reloads the same leaf plugin (``p0010``: it requires one
+plugin, nothing requires it) in both, and times ``status()`` on the large one, each with the
+garbage collector paused (after a collection), since a full collection of the large heap would
+land in one round or another. Leak checks are off in these runtimes: the collections they run
+after a reload are not graph work::
 
     python bench/load.py            # a table
     python bench/load.py --json     # one JSON object
@@ -45,9 +50,11 @@ import gc
 import itertools
 import json
 import math
+import shutil
 import statistics
 import sys
 import tempfile
+import threading
 import time
 import types
 from collections.abc import Sequence
@@ -210,6 +217,19 @@ class RuntimeRound:
     failures: list[str]
 
 
+def forget_bytecode(directory: Path) -> None:
+    """Empty the bytecode cache of the plugins in ``directory``: the next start compiles them."""
+    shutil.rmtree(directory / "__pycache__", ignore_errors=True)
+
+
+def written() -> None:
+    """Wait until stopped runtimes have written the code their loads compiled to the bytecode
+    cache (their loader threads do that, then end), so that no write overlaps a timing."""
+    for thread in threading.enumerate():
+        if thread.name == "hotbus-loader":
+            thread.join(timeout=60)
+
+
 async def runtime_round(directory: Path) -> RuntimeRound:
     """Start a fresh `Runtime` on ``directory``, check it, stop it; time both."""
     runtime = Runtime([directory], entry_points=False, log_events=False, watch=False)
@@ -232,6 +252,7 @@ async def runtime_round(directory: Path) -> RuntimeRound:
     begin = time.perf_counter()
     await runtime.stop()
     stop_s = time.perf_counter() - begin
+    written()
     return RuntimeRound(
         start_s=start_s,
         stop_s=stop_s,
@@ -248,15 +269,23 @@ class Result:
 
     plugins: int
     baseline_s: list[float]
+    #: Starts with the bytecode cache emptied first.
     rounds: list[RuntimeRound]
+    #: Starts with the bytecode cache holding every source's code.
+    warm: list[RuntimeRound]
 
     @property
     def last(self) -> RuntimeRound:
         return self.rounds[-1]
 
     def ratio(self) -> Ratio:
-        """Runtime start over compile+exec, within each round."""
+        """Runtime start (every source compiled) over compile+exec, within each round."""
         return Ratio.of([r.start_s for r in self.rounds], self.baseline_s[: len(self.rounds)])
+
+    def warm_ratio(self) -> Ratio:
+        """Runtime start (every source's code cached) over compile+exec, within each round."""
+        count = min(len(self.warm), len(self.baseline_s))
+        return Ratio.of([r.start_s for r in self.warm[:count]], self.baseline_s[:count])
 
     def summary(self) -> dict[str, Any]:
         """The JSON object: minimum over the rounds of each timing, per-plugin figures, and the
@@ -266,11 +295,16 @@ class Result:
         base_s = min(self.baseline_s)
         ms = 1000 / self.plugins
         ratio = self.ratio()
+        warm = self.warm_ratio()
         return {
             "plugins": self.plugins,
             "load_all_s": load_s,
             "ratio_vs_compile_exec": ratio.median,
             "ratio_vs_compile_exec_spread": ratio.as_dict(),
+            "warm_load_all_s": min(r.start_s for r in self.warm),
+            "warm_ratio_vs_compile_exec": warm.median,
+            "warm_ratio_vs_compile_exec_spread": warm.as_dict(),
+            "warm_load_all_s_rounds": [r.start_s for r in self.warm],
             "stop_all_s": stop_s,
             "compile_exec_s": base_s,
             "load_per_plugin_ms": load_s * ms,
@@ -289,19 +323,25 @@ class Result:
 
 
 async def measure(directory: Path, plugins: int, rounds: int) -> Result:
-    """``rounds`` paired rounds on ``directory``: compile+exec and a runtime round, in an order
-    rotated from round to round."""
+    """``rounds`` paired rounds on ``directory``: compile+exec, a runtime round with the
+    bytecode cache emptied first and one with it full, in an order rotated from round to round.
+    A first start, untimed, fills the cache."""
     baseline: list[float] = []
     runs: list[RuntimeRound] = []
+    warm: list[RuntimeRound] = []
+    await runtime_round(directory)
     for index in range(rounds):
-        for which in rotated(["baseline", "runtime"], index):
+        for which in rotated(["baseline", "runtime", "warm"], index):
             if which == "baseline":
                 baseline.append(compile_exec_all(directory))
+            elif which == "runtime":
+                forget_bytecode(directory)
+                runs.append(await runtime_round(directory))  # and fills the cache again
             else:
-                runs.append(await runtime_round(directory))
-        if runs[-1].active != plugins:  # no point timing a runtime that does not start them all
-            break
-    return Result(plugins=plugins, baseline_s=baseline, rounds=runs)
+                warm.append(await runtime_round(directory))
+        if runs[-1].active != plugins or warm[-1].active != plugins:
+            break  # no point timing a runtime that does not start them all
+    return Result(plugins=plugins, baseline_s=baseline, rounds=runs, warm=warm)
 
 
 # -- growth with the number of plugins -------------------------------------------------------------
@@ -390,6 +430,7 @@ async def measure_growth(
     load: dict[str, list[float]] = {"small": [], "large": []}
     for index in range(rounds):
         for which in rotated(["small", "large"], index):
+            forget_bytecode(directories[which])
             run = await runtime_round(directories[which])
             load[which].append(run.start_s)
             if run.active != sizes[which]:
@@ -460,6 +501,8 @@ def table(summary: dict[str, Any]) -> str:
     ratio = summary["ratio_vs_compile_exec"]
     spread = summary["ratio_vs_compile_exec_spread"]
     verdict = "ok" if ratio <= TARGET_RATIO else f"OVER target {TARGET_RATIO}"
+    warm = summary["warm_ratio_vs_compile_exec"]
+    warm_spread = summary["warm_ratio_vs_compile_exec_spread"]
     rows = [
         ("plugins", f"{summary['plugins']}", ""),
         ("rounds (min taken)", f"{summary['rounds']}", ""),
@@ -469,7 +512,7 @@ def table(summary: dict[str, Any]) -> str:
             f"{summary['compile_exec_per_plugin_ms']:.3f} ms/plugin",
         ),
         (
-            "runtime.start()",
+            "runtime.start(), compiling",
             f"{summary['load_all_s']:.4f} s",
             f"{summary['load_per_plugin_ms']:.3f} ms/plugin",
         ),
@@ -477,6 +520,16 @@ def table(summary: dict[str, Any]) -> str:
             "ratio vs compile+exec",
             f"{ratio:.2f}x",
             f"{verdict} (rounds {spread['low']:.2f}-{spread['high']:.2f})",
+        ),
+        (
+            "runtime.start(), code cached",
+            f"{summary['warm_load_all_s']:.4f} s",
+            f"{summary['warm_load_all_s'] * 1000 / summary['plugins']:.3f} ms/plugin",
+        ),
+        (
+            "ratio vs compile+exec",
+            f"{warm:.2f}x",
+            f"info (rounds {warm_spread['low']:.2f}-{warm_spread['high']:.2f})",
         ),
         (
             "runtime.stop()",
@@ -581,6 +634,16 @@ def main(argv: list[str] | None = None) -> int:
     """Run the benchmark; returns 0, or 1 if some plugin did not become active (or, with
     ``--check``, if a target is missed)."""
     args = parse_args(argv)
+    before = sys.dont_write_bytecode
+    sys.dont_write_bytecode = False  # the starts measure the bytecode cache
+    try:
+        return run(args)
+    finally:
+        sys.dont_write_bytecode = before
+
+
+def run(args: argparse.Namespace) -> int:
+    """`main` once the arguments are parsed."""
     plugins: int = args.plugins
     with tempfile.TemporaryDirectory(prefix="hotbus-bench-") as tmp:
         directory = Path(tmp)

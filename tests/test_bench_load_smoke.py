@@ -1,5 +1,5 @@
 """Smoke test of the load benchmark: a quick run (tiny sizes) prints a sane JSON object with
-the start ratio, the growth keys and the misses."""
+the start ratios (compiling, and with the code cached), the growth keys and the misses."""
 
 from __future__ import annotations
 
@@ -23,14 +23,22 @@ def test_load_benchmark_quick_json(
     monkeypatch.setitem(sys.modules, spec.name, module)
     spec.loader.exec_module(module)
 
+    before = sys.dont_write_bytecode
     code = module.main(["--json", "--quick"])
+    assert sys.dont_write_bytecode is before  # the benchmark's own setting does not leak
 
     out = capsys.readouterr().out
     assert code == 0, out
     result = json.loads(out)
     assert result["plugins"] == 50
     assert result["active"] == 50
-    for key in ("load_all_s", "stop_all_s", "ratio_vs_compile_exec"):
+    for key in (
+        "load_all_s",
+        "stop_all_s",
+        "ratio_vs_compile_exec",
+        "warm_load_all_s",
+        "warm_ratio_vs_compile_exec",
+    ):
         value = result[key]
         assert isinstance(value, float) and math.isfinite(value) and value > 0, (key, value)
     for key in (
@@ -42,6 +50,7 @@ def test_load_benchmark_quick_json(
         assert isinstance(value, float) and math.isfinite(value) and value > 0, (key, value)
     assert result["growth_sizes"] == {"small": 12, "large": 40}
     assert result["ratio_vs_compile_exec_spread"]["rounds"] == 1
+    assert result["warm_ratio_vs_compile_exec_spread"]["rounds"] == 1
     assert result["leaf_reload_ms_large"]["rounds"] == 3
     assert result["growth_failures"] == []
     assert isinstance(result["misses"], list)

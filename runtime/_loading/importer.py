@@ -37,7 +37,14 @@ from hotbus.runtime._loading.interrupt import (
     may_interrupt,
     stack_of,
 )
-from hotbus.runtime._loading.loader import Loaded, PluginSource, load, precompile
+from hotbus.runtime._loading.loader import (
+    Loaded,
+    PluginSource,
+    bytecode_unwritten,
+    load,
+    precompile,
+    write_bytecode,
+)
 from hotbus.runtime._loading.paths import hash_file
 from hotbus.runtime._loading.phase_error import PhaseError
 from hotbus.schemas import Phase, PluginInterrupted
@@ -413,13 +420,16 @@ class Importer:
         self._thread = thread
         thread.start()
 
-    def _next(self, me: threading.Thread) -> Job | Path | None:
-        """The next load, else the next file to compile ahead; None when this thread is to end."""
+    def _next(self, me: threading.Thread) -> Job | Path | bool | None:
+        """The next load, else the next file to compile ahead, else True when code loads
+        compiled waits to be written to the bytecode cache; None when this thread is to end."""
         with self._lock:
             while not self._jobs and not self._ahead and self._thread is me:
+                if bytecode_unwritten():
+                    return True
                 self._work_ready.wait()
-            if self._thread is not me:
-                return None
+            if self._thread is not me:  # closed or replaced: what was compiled is written first
+                return True if bytecode_unwritten() else None
             if not self._jobs:
                 path = next(iter(self._ahead))
                 del self._ahead[path]
@@ -444,6 +454,9 @@ class Importer:
             return True
         if job is None:
             return False
+        if isinstance(job, bool):  # no load waits: write a file loads compiled to the cache
+            write_bytecode(most=1)
+            return True
         if isinstance(job, Path):  # no load waits: compile a file ahead
             precompile(job)
             return True

@@ -1,0 +1,187 @@
+"""The bytecode cache: code compiled from a plugin's source is kept as a hash-based ``.pyc`` and
+executed by a later load of the very same bytes, never by one of other bytes."""
+
+from __future__ import annotations
+
+import importlib.util
+import marshal
+import os
+import stat
+import sys
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from hotbus.runtime._loading import loader
+from hotbus.runtime._testing.plugin_dir import PluginDir
+from hotbus.schemas import PluginState
+
+from tests.runtime import events
+from tests.runtime.helpers import MakeRuntime, plugin_source
+
+#: PEP 552: a hash-based ``.pyc`` (bit 0) checked against its source (bit 1); 0 for one
+#: validated by the source's modification time and size.
+CHECKED_HASH = 0b11
+BY_TIME = 0
+
+
+@pytest.fixture(autouse=True)
+def _writing() -> Iterator[None]:
+    """Bytecode may be written (whatever ``PYTHONDONTWRITEBYTECODE`` says), and no code that
+    another test's loads compiled is written into this one's files."""
+    before = sys.dont_write_bytecode
+    sys.dont_write_bytecode = False
+    loader._unwritten.clear()
+    yield
+    sys.dont_write_bytecode = before
+    loader._unwritten.clear()
+
+
+def _written() -> None:
+    """Wait until the stopped runtimes' loader threads have written what their loads compiled
+    (they do before they end)."""
+    for thread in threading.enumerate():
+        if thread.name == "hotbus-loader":
+            thread.join(timeout=10)
+            assert not thread.is_alive(), "a loader thread did not end within 10 s"
+
+
+def _cache(path: Path) -> Path:
+    return Path(importlib.util.cache_from_source(str(path)))
+
+
+def _pyc(source: bytes, code_of: str, path: Path, flags: int = CHECKED_HASH) -> bytes:
+    """A ``.pyc`` for the bytes ``source`` of ``path`` that holds the code of ``code_of``."""
+    code = compile(code_of, str(path), "exec", dont_inherit=True)
+    if flags & 0b01:
+        validation = importlib.util.source_hash(source)
+    else:  # what Python's import trusts: the source's modification time and size
+        info = path.stat()
+        validation = int(info.st_mtime).to_bytes(4, "little") + len(source).to_bytes(4, "little")
+    return (
+        importlib.util.MAGIC_NUMBER + flags.to_bytes(4, "little") + validation + marshal.dumps(code)
+    )
+
+
+def _note_source(said: str) -> str:
+    return plugin_source("dice", header=f"SAID = {said!r}\nevents.note(SAID)")
+
+
+async def _start(make_runtime: MakeRuntime) -> None:
+    runtime = make_runtime()
+    await runtime.start()
+    assert [row.state for row in runtime.status()] == [PluginState.ACTIVE]
+    await runtime.stop()
+    _written()
+
+
+async def test_a_start_caches_every_file_it_compiled_as_a_pyc_checked_by_hash(
+    plugin_dir: PluginDir, make_runtime: MakeRuntime
+) -> None:
+    helper = plugin_dir.write("dice/tables.py", "FACES = 6\n").resolve()
+    main = plugin_dir.write(
+        "dice/__init__.py", plugin_source("dice", header="from . import tables")
+    ).resolve()
+    await _start(make_runtime)
+    for path in (main, helper):
+        blob = _cache(path).read_bytes()
+        assert blob[:4] == importlib.util.MAGIC_NUMBER
+        assert int.from_bytes(blob[4:8], "little") == CHECKED_HASH
+        assert blob[8:16] == importlib.util.source_hash(path.read_bytes())
+        assert marshal.loads(blob[16:]).co_filename == str(path)
+
+
+async def test_a_load_executes_the_cached_code_of_the_bytes_on_disk_and_never_of_others(
+    plugin_dir: PluginDir, make_runtime: MakeRuntime
+) -> None:
+    path = plugin_dir.write("dice.py", _note_source("from source")).resolve()
+    data = path.read_bytes()
+    # The cache holds, for these very bytes, code that says something else: executing it shows
+    # that the load took the cache's code rather than compiling.
+    _cache(path).parent.mkdir()
+    _cache(path).write_bytes(_pyc(data, _note_source("from the cache"), path))
+    await _start(make_runtime)
+    assert "from the cache" in events.JOURNAL
+    events.reset()
+    plugin_dir.write("dice.py", _note_source("edited"))  # other bytes: the cache is not theirs
+    await _start(make_runtime)
+    assert ("edited" in events.JOURNAL, "from the cache" in events.JOURNAL) == (True, False)
+    assert _cache(path).read_bytes()[8:16] == importlib.util.source_hash(path.read_bytes())
+
+
+async def test_a_pyc_validated_by_time_is_not_trusted_and_is_replaced(
+    plugin_dir: PluginDir, make_runtime: MakeRuntime
+) -> None:
+    # Python's import would run this stale code: the size and the second of the last change
+    # match (an edit that keeps the size within the same second).
+    path = plugin_dir.write("dice.py", _note_source("new code")).resolve()
+    data = path.read_bytes()
+    _cache(path).parent.mkdir()
+    _cache(path).write_bytes(_pyc(data, _note_source("old code"), path, flags=BY_TIME))
+    await _start(make_runtime)
+    assert ("new code" in events.JOURNAL, "old code" in events.JOURNAL) == (True, False)
+    blob = _cache(path).read_bytes()
+    assert int.from_bytes(blob[4:8], "little") == CHECKED_HASH
+    assert blob[8:16] == importlib.util.source_hash(data)
+
+
+@pytest.mark.parametrize(
+    "damage",
+    [
+        pytest.param(lambda blob: blob[:40], id="truncated"),
+        pytest.param(lambda blob: blob[:16] + b"\xff" * 64, id="garbage-after-the-header"),
+        pytest.param(lambda blob: b"\0" * 4 + blob[4:], id="another-python"),
+        pytest.param(lambda blob: b"", id="empty"),
+    ],
+)
+async def test_a_damaged_pyc_is_compiled_anew_and_replaced(
+    plugin_dir: PluginDir, make_runtime: MakeRuntime, damage: object
+) -> None:
+    assert callable(damage)
+    path = plugin_dir.write("dice.py", _note_source("from source")).resolve()
+    good = _pyc(path.read_bytes(), _note_source("from the cache"), path)
+    _cache(path).parent.mkdir()
+    _cache(path).write_bytes(damage(good))
+    await _start(make_runtime)
+    assert ("from source" in events.JOURNAL, "from the cache" in events.JOURNAL) == (True, False)
+    assert marshal.loads(_cache(path).read_bytes()[16:]).co_filename == str(path)
+
+
+async def test_a_pyc_written_for_the_same_bytes_elsewhere_is_not_used(
+    plugin_dir: PluginDir, make_runtime: MakeRuntime, tmp_path: Path
+) -> None:
+    path = plugin_dir.write("dice.py", _note_source("from source")).resolve()
+    elsewhere = tmp_path / "copied-from" / "dice.py"
+    _cache(path).parent.mkdir()
+    _cache(path).write_bytes(_pyc(path.read_bytes(), _note_source("from the cache"), elsewhere))
+    await _start(make_runtime)
+    assert ("from source" in events.JOURNAL, "from the cache" in events.JOURNAL) == (True, False)
+
+
+async def test_nothing_is_written_while_python_is_told_not_to_write_bytecode(
+    plugin_dir: PluginDir, make_runtime: MakeRuntime
+) -> None:
+    path = plugin_dir.write("dice.py", plugin_source("dice")).resolve()
+    sys.dont_write_bytecode = True
+    await _start(make_runtime)
+    assert not _cache(path).parent.exists()
+
+
+async def test_the_code_of_a_private_source_is_cached_privately(
+    plugin_dir: PluginDir, make_runtime: MakeRuntime
+) -> None:
+    path = plugin_dir.write("dice.py", plugin_source("dice")).resolve()
+    os.chmod(path, 0o600)
+    await _start(make_runtime)
+    assert stat.S_IMODE(_cache(path).stat().st_mode) == 0o600
+
+
+async def test_a_directory_that_cannot_hold_a_cache_loads_all_the_same(
+    plugin_dir: PluginDir, make_runtime: MakeRuntime
+) -> None:
+    path = plugin_dir.write("dice.py", plugin_source("dice")).resolve()
+    _cache(path).parent.write_text("a file, not a directory")
+    await _start(make_runtime)
+    assert events.JOURNAL[:1] == ["setup dice"]
+    assert _cache(path).parent.read_text() == "a file, not a directory"
