@@ -38,10 +38,10 @@ def _writing() -> Iterator[None]:
     loader._unwritten.clear()
 
 
-def _written() -> None:
-    """Wait until the stopped runtimes' loader threads have written what their loads compiled
-    (they do before they end)."""
-    for thread in threading.enumerate():
+def _written(earlier: set[threading.Thread]) -> None:
+    """Wait until the loader threads started since ``earlier`` have written what their loads
+    compiled (a stopped runtime's loader thread does that, then ends)."""
+    for thread in set(threading.enumerate()) - earlier:
         if thread.name == "hotbus-loader":
             thread.join(timeout=10)
             assert not thread.is_alive(), "a loader thread did not end within 10 s"
@@ -69,11 +69,12 @@ def _note_source(said: str) -> str:
 
 
 async def _start(make_runtime: MakeRuntime) -> None:
+    earlier = set(threading.enumerate())
     runtime = make_runtime()
     await runtime.start()
     assert [row.state for row in runtime.status()] == [PluginState.ACTIVE]
     await runtime.stop()
-    _written()
+    _written(earlier)
 
 
 async def test_a_start_caches_every_file_it_compiled_as_a_pyc_checked_by_hash(
@@ -99,7 +100,7 @@ async def test_a_load_executes_the_cached_code_of_the_bytes_on_disk_and_never_of
     data = path.read_bytes()
     # The cache holds, for these very bytes, code that says something else: executing it shows
     # that the load took the cache's code rather than compiling.
-    _cache(path).parent.mkdir()
+    _cache(path).parent.mkdir(parents=True)
     _cache(path).write_bytes(_pyc(data, _note_source("from the cache"), path))
     await _start(make_runtime)
     assert "from the cache" in events.JOURNAL
@@ -117,7 +118,7 @@ async def test_a_pyc_validated_by_time_is_not_trusted_and_is_replaced(
     # match (an edit that keeps the size within the same second).
     path = plugin_dir.write("dice.py", _note_source("new code")).resolve()
     data = path.read_bytes()
-    _cache(path).parent.mkdir()
+    _cache(path).parent.mkdir(parents=True)
     _cache(path).write_bytes(_pyc(data, _note_source("old code"), path, flags=BY_TIME))
     await _start(make_runtime)
     assert ("new code" in events.JOURNAL, "old code" in events.JOURNAL) == (True, False)
@@ -141,7 +142,7 @@ async def test_a_damaged_pyc_is_compiled_anew_and_replaced(
     assert callable(damage)
     path = plugin_dir.write("dice.py", _note_source("from source")).resolve()
     good = _pyc(path.read_bytes(), _note_source("from the cache"), path)
-    _cache(path).parent.mkdir()
+    _cache(path).parent.mkdir(parents=True)
     _cache(path).write_bytes(damage(good))
     await _start(make_runtime)
     assert ("from source" in events.JOURNAL, "from the cache" in events.JOURNAL) == (True, False)
@@ -153,7 +154,7 @@ async def test_a_pyc_written_for_the_same_bytes_elsewhere_is_not_used(
 ) -> None:
     path = plugin_dir.write("dice.py", _note_source("from source")).resolve()
     elsewhere = tmp_path / "copied-from" / "dice.py"
-    _cache(path).parent.mkdir()
+    _cache(path).parent.mkdir(parents=True)
     _cache(path).write_bytes(_pyc(path.read_bytes(), _note_source("from the cache"), elsewhere))
     await _start(make_runtime)
     assert ("from source" in events.JOURNAL, "from the cache" in events.JOURNAL) == (True, False)
@@ -181,6 +182,7 @@ async def test_a_directory_that_cannot_hold_a_cache_loads_all_the_same(
     plugin_dir: PluginDir, make_runtime: MakeRuntime
 ) -> None:
     path = plugin_dir.write("dice.py", plugin_source("dice")).resolve()
+    _cache(path).parent.parent.mkdir(parents=True, exist_ok=True)
     _cache(path).parent.write_text("a file, not a directory")
     await _start(make_runtime)
     assert events.JOURNAL[:1] == ["setup dice"]
