@@ -294,12 +294,15 @@ class Importer:
             return
         last = jobs[-1]
         slice_s = _SLICE_S
+        pending = 0  # the jobs before it are done, and a job once done stays done
         try:
             while True:
                 with self._lock:
-                    first = next((job for job in jobs if job.state != _DONE), None)
-                    if first is None:
+                    while pending < len(jobs) and jobs[pending].state == _DONE:
+                        pending += 1
+                    if pending == len(jobs):
                         return
+                    first = jobs[pending]
                     started = first.started if first.state == _RUNNING else 0.0
                     if self._thread is None or not self._thread.is_alive():
                         self._start_thread()  # never left without a loader for queued loads
