@@ -9,7 +9,7 @@ as at the first start after an edit: ``ratio_vs_compile_exec``), and with the ca
 code of every source (a restart: ``warm_ratio_vs_compile_exec``, reported, not tracked), in an
 order rotated from round to round; each ratio is taken within each round and its median
 reported, with its spread. Writing the cache is allowed whatever ``PYTHONDONTWRITEBYTECODE``
-says, and each runtime's cache writes end before the next timing begins.
+says (a runtime has written it all when its ``stop()`` returns).
 
 Then the growth with size, at ``--small`` (100) and ``--large`` (5000) plugins: each round
 starts a runtime of each size, its bytecode cache emptied (per-plugin start time, paired);
@@ -54,7 +54,6 @@ import shutil
 import statistics
 import sys
 import tempfile
-import threading
 import time
 import types
 from collections.abc import Sequence
@@ -222,14 +221,6 @@ def forget_bytecode(directory: Path) -> None:
     shutil.rmtree(directory / "__pycache__", ignore_errors=True)
 
 
-def written() -> None:
-    """Wait until stopped runtimes have written the code their loads compiled to the bytecode
-    cache (their loader threads do that, then end), so that no write overlaps a timing."""
-    for thread in threading.enumerate():
-        if thread.name == "hotbus-loader":
-            thread.join(timeout=60)
-
-
 async def runtime_round(directory: Path) -> RuntimeRound:
     """Start a fresh `Runtime` on ``directory``, check it, stop it; time both."""
     runtime = Runtime([directory], entry_points=False, log_events=False, watch=False)
@@ -252,7 +243,6 @@ async def runtime_round(directory: Path) -> RuntimeRound:
     begin = time.perf_counter()
     await runtime.stop()
     stop_s = time.perf_counter() - begin
-    written()
     return RuntimeRound(
         start_s=start_s,
         stop_s=stop_s,

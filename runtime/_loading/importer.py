@@ -140,6 +140,7 @@ class Importer:
         "_stoppers",
         "_thread",
         "_work_ready",
+        "_writing",
         "abandoned",
     )
 
@@ -154,6 +155,9 @@ class Importer:
         #: Loads staged ahead that outlived their time limit untaken, and the task stopping each.
         self._stoppers: dict[Job, asyncio.Task[None]] = {}
         self._thread: threading.Thread | None = None
+        #: Held while code is written to the bytecode cache: once `close` has taken it, no
+        #: loader thread of this importer writes any more.
+        self._writing = threading.Lock()
         #: Names of loader threads left behind in a call that could not be interrupted.
         self.abandoned: list[str] = []
 
@@ -336,7 +340,12 @@ class Importer:
                 value.release()
 
     def close(self) -> None:
-        """Stop the loader thread once it is idle (loads still queued are dropped)."""
+        """Stop the loader thread once it is idle (loads still queued are dropped).
+
+        What loads compiled and is not in the bytecode cache yet is written here, on the
+        caller's thread: nothing is written into the plugin directories once this returns (a
+        host may delete them then).
+        """
         with self._lock:
             dropped = list(self._jobs)
             for job in dropped:
@@ -352,6 +361,8 @@ class Importer:
             self._ready.clear()
             self._thread = None
             self._work_ready.notify_all()
+        with self._writing:
+            write_bytecode()
         for job in dropped:
             job.done.set()
         for job in untaken:
@@ -431,8 +442,8 @@ class Importer:
                 if bytecode_unwritten():
                     return True
                 self._work_ready.wait()
-            if self._thread is not me:  # closed or replaced: what was compiled is written first
-                return True if bytecode_unwritten() else None
+            if self._thread is not me:
+                return None
             if not self._jobs:
                 path = next(iter(self._ahead))
                 del self._ahead[path]
@@ -458,7 +469,9 @@ class Importer:
         if job is None:
             return False
         if isinstance(job, bool):  # no load waits: write a file loads compiled to the cache
-            write_bytecode(most=1)
+            with self._writing:
+                if self._thread is me:  # not closed meanwhile (closing writes the rest)
+                    write_bytecode(most=1)
             return True
         if isinstance(job, Path):  # no load waits: compile a file ahead
             precompile(job)

@@ -77,8 +77,8 @@ _generations: dict[str, Generation] = {}
 _precompiled: dict[Path, tuple[str, types.CodeType, Shape]] = {}
 _PRECOMPILED_MAX: Final = 64
 #: Code compiled by loads and not in the bytecode cache yet: the file, its bytes, the code.
-#: `write_bytecode` writes it (an `Importer`'s loader thread, whenever no load waits); the bound
-#: only matters where nothing writes (loads run outside an `Importer`).
+#: `write_bytecode` writes it (an `Importer`'s loader thread whenever no load waits, and its
+#: `close`); the bound only matters where nothing writes (loads run outside an `Importer`).
 _unwritten: deque[tuple[Path, bytes, types.CodeType]] = deque(maxlen=16384)
 #: The flags of a hash-based ``.pyc`` that is checked against its source (PEP 552).
 _CHECKED_HASH: Final = 0b11
@@ -433,7 +433,9 @@ def _write_atomic(target: Path, blob: bytes, source: Path) -> bool:
     temporary = target.with_name(f"{target.name}.{os.getpid()}.{threading.get_ident()}")
     try:
         mode = (source.stat().st_mode | 0o200) & 0o666
-        target.parent.mkdir(parents=True, exist_ok=True)
+        # ``__pycache__`` beside the source, never the source's directory if it is gone (a
+        # deleted plugin directory is not made again); under a prefix, its whole path.
+        target.parent.mkdir(parents=sys.pycache_prefix is not None, exist_ok=True)
         descriptor = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, mode)
         try:
             with open(descriptor, "wb", closefd=True) as stream:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import importlib.util
 import marshal
 import os
+import shutil
 import stat
 import sys
 import threading
@@ -14,6 +15,8 @@ from pathlib import Path
 
 import pytest
 from hotbus.runtime._loading import loader
+from hotbus.runtime._loading.importer import Importer
+from hotbus.runtime._loading.loader import source_for
 from hotbus.runtime._testing.plugin_dir import PluginDir
 from hotbus.schemas import PluginState
 
@@ -38,15 +41,6 @@ def _writing() -> Iterator[None]:
     loader._unwritten.clear()
 
 
-def _written(earlier: set[threading.Thread]) -> None:
-    """Wait until the loader threads started since ``earlier`` have written what their loads
-    compiled (a stopped runtime's loader thread does that, then ends)."""
-    for thread in set(threading.enumerate()) - earlier:
-        if thread.name == "hotbus-loader":
-            thread.join(timeout=10)
-            assert not thread.is_alive(), "a loader thread did not end within 10 s"
-
-
 def _cache(path: Path) -> Path:
     return Path(importlib.util.cache_from_source(str(path)))
 
@@ -69,12 +63,10 @@ def _note_source(said: str) -> str:
 
 
 async def _start(make_runtime: MakeRuntime) -> None:
-    earlier = set(threading.enumerate())
     runtime = make_runtime()
     await runtime.start()
     assert [row.state for row in runtime.status()] == [PluginState.ACTIVE]
-    await runtime.stop()
-    _written(earlier)
+    await runtime.stop()  # and the cache is written
 
 
 async def test_a_start_caches_every_file_it_compiled_as_a_pyc_checked_by_hash(
@@ -187,3 +179,34 @@ async def test_a_directory_that_cannot_hold_a_cache_loads_all_the_same(
     await _start(make_runtime)
     assert events.JOURNAL[:1] == ["setup dice"]
     assert _cache(path).parent.read_text() == "a file, not a directory"
+
+
+async def test_closing_the_loader_writes_the_cache_and_nothing_is_written_after(
+    plugin_dir: PluginDir,
+) -> None:
+    gate = threading.Event()
+    events.OBJECTS["gate"] = gate
+    fast = plugin_dir.write("fast.py", plugin_source("fast")).resolve()
+    slow = plugin_dir.write(
+        "slow.py", plugin_source("slow", header="events.OBJECTS['gate'].wait(10)")
+    ).resolve()
+    sources = [source_for(fast), source_for(slow)]
+    assert None not in sources
+    earlier = set(threading.enumerate())
+    importer = Importer()
+    jobs = importer.submit(source for source in sources if source is not None)
+    try:
+        await importer.wait(jobs[:1], 10)
+        # The slow load runs (held at its gate): no load's code is written meanwhile.
+        assert not _cache(fast).exists()
+        importer.close()  # as a stopping runtime does: what was compiled is written now
+        assert _cache(fast).is_file() and _cache(slow).is_file()
+        shutil.rmtree(plugin_dir.path)  # as a host cleaning up a temporary directory would
+    finally:
+        gate.set()
+        importer.discard(jobs)
+    for thread in set(threading.enumerate()) - earlier:
+        if thread.name == "hotbus-loader":
+            thread.join(timeout=10)
+            assert not thread.is_alive(), "the loader thread did not end within 10 s"
+    assert not plugin_dir.path.exists()
