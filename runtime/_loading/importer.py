@@ -62,6 +62,9 @@ _SLICE_S: Final = 0.005
 _MAX_SLICE_S: Final = 0.05
 #: A round of the loop this short means it had nothing else to do.
 _IDLE_ROUND_S: Final = 0.0002
+#: How long the loader thread has had no load or compile to run before it writes what loads
+#: compiled to the bytecode cache.
+_WRITE_WHEN_IDLE_S: Final = 0.5
 
 
 @final
@@ -140,6 +143,7 @@ class Importer:
         "_stoppers",
         "_thread",
         "_work_ready",
+        "_worked",
         "_writing",
         "abandoned",
     )
@@ -158,6 +162,8 @@ class Importer:
         #: Held while code is written to the bytecode cache: once `close` has taken it, no
         #: loader thread of this importer writes any more.
         self._writing = threading.Lock()
+        #: When the loader thread last took a load or a compile (``time.monotonic()``).
+        self._worked = 0.0
         #: Names of loader threads left behind in a call that could not be interrupted.
         self.abandoned: list[str] = []
 
@@ -436,14 +442,21 @@ class Importer:
 
     def _next(self, me: threading.Thread) -> Job | Path | bool | None:
         """The next load, else the next file to compile ahead, else True when code loads
-        compiled waits to be written to the bytecode cache; None when this thread is to end."""
+        compiled waits to be written to the bytecode cache and no load or compile has come for
+        `_WRITE_WHEN_IDLE_S` (a start-up or a reload is over, and its writes do not compete
+        with it for the interpreter lock); None when this thread is to end."""
         with self._lock:
             while not self._jobs and not self._ahead and self._thread is me:
-                if bytecode_unwritten():
+                if not bytecode_unwritten():
+                    self._work_ready.wait()
+                    continue
+                idle = time.monotonic() - self._worked
+                if idle >= _WRITE_WHEN_IDLE_S:
                     return True
-                self._work_ready.wait()
+                self._work_ready.wait(_WRITE_WHEN_IDLE_S - idle)
             if self._thread is not me:
                 return None
+            self._worked = time.monotonic()
             if not self._jobs:
                 path = next(iter(self._ahead))
                 del self._ahead[path]

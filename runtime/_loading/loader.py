@@ -351,14 +351,15 @@ def _code_for(data: bytes, digest: str, path: Path, generation: Generation) -> t
         if code is not None:
             return code
         code = _compile(data, path)
-    _unwritten.append((path, data, code))
+    if not sys.dont_write_bytecode:
+        _unwritten.append((path, data, code))
     return code
 
 
-def _cache_file(path: Path) -> Path | None:
+def _cache_file(path: Path) -> str | None:
     """Where the bytecode cache keeps the code of ``path``; None if this Python keeps none."""
     try:
-        return Path(importlib.util.cache_from_source(str(path)))
+        return importlib.util.cache_from_source(str(path))
     except (NotImplementedError, ValueError):  # no cache tag, or an unusable prefix
         return None
 
@@ -367,7 +368,7 @@ def _cached(data: bytes, path: Path) -> types.CodeType | None:
     """The code the bytecode cache holds for the source bytes ``data`` of ``path``, if its
     ``.pyc`` is hash-based, of this Python, for these very bytes and this very path."""
     cache = _cache_file(path)
-    if cache is None:
+    if cache is None or not os.path.isfile(cache):  # no exception raised for the usual miss
         return None
     try:
         with open(cache, "rb") as stream:
@@ -423,7 +424,7 @@ def write_bytecode(most: int | None = None) -> int:
                 marshal.dumps(code),
             )
         )
-        if _write_atomic(cache, blob, path):
+        if _write_atomic(Path(cache), blob, path):
             written += 1
     return written
 
