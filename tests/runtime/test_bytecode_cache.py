@@ -191,11 +191,14 @@ async def test_a_directory_that_cannot_hold_a_cache_loads_all_the_same(
 async def test_closing_the_loader_writes_the_cache_and_nothing_is_written_after(
     plugin_dir: PluginDir,
 ) -> None:
-    gate = threading.Event()
-    events.OBJECTS["gate"] = gate
+    entered, gate = threading.Event(), threading.Event()
+    events.OBJECTS.update(entered=entered, gate=gate)
     fast = plugin_dir.write("fast.py", plugin_source("fast")).resolve()
     slow = plugin_dir.write(
-        "slow.py", plugin_source("slow", header="events.OBJECTS['gate'].wait(10)")
+        "slow.py",
+        plugin_source(
+            "slow", header="events.OBJECTS['entered'].set()\nevents.OBJECTS['gate'].wait(10)"
+        ),
     ).resolve()
     sources = [source_for(fast), source_for(slow)]
     assert None not in sources
@@ -204,7 +207,8 @@ async def test_closing_the_loader_writes_the_cache_and_nothing_is_written_after(
     jobs = importer.submit(source for source in sources if source is not None)
     try:
         await importer.wait(jobs[:1], 10)
-        # The slow load runs (held at its gate): no load's code is written meanwhile.
+        assert entered.wait(10), "the slow load did not begin within 10 s"
+        # The slow load runs (compiled, held at its gate): no code is written meanwhile.
         assert not _cache(fast).exists()
         importer.close()  # as a stopping runtime does: what was compiled is written now
         assert _cache(fast).is_file() and _cache(slow).is_file()
