@@ -367,8 +367,13 @@ class Importer:
             self._ready.clear()
             self._thread = None
             self._work_ready.notify_all()
-        with self._writing:
-            write_bytecode()
+        # A write under way on the loader thread ends first (one file; a file system that hangs
+        # it is not waited for past the grace, and that thread writes nothing after it).
+        if self._writing.acquire(timeout=_GRACE_S):
+            try:
+                write_bytecode()
+            finally:
+                self._writing.release()
         for job in dropped:
             job.done.set()
         for job in untaken:

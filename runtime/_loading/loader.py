@@ -72,9 +72,10 @@ _counter = itertools.count(1)
 _lock = threading.Lock()
 _generations: dict[str, Generation] = {}
 #: Code compiled ahead of a load (`precompile`), by path: the content hash it was compiled
-#: from, the code, and the source's shape (what a hot patch compares). At most
+#: from, the code, the source's shape (what a hot patch compares), and whether the code came
+#: from the bytecode cache. At most
 #: `_PRECOMPILED_MAX` paths, the oldest dropped first.
-_precompiled: dict[Path, tuple[str, types.CodeType, Shape]] = {}
+_precompiled: dict[Path, tuple[str, types.CodeType, Shape, bool]] = {}
 _PRECOMPILED_MAX: Final = 64
 #: Code compiled by loads and not in the bytecode cache yet: the file, its bytes, the code.
 #: `write_bytecode` writes it (an `Importer`'s loader thread whenever no load waits, and its
@@ -321,13 +322,14 @@ def precompile(path: Path) -> types.CodeType | None:
     if known is not None and known[0] == digest:
         return known[1]
     try:
-        code = _cached(data, path) or _compile(data, path)
+        cached = _cached(data, path)
+        code = cached or _compile(data, path)
         shape = shape_of(data, path)
     except Exception:  # SyntaxError, ValueError, MemoryError, RecursionError: the load says
         return None
     with _lock:
         _precompiled.pop(path, None)
-        _precompiled[path] = (digest, code, shape)
+        _precompiled[path] = (digest, code, shape, cached is not None)
         while len(_precompiled) > _PRECOMPILED_MAX:
             del _precompiled[next(iter(_precompiled))]
     return code
@@ -343,6 +345,8 @@ def _code_for(data: bytes, digest: str, path: Path, generation: Generation) -> t
         if known is not None and known[0] == digest:
             del _precompiled[path]
             generation.shapes[path] = known[2]
+            if known[3]:  # it came from the cache: nothing to write
+                return known[1]
             code = known[1]
         else:
             code = None

@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 from hotbus.runtime._loading import loader
 from hotbus.runtime._loading.importer import Importer
-from hotbus.runtime._loading.loader import source_for
+from hotbus.runtime._loading.loader import load, precompile, source_for
 from hotbus.runtime._testing.plugin_dir import PluginDir
 from hotbus.schemas import PluginState
 
@@ -221,3 +221,20 @@ async def test_closing_the_loader_writes_the_cache_and_nothing_is_written_after(
             thread.join(timeout=10)
             assert not thread.is_alive(), "the loader thread did not end within 10 s"
     assert not plugin_dir.path.exists()
+
+
+def test_a_save_compiled_ahead_takes_the_cached_code_of_its_bytes_and_writes_nothing(
+    plugin_dir: PluginDir,
+) -> None:
+    # A save that brings back bytes run before (an undo): compiling it ahead finds their code.
+    path = plugin_dir.write("dice.py", _note_source("from source")).resolve()
+    _plant(path, _pyc(path.read_bytes(), _note_source("from the cache"), path))
+    assert precompile(path) is not None
+    source = source_for(path)
+    assert source is not None
+    loaded = load(source)
+    assert loaded is not None
+    try:
+        assert (loaded.module.SAID, len(loader._unwritten)) == ("from the cache", 0)
+    finally:
+        loaded.release()
