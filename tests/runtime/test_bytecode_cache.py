@@ -3,6 +3,7 @@ executed by a later load of the very same bytes, never by one of other bytes."""
 
 from __future__ import annotations
 
+import asyncio
 import importlib.util
 import marshal
 import os
@@ -10,6 +11,7 @@ import shutil
 import stat
 import sys
 import threading
+import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -238,3 +240,16 @@ def test_a_save_compiled_ahead_takes_the_cached_code_of_its_bytes_and_writes_not
         assert (loaded.module.SAID, len(loader._unwritten)) == ("from the cache", 0)
     finally:
         loaded.release()
+
+
+async def test_a_running_runtime_writes_the_cache_once_its_loader_is_idle(
+    plugin_dir: PluginDir, make_runtime: MakeRuntime
+) -> None:
+    path = plugin_dir.write("dice.py", plugin_source("dice")).resolve()
+    runtime = make_runtime()
+    await runtime.start()
+    deadline = time.monotonic() + 10
+    while not _cache(path).is_file():  # written by the loader thread, not by a stop
+        assert time.monotonic() < deadline, "no .pyc within 10 s of the start"
+        await asyncio.sleep(0.01)
+    assert runtime.status()[0].state is PluginState.ACTIVE
