@@ -30,6 +30,7 @@ from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Final, final
 
+from hotbus.runtime._loading.bytecode import unwritten, write_bytecode
 from hotbus.runtime._loading.interrupt import (
     culprit,
     drain,
@@ -37,14 +38,7 @@ from hotbus.runtime._loading.interrupt import (
     may_interrupt,
     stack_of,
 )
-from hotbus.runtime._loading.loader import (
-    Loaded,
-    PluginSource,
-    bytecode_unwritten,
-    load,
-    precompile,
-    write_bytecode,
-)
+from hotbus.runtime._loading.loader import Loaded, PluginSource, load, precompile
 from hotbus.runtime._loading.paths import hash_file
 from hotbus.runtime._loading.phase_error import PhaseError
 from hotbus.schemas import Phase, PluginInterrupted
@@ -452,7 +446,7 @@ class Importer:
         with it for the interpreter lock); None when this thread is to end."""
         with self._lock:
             while not self._jobs and not self._ahead and self._thread is me:
-                if not bytecode_unwritten():
+                if not unwritten():
                     self._work_ready.wait()
                     continue
                 idle = time.monotonic() - self._worked

@@ -10,18 +10,13 @@ source bytes. So
 - the files a plugin owns are exactly those its generation loaded, and unloading purges the
   whole generation from ``sys.modules``.
 
-Code compiled from a source is kept in the standard bytecode cache (``__pycache__``, or under
-``sys.pycache_prefix``) as a hash-based ``.pyc`` (PEP 552), and a later load of the same bytes
-executes it instead of compiling again: the cache is checked against the hash of the bytes just
-read, never against a modification time. A ``.pyc`` validated by time (as Python's import writes
-by default) is not trusted: the source is compiled and the file replaced. Nothing is written
-while ``sys.dont_write_bytecode`` is set (``python -B``, ``PYTHONDONTWRITEBYTECODE``).
+The code compiled from a source is kept in the bytecode cache (`hotbus.runtime._loading.bytecode`)
+and executed by a later load of the very same bytes.
 """
 
 from __future__ import annotations
 
 import ast
-import contextlib
 import hashlib
 import importlib
 import importlib.abc
@@ -30,19 +25,18 @@ import importlib.metadata
 import importlib.util
 import inspect
 import itertools
-import marshal
 import os
 import re
 import sys
 import sysconfig
 import threading
 import types
-from collections import deque
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Final
 
+from hotbus.runtime._loading.bytecode import cached_code, to_write
 from hotbus.runtime._loading.paths import is_ignored, unreadable
 from hotbus.runtime._loading.phase_error import PhaseError
 from hotbus.runtime._loading.shape import Shape, reshape, shape_of
@@ -54,13 +48,11 @@ __all__ = [
     "NAMESPACE",
     "Generation",
     "PluginSource",
-    "bytecode_unwritten",
     "declared_name",
     "discover",
     "load",
     "precompile",
     "purge",
-    "write_bytecode",
 ]
 
 #: The package under which every plugin module runs.
@@ -77,12 +69,6 @@ _generations: dict[str, Generation] = {}
 #: `_PRECOMPILED_MAX` paths, the oldest dropped first.
 _precompiled: dict[Path, tuple[str, types.CodeType, Shape, bool]] = {}
 _PRECOMPILED_MAX: Final = 64
-#: Code compiled by loads and not in the bytecode cache yet: the file, its bytes, the code.
-#: `write_bytecode` writes it (an `Importer`'s loader thread whenever no load waits, and its
-#: `close`); the bound only matters where nothing writes (loads run outside an `Importer`).
-_unwritten: deque[tuple[Path, bytes, types.CodeType]] = deque(maxlen=16384)
-#: The flags of a hash-based ``.pyc`` that is checked against its source (PEP 552).
-_CHECKED_HASH: Final = 0b11
 
 
 @dataclass(frozen=True, slots=True)
@@ -322,7 +308,7 @@ def precompile(path: Path) -> types.CodeType | None:
     if known is not None and known[0] == digest:
         return known[1]
     try:
-        cached = _cached(data, path)
+        cached = cached_code(data, path)
         code = cached or _compile(data, path)
         shape = shape_of(data, path)
     except Exception:  # SyntaxError, ValueError, MemoryError, RecursionError: the load says
@@ -339,7 +325,7 @@ def _code_for(data: bytes, digest: str, path: Path, generation: Generation) -> t
     """The code of ``data`` (the bytes of ``path``, hashed ``digest``): compiled ahead by
     `precompile` if it compiled these very bytes (its shape then goes to ``generation``), else
     the bytecode cache's if it holds code of these very bytes, else compiled now. Code not
-    taken from the cache is queued for it (`write_bytecode`)."""
+    taken from the cache is queued for it (`bytecode.to_write`)."""
     with _lock:
         known = _precompiled.get(path)
         if known is not None and known[0] == digest:
@@ -351,109 +337,12 @@ def _code_for(data: bytes, digest: str, path: Path, generation: Generation) -> t
         else:
             code = None
     if code is None:
-        code = _cached(data, path)
+        code = cached_code(data, path)
         if code is not None:
             return code
         code = _compile(data, path)
-    if not sys.dont_write_bytecode:
-        _unwritten.append((path, data, code))
+    to_write(path, data, code)
     return code
-
-
-def _cache_file(path: Path) -> str | None:
-    """Where the bytecode cache keeps the code of ``path``; None if this Python keeps none."""
-    try:
-        return importlib.util.cache_from_source(str(path))
-    except (NotImplementedError, ValueError):  # no cache tag, or an unusable prefix
-        return None
-
-
-def _cached(data: bytes, path: Path) -> types.CodeType | None:
-    """The code the bytecode cache holds for the source bytes ``data`` of ``path``, if its
-    ``.pyc`` is hash-based, of this Python, for these very bytes and this very path."""
-    cache = _cache_file(path)
-    if cache is None or not os.path.isfile(cache):  # no exception raised for the usual miss
-        return None
-    try:
-        with open(cache, "rb") as stream:
-            header = stream.read(16)  # a save's old code is told apart without reading it
-            if (
-                len(header) < 16
-                or header[:4] != importlib.util.MAGIC_NUMBER
-                or not int.from_bytes(header[4:8], "little") & 0b01  # by time: not trusted
-                or header[8:] != importlib.util.source_hash(data)
-            ):
-                return None
-            blob = stream.read()
-    except OSError:
-        return None
-    try:
-        code = marshal.loads(blob)
-    except (EOFError, ValueError, TypeError):  # truncated or corrupt
-        return None
-    if not isinstance(code, types.CodeType) or code.co_filename != str(path):
-        return None  # written for the same bytes at another path (a copied directory)
-    return code
-
-
-def bytecode_unwritten() -> bool:
-    """Whether loads compiled code that `write_bytecode` has not written yet."""
-    return bool(_unwritten)
-
-
-def write_bytecode(most: int | None = None) -> int:
-    """Write the code loads compiled into the bytecode cache (``most`` files of it, if given);
-    returns how many files it wrote.
-
-    Each ``.pyc`` is written whole under a temporary name, then renamed into place, with the
-    permissions of its source (so that the code of a private file stays private). A file that
-    cannot be written (a read-only directory) is skipped, as Python's import does.
-    """
-    written = 0
-    for _ in itertools.repeat(None) if most is None else range(most):
-        try:
-            path, data, code = _unwritten.popleft()
-        except IndexError:  # another thread took the last one
-            break
-        if sys.dont_write_bytecode:
-            continue
-        cache = _cache_file(path)
-        if cache is None:
-            continue
-        blob = b"".join(
-            (
-                importlib.util.MAGIC_NUMBER,
-                _CHECKED_HASH.to_bytes(4, "little"),
-                importlib.util.source_hash(data),
-                marshal.dumps(code),
-            )
-        )
-        if _write_atomic(Path(cache), blob, path):
-            written += 1
-    return written
-
-
-def _write_atomic(target: Path, blob: bytes, source: Path) -> bool:
-    """Write ``blob`` to ``target`` under a temporary name, then rename it into place."""
-    temporary = target.with_name(f"{target.name}.{os.getpid()}.{threading.get_ident()}")
-    try:
-        mode = (source.stat().st_mode | 0o200) & 0o666
-        # ``__pycache__`` beside the source, never the source's directory if it is gone (a
-        # deleted plugin directory is not made again); under a prefix, its whole path.
-        target.parent.mkdir(parents=sys.pycache_prefix is not None, exist_ok=True)
-        descriptor = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, mode)
-        try:
-            with open(descriptor, "wb", closefd=True) as stream:
-                stream.write(blob)
-        except BaseException:
-            temporary.unlink(missing_ok=True)
-            raise
-        os.replace(temporary, target)
-    except OSError:
-        with contextlib.suppress(OSError):
-            temporary.unlink(missing_ok=True)
-        return False
-    return True
 
 
 class _SourceLoader(importlib.abc.Loader):

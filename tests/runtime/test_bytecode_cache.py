@@ -16,7 +16,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
-from hotbus.runtime._loading import loader
+from hotbus.runtime._loading import bytecode
 from hotbus.runtime._loading.importer import Importer
 from hotbus.runtime._loading.loader import load, precompile, source_for
 from hotbus.runtime._testing.plugin_dir import PluginDir
@@ -37,10 +37,10 @@ def _writing() -> Iterator[None]:
     another test's loads compiled is written into this one's files."""
     before = sys.dont_write_bytecode
     sys.dont_write_bytecode = False
-    loader._unwritten.clear()
+    bytecode._unwritten.clear()
     yield
     sys.dont_write_bytecode = before
-    loader._unwritten.clear()
+    bytecode._unwritten.clear()
 
 
 def _cache(path: Path) -> Path:
@@ -237,7 +237,7 @@ def test_a_save_compiled_ahead_takes_the_cached_code_of_its_bytes_and_writes_not
     loaded = load(source)
     assert loaded is not None
     try:
-        assert (loaded.module.SAID, len(loader._unwritten)) == ("from the cache", 0)
+        assert (loaded.module.SAID, len(bytecode._unwritten)) == ("from the cache", 0)
     finally:
         loaded.release()
 
