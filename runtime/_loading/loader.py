@@ -308,14 +308,13 @@ def precompile(path: Path) -> types.CodeType | None:
     if known is not None and known[0] == digest:
         return known[1]
     try:
-        cached = cached_code(data, path)
-        code = cached or _compile(data, path)
+        code, cached = _compiled(data, path)
         shape = shape_of(data, path)
     except Exception:  # SyntaxError, ValueError, MemoryError, RecursionError: the load says
         return None
     with _lock:
         _precompiled.pop(path, None)
-        _precompiled[path] = (digest, code, shape, cached is not None)
+        _precompiled[path] = (digest, code, shape, cached)
         while len(_precompiled) > _PRECOMPILED_MAX:
             del _precompiled[next(iter(_precompiled))]
     return code
@@ -331,18 +330,19 @@ def _code_for(data: bytes, digest: str, path: Path, generation: Generation) -> t
         if known is not None and known[0] == digest:
             del _precompiled[path]
             generation.shapes[path] = known[2]
-            if known[3]:  # it came from the cache: nothing to write
-                return known[1]
-            code = known[1]
         else:
-            code = None
-    if code is None:
-        code = cached_code(data, path)
-        if code is not None:
-            return code
-        code = _compile(data, path)
-    to_write(path, data, code)
+            known = None
+    code, cached = (known[1], known[3]) if known is not None else _compiled(data, path)
+    if not cached:
+        to_write(path, data, code)
     return code
+
+
+def _compiled(data: bytes, path: Path) -> tuple[types.CodeType, bool]:
+    """The code of ``data`` (the bytes of ``path``), and whether it came from the bytecode
+    cache (else it is compiled now)."""
+    code = cached_code(data, path)
+    return (code, True) if code is not None else (_compile(data, path), False)
 
 
 class _SourceLoader(importlib.abc.Loader):
